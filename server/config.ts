@@ -1,0 +1,213 @@
+// The one typed configuration object, read from a YAML file whose keys follow CNCF Distribution's
+// config.yml where the two overlap (a registry:2 config works unchanged), overridden by
+// REGISTRY_<PATH> environment variables as Distribution does, and validated at start-up: an
+// unknown key or a wrong type stops start-up with a message naming the key.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "30s", "5m", "1h30m" or a number of nanoseconds (Distribution's YAML durations) to milliseconds. */
+export function parseDuration(value: string | number): number {
+  if (typeof value === 'number') return value / 1e6;
+  let total = 0;
+  let rest = value.trim();
+  if (!rest) throw new Error('empty duration');
+  while (rest) {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)/.exec(rest);
+    if (!m) throw new Error(`invalid duration "${value}" (use e.g. 30s, 5m, 1h)`);
+    total += Number(m[1]) * DURATION_UNITS[m[2]];
+    rest = rest.slice(m[0].length);
+  }
+  return total;
+}
+
+const duration = z.union([z.string().refine((s) => { try { parseDuration(s); return true; } catch { return false; } }, 'invalid duration (use e.g. 30s, 5m, 1h)'), z.number()]);
+const anyMap = z.record(z.string(), z.unknown());
+
+const schema = z.strictObject({
+  version: z.union([z.string(), z.number()]).optional(),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+      formatter: z.enum(['text', 'json', 'logstash']).optional(),
+      fields: anyMap.optional(),
+      accesslog: z.strictObject({ disabled: z.boolean().default(false) }).prefault({}),
+      hooks: z.array(z.unknown()).optional(),
+      reportcaller: z.boolean().optional(),
+    })
+    .prefault({}),
+  loglevel: z.string().optional(),
+  http: z
+    .strictObject({
+      addr: z.string().default(':5000'),
+      net: z.enum(['tcp', 'unix']).optional(),
+      host: z.string().optional(),
+      prefix: z.string().optional(),
+      secret: z.string().optional(),
+      relativeurls: z.boolean().optional(),
+      draintimeout: duration.optional(),
+      headers: z.record(z.string(), z.array(z.string())).optional(),
+      tls: z
+        .strictObject({
+          certificate: z.string().optional(),
+          key: z.string().optional(),
+          clientcas: z.array(z.string()).optional(),
+          letsencrypt: anyMap.optional(),
+          minimumtls: z.string().optional(),
+          ciphersuites: z.array(z.string()).optional(),
+        })
+        .optional(),
+      debug: anyMap.optional(),
+      http2: anyMap.optional(),
+    })
+    .prefault({}),
+  storage: z
+    .strictObject({
+      filesystem: z.strictObject({ rootdirectory: z.string().default('./data'), maxthreads: z.number().int().optional() }).optional(),
+      inmemory: anyMap.optional(),
+      delete: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+      cache: z.strictObject({ blobdescriptor: z.string().optional(), blobdescriptorsize: z.number().optional() }).optional(),
+      maintenance: z
+        .strictObject({
+          uploadpurging: z
+            .strictObject({ enabled: z.boolean().default(true), age: duration.default('168h'), interval: duration.default('24h'), dryrun: z.boolean().default(false) })
+            .optional(),
+          readonly: z.strictObject({ enabled: z.boolean().default(false) }).optional(),
+        })
+        .optional(),
+      redirect: z.strictObject({ disable: z.boolean().default(true) }).optional(),
+      tag: z.strictObject({ concurrencylimit: z.number().int().optional() }).optional(),
+    })
+    .prefault({}),
+  health: anyMap.optional(),
+  notifications: anyMap.optional(),
+  redis: anyMap.optional(),
+  validation: anyMap.optional(),
+  compatibility: anyMap.optional(),
+  reporting: anyMap.optional(),
+  middleware: anyMap.optional(),
+  // Stowage's own settings, apart from Distribution's.
+  stowage: z
+    .strictObject({
+      cache: z
+        .strictObject({
+          /** How long a replica may serve a cached tag or listing before re-reading storage. */
+          ttl: duration.default('2s'),
+          /** Bytes of manifest content kept in memory. */
+          manifestbytes: z.number().int().positive().default(64 * 1024 * 1024),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+});
+
+export type RegistryConfig = z.infer<typeof schema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type SchemaNode = { _zod: { def: { type: string; innerType?: SchemaNode; shape?: Record<string, SchemaNode>; options?: SchemaNode[] } } };
+
+function unwrap(node: SchemaNode): SchemaNode {
+  let current = node;
+  while (current._zod.def.innerType) current = current._zod.def.innerType;
+  return current;
+}
+
+/** Applies REGISTRY_HTTP_ADDR-style variables: REGISTRY_ then the key path, upper case, joined by _. */
+function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, warnings: string[]): void {
+  for (const [variable, value] of Object.entries(env)) {
+    if (!variable.startsWith('REGISTRY_') || value === undefined) continue;
+    const segments = variable.slice('REGISTRY_'.length).toLowerCase().split('_');
+    let node: SchemaNode = schema as unknown as SchemaNode;
+    let target: Record<string, unknown> = raw;
+    const path: string[] = [];
+    let matched = true;
+    for (let i = 0; i < segments.length; i++) {
+      const shape = unwrap(node)._zod.def.shape;
+      if (!shape) { matched = false; break; }
+      // Keys have no underscores except where Distribution has none either; join greedily.
+      let key = segments[i];
+      while (!(key in shape) && i + 1 < segments.length) key += `_${segments[++i]}`;
+      if (!(key in shape)) { matched = false; break; }
+      path.push(key);
+      node = shape[key];
+      if (i === segments.length - 1) {
+        const leaf = unwrap(node)._zod.def.type;
+        target[key] = leaf === 'string' ? value : parseYaml(value);
+      } else {
+        if (typeof target[key] !== 'object' || target[key] === null) target[key] = {};
+        target = target[key] as Record<string, unknown>;
+      }
+    }
+    if (!matched) warnings.push(`ignoring environment variable ${variable}: no such configuration key`);
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const where = issue.path.join('.') || '(top level)';
+  if (issue.code === 'unrecognized_keys') return `unknown key ${issue.keys.map((k) => [...issue.path, k].join('.')).join(', ')}`;
+  return `${where}: ${issue.message}`;
+}
+
+export interface LoadedConfig {
+  config: RegistryConfig;
+  warnings: string[];
+  source: string;
+}
+
+/** Loads, overrides and validates the configuration. Throws ConfigError with every problem named. */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let raw: unknown = {};
+  const source = file ?? env.REGISTRY_CONFIGURATION_PATH ?? '(defaults)';
+  const path = file ?? env.REGISTRY_CONFIGURATION_PATH;
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(`config file ${path} is not valid YAML: ${(err as Error).message}`);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${path} must hold a YAML mapping`);
+  }
+  const warnings: string[] = [];
+  const { REGISTRY_CONFIGURATION_PATH: _ignored, ...overrides } = env;
+  applyEnvironment(raw as Record<string, unknown>, overrides, warnings);
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(`invalid configuration (${source}):\n  ${result.error.issues.map(describeIssue).join('\n  ')}`);
+  }
+  return { config: result.data, warnings, source };
+}
+
+/** Builds a config from a partial object, for tests and embedding. */
+export function configFrom(raw: unknown): RegistryConfig {
+  const result = schema.safeParse(raw);
+  if (!result.success) throw new ConfigError(`invalid configuration:\n  ${result.error.issues.map(describeIssue).join('\n  ')}`);
+  return result.data;
+}
+
+/** host and port of http.addr (":5000", "127.0.0.1:5000", "[::1]:5000", "localhost:0"). */
+export function parseListenAddress(addr: string): { host?: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr.trim());
+  if (!m) throw new ConfigError(`http.addr "${addr}" is not host:port`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(`http.addr "${addr}" has an invalid port`);
+  const host = m[1] ?? (m[2] || undefined);
+  return { host, port };
+}
+
+export function storageRoot(config: RegistryConfig): string {
+  return config.storage.filesystem?.rootdirectory ?? './data';
+}

@@ -1,0 +1,43 @@
+// Exact answers: status, Content-Type, Content-Length and the registry headers are set here by
+// hand, never guessed by Koa's body setter (which turns an empty body into a 204 text answer).
+import type { Context } from 'koa';
+import type { Readable } from 'node:stream';
+
+export type Headers = Record<string, string | number | undefined>;
+
+function setHeaders(ctx: Context, headers: Headers): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) ctx.set(name, String(value));
+  }
+}
+
+/** An answer with no body (201, 202, 204 ...), Content-Length 0. */
+export function sendEmpty(ctx: Context, status: number, headers: Headers = {}): void {
+  ctx.status = status;
+  setHeaders(ctx, headers);
+  if (status !== 204) ctx.set('Content-Length', '0');
+  ctx.respond = false;
+  ctx.res.end();
+}
+
+/** Bytes with their media type; HEAD gets the same headers and no body. */
+export function sendBytes(ctx: Context, status: number, contentType: string, bytes: Buffer, headers: Headers = {}): void {
+  ctx.status = status;
+  setHeaders(ctx, headers);
+  ctx.set('Content-Type', contentType);
+  ctx.set('Content-Length', String(bytes.length));
+  if (ctx.method !== 'HEAD') ctx.body = bytes;
+}
+
+export function sendJson(ctx: Context, status: number, value: unknown, headers: Headers = {}, contentType = 'application/json'): void {
+  sendBytes(ctx, status, contentType, Buffer.from(JSON.stringify(value)), headers);
+}
+
+/** A stream of known length. The stream is destroyed by Koa if the client goes away. */
+export function sendStream(ctx: Context, status: number, contentType: string, length: number, stream: Readable, headers: Headers = {}): void {
+  ctx.status = status;
+  setHeaders(ctx, headers);
+  ctx.set('Content-Type', contentType);
+  ctx.set('Content-Length', String(length));
+  ctx.body = stream;
+}

@@ -1,0 +1,90 @@
+// The /v2 route table. Repository names contain slashes, so the path is split once by anchored
+// patterns (the suffix decides the resource), the name is checked against the spec's grammar,
+// and the request goes to the handler registered for that resource and method.
+import type { Context } from 'koa';
+import { RegistryError } from '../storage/errors.js';
+import { assertName } from '../storage/grammar.js';
+import type { RegistryStorage } from '../storage/registry.js';
+import type { Logger } from './logger.js';
+import * as base from './routes/base.js';
+import * as blobs from './routes/blobs.js';
+import * as uploads from './routes/uploads.js';
+import * as manifests from './routes/manifests.js';
+import * as tags from './routes/tags.js';
+import * as catalog from './routes/catalog.js';
+import * as referrers from './routes/referrers.js';
+
+export type Resource = 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'uploads' | 'upload' | 'referrers';
+
+export interface RouteMatch {
+  resource: Resource;
+  /** Repository name, checked. Empty for base and catalog. */
+  name: string;
+  /** Reference, digest or upload id from the path, unchecked. */
+  param: string;
+}
+
+export interface RouteOptions {
+  deleteEnabled: boolean;
+  readOnly: boolean;
+}
+
+export interface Services {
+  storage: RegistryStorage;
+  options: RouteOptions;
+  logger: Logger;
+}
+
+export type Handler = (ctx: Context, route: RouteMatch, services: Services) => Promise<void> | void;
+
+const PATTERNS: Array<[Resource, RegExp]> = [
+  ['tags', /^\/v2\/(.+)\/tags\/list$/],
+  ['manifest', /^\/v2\/(.+)\/manifests\/([^/]+)$/],
+  ['uploads', /^\/v2\/(.+)\/blobs\/uploads\/?$/],
+  ['upload', /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/],
+  ['blob', /^\/v2\/(.+)\/blobs\/([^/]+)$/],
+  ['referrers', /^\/v2\/(.+)\/referrers\/([^/]+)$/],
+];
+
+/** Which resource a /v2 path names, or undefined when it names none. */
+export function matchRoute(path: string): RouteMatch | undefined {
+  if (path === '/v2/' || path === '/v2') return { resource: 'base', name: '', param: '' };
+  if (path === '/v2/_catalog') return { resource: 'catalog', name: '', param: '' };
+  for (const [resource, pattern] of PATTERNS) {
+    const m = pattern.exec(path);
+    if (m) return { resource, name: assertName(m[1]), param: m[2] ?? '' };
+  }
+  return undefined;
+}
+
+type MethodTable = Partial<Record<string, Handler>>;
+
+/** Methods that change stored state; refused in read-only (maintenance) mode. */
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export const ROUTES: Record<Resource, MethodTable> = {
+  base: { GET: base.get, HEAD: base.get },
+  catalog: { GET: catalog.list },
+  tags: { GET: tags.list },
+  manifest: { GET: manifests.get, HEAD: manifests.get, PUT: manifests.put, DELETE: manifests.remove },
+  blob: { GET: blobs.get, HEAD: blobs.get, DELETE: blobs.remove },
+  uploads: { POST: uploads.start },
+  upload: { GET: uploads.status, PATCH: uploads.patch, PUT: uploads.finish, DELETE: uploads.cancel },
+  referrers: { GET: referrers.list },
+};
+
+export function v2Router(services: Services) {
+  return async function routeV2(ctx: Context): Promise<void> {
+    const route = matchRoute(ctx.path);
+    if (!route) throw new RegistryError('NAME_UNKNOWN', 'no such route', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
+    const handler = ROUTES[route.resource][ctx.method];
+    if (!handler) {
+      ctx.set('Allow', Object.keys(ROUTES[route.resource]).join(', '));
+      throw new RegistryError('UNSUPPORTED', `${ctx.method} is not supported here`);
+    }
+    if (services.options.readOnly && WRITE_METHODS.has(ctx.method)) {
+      throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode', { status: 405 });
+    }
+    await handler(ctx, route, services);
+  };
+}

@@ -1,0 +1,64 @@
+// Blobs by digest (end-2 GET/HEAD, end-10 DELETE), with single byte ranges (206/416).
+import type { Context } from 'koa';
+import { RegistryError } from '../../storage/errors.js';
+import { assertDigest } from '../../storage/grammar.js';
+import type { ByteRange } from '../../storage/driver.js';
+import { sendEmpty, sendStream } from '../respond.js';
+import type { RouteMatch, Services } from '../routes.js';
+
+/** Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range. Multiple ranges get the whole blob. */
+export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return header.includes(',') ? undefined : 'unsatisfiable';
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0 || size === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  if (start >= size || end < start) return 'unsatisfiable';
+  return { start, end };
+}
+
+export async function get(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+  const digest = route.param;
+  assertDigest(digest);
+  const { size } = await storage.blobs.stat(route.name, digest);
+  const headers = {
+    'Docker-Content-Digest': digest,
+    'Accept-Ranges': 'bytes',
+    ETag: `"${digest}"`,
+    'Cache-Control': 'max-age=31536000',
+  };
+  const range = ctx.method === 'GET' ? parseRange(ctx.get('Range') || undefined, size) : undefined;
+  if (range === 'unsatisfiable') {
+    throw new RegistryError('RANGE_INVALID', 'requested range not satisfiable', { headers: { 'Content-Range': `bytes */${size}` } });
+  }
+  if (ctx.method === 'HEAD') {
+    ctx.status = 200;
+    for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
+    ctx.set('Content-Type', 'application/octet-stream');
+    ctx.set('Content-Length', String(size));
+    return;
+  }
+  if (range) {
+    const stream = await storage.blobs.open(route.name, digest, range);
+    sendStream(ctx, 206, 'application/octet-stream', range.end - range.start + 1, stream, {
+      ...headers,
+      'Content-Range': `bytes ${range.start}-${range.end}/${size}`,
+    });
+    return;
+  }
+  const stream = await storage.blobs.open(route.name, digest);
+  sendStream(ctx, 200, 'application/octet-stream', size, stream, headers);
+}
+
+export async function remove(ctx: Context, route: RouteMatch, { storage, options }: Services): Promise<void> {
+  if (!options.deleteEnabled) throw new RegistryError('UNSUPPORTED', 'deletes are disabled (storage.delete.enabled)');
+  const digest = route.param;
+  assertDigest(digest);
+  await storage.blobs.unlink(route.name, digest);
+  sendEmpty(ctx, 202, { 'Docker-Content-Digest': digest });
+}

@@ -1,0 +1,115 @@
+// Blob uploads (end-4a/4b monolithic, end-5 chunked PATCH, end-6 PUT, end-11 mount, end-13 status):
+// each handler parses the request, calls the upload store once and sets the spec's headers.
+import type { Context } from 'koa';
+import { RegistryError } from '../../storage/errors.js';
+import { assertDigest, isValidName } from '../../storage/grammar.js';
+import { assertUploadId } from '../../storage/layout.js';
+import { rangeHeader } from '../../storage/uploads.js';
+import { hasBody } from '../request-body.js';
+import { sendEmpty } from '../respond.js';
+import type { RouteMatch, Services } from '../routes.js';
+
+function queryString(ctx: Context, key: string): string | undefined {
+  const value = ctx.query[key];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function uploadLocation(name: string, id: string): string {
+  return `/v2/${name}/blobs/uploads/${id}`;
+}
+
+function blobCreated(ctx: Context, name: string, digest: string): void {
+  sendEmpty(ctx, 201, { Location: `/v2/${name}/blobs/${digest}`, 'Docker-Content-Digest': digest });
+}
+
+function uploadAccepted(ctx: Context, status: number, name: string, id: string, size: number): void {
+  sendEmpty(ctx, status, { Location: uploadLocation(name, id), Range: rangeHeader(size), 'Docker-Upload-UUID': id });
+}
+
+/** The query's digest, which must be present and well formed. */
+function requiredDigest(ctx: Context): string {
+  const digest = queryString(ctx, 'digest');
+  if (!digest) throw new RegistryError('DIGEST_INVALID', 'digest query parameter is required');
+  assertDigest(digest);
+  return digest;
+}
+
+/**
+ * The start offset of a chunk from Content-Range ("<start>-<end>", or "bytes <start>-<end>/<size>"),
+ * checked against Content-Length when both are given.
+ */
+function chunkStart(ctx: Context): number | undefined {
+  const header = ctx.get('Content-Range');
+  if (!header) return undefined;
+  const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
+  if (!m) throw new RegistryError('RANGE_INVALID', 'malformed Content-Range', { detail: { contentRange: header.slice(0, 100) } });
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (end < start) throw new RegistryError('RANGE_INVALID', 'Content-Range ends before it starts');
+  const length = ctx.get('Content-Length');
+  if (length !== '' && Number(length) !== end - start + 1) {
+    throw new RegistryError('BLOB_UPLOAD_INVALID', 'Content-Length does not match Content-Range', { status: 400 });
+  }
+  return start;
+}
+
+export async function start(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+  const mount = queryString(ctx, 'mount');
+  const from = queryString(ctx, 'from');
+  if (mount && from) {
+    assertDigest(mount);
+    // An unknown or invalid source falls back to an ordinary upload (end-11).
+    if (isValidName(from)) {
+      const mounted = await storage.blobs.mount(route.name, from, mount);
+      if (mounted) return blobCreated(ctx, route.name, mount);
+    }
+  }
+  const digest = queryString(ctx, 'digest');
+  if (digest !== undefined) {
+    assertDigest(digest);
+    const upload = await storage.uploads.start(route.name);
+    try {
+      await storage.uploads.finish(route.name, upload.id, digest, ctx.req);
+    } catch (err) {
+      await storage.uploads.cancel(route.name, upload.id).catch(() => {});
+      throw err;
+    }
+    return blobCreated(ctx, route.name, digest);
+  }
+  const upload = await storage.uploads.start(route.name);
+  uploadAccepted(ctx, 202, route.name, upload.id, 0);
+}
+
+export async function status(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+  const id = assertUploadId(route.param);
+  const upload = await storage.uploads.status(route.name, id);
+  uploadAccepted(ctx, 204, route.name, id, upload.size);
+}
+
+export async function patch(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+  const id = assertUploadId(route.param);
+  const upload = await storage.uploads.append(route.name, id, ctx.req, { start: chunkStart(ctx) });
+  uploadAccepted(ctx, 202, route.name, id, upload.size);
+}
+
+export async function finish(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+  const id = assertUploadId(route.param);
+  const digest = requiredDigest(ctx);
+  const startAt = chunkStart(ctx);
+  if (startAt !== undefined) {
+    const current = await storage.uploads.status(route.name, id);
+    if (current.size !== startAt) {
+      throw new RegistryError('RANGE_INVALID', 'chunk does not start where the upload ends', {
+        headers: { Range: rangeHeader(current.size), 'Docker-Upload-UUID': id },
+      });
+    }
+  }
+  const blob = await storage.uploads.finish(route.name, id, digest, hasBody(ctx.req) ? ctx.req : undefined);
+  blobCreated(ctx, route.name, blob.digest);
+}
+
+export async function cancel(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+  const id = assertUploadId(route.param);
+  await storage.uploads.cancel(route.name, id);
+  sendEmpty(ctx, 204);
+}

@@ -1,0 +1,116 @@
+// Blobs: one copy of each blob registry-wide, and per-repository links that say a repository may
+// serve it (distribution's linkedblobstore). A mount, a second push of a known layer or a retag is
+// a link write, never a byte copy. Every read checks the repository's link first.
+import type { Readable } from 'node:stream';
+import type { ByteRange, StorageDriver } from './driver.js';
+import { RegistryError, isNotFound } from './errors.js';
+import { RegistryCache } from './cache.js';
+import { blobDataKey, layerLinkKey } from './layout.js';
+
+export interface BlobInfo {
+  digest: string;
+  size: number;
+}
+
+export class BlobStore {
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly cache: RegistryCache,
+  ) {}
+
+  /** Size of a blob anywhere in the registry, or undefined. */
+  async statGlobal(digest: string): Promise<number | undefined> {
+    try {
+      return (await this.driver.stat(blobDataKey(digest))).size;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The blob as the repository serves it. Throws BLOB_UNKNOWN when unlinked or missing. */
+  async stat(name: string, digest: string): Promise<BlobInfo> {
+    const cacheKey = RegistryCache.contentKey(name, digest);
+    const cached = this.cache.blobs.get(cacheKey);
+    if (cached !== undefined) return { digest, size: cached };
+    const linkKey = layerLinkKey(name, digest);
+    try {
+      await this.driver.stat(linkKey);
+    } catch (err) {
+      if (isNotFound(err)) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+      throw err;
+    }
+    const size = await this.statGlobal(digest);
+    if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+    this.cache.blobs.set(cacheKey, size);
+    return { digest, size };
+  }
+
+  async has(name: string, digest: string): Promise<boolean> {
+    try {
+      await this.stat(name, digest);
+      return true;
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'BLOB_UNKNOWN') return false;
+      throw err;
+    }
+  }
+
+  /** Bytes of a blob the repository links (whole, or an inclusive range already checked against size). */
+  async open(name: string, digest: string, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
+    await this.stat(name, digest);
+    try {
+      return await this.driver.read(blobDataKey(digest), range, signal);
+    } catch (err) {
+      if (isNotFound(err)) {
+        this.cache.blobs.delete(RegistryCache.contentKey(name, digest));
+        throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+      }
+      throw err;
+    }
+  }
+
+  /** Bytes of a blob by content address alone (manifests, which are checked by their own links). */
+  async readGlobal(digest: string): Promise<Buffer> {
+    return this.driver.getContent(blobDataKey(digest));
+  }
+
+  /** Makes digest servable from name. The blob must exist in the content store. */
+  async link(name: string, digest: string): Promise<void> {
+    await this.driver.putContent(layerLinkKey(name, digest), digest);
+    this.cache.listings.delete('catalog');
+  }
+
+  /** Links a blob that another repository (or any, when from is omitted by the caller) holds. */
+  async mount(name: string, from: string, digest: string): Promise<BlobInfo | undefined> {
+    if (!(await this.has(from, digest))) return undefined;
+    await this.link(name, digest);
+    return this.stat(name, digest);
+  }
+
+  /** Removes the repository's link; the bytes stay until garbage collection. */
+  async unlink(name: string, digest: string): Promise<void> {
+    await this.stat(name, digest);
+    await this.driver.delete(layerLinkKey(name, digest));
+    this.cache.blobs.delete(RegistryCache.contentKey(name, digest));
+  }
+
+  /**
+   * Moves verified bytes from a temporary key into the content store. Committing a digest that
+   * already exists is a no-op that drops the temporary copy: a layer is never stored twice.
+   */
+  async commit(sourceKey: string, digest: string): Promise<void> {
+    const target = blobDataKey(digest);
+    if ((await this.statGlobal(digest)) !== undefined) {
+      await this.driver.delete(sourceKey);
+      return;
+    }
+    await this.driver.move(sourceKey, target);
+  }
+
+  /** Stores small content (a manifest) under its digest, atomically, if not there yet. */
+  async putSmall(digest: string, bytes: Buffer): Promise<void> {
+    if ((await this.statGlobal(digest)) !== undefined) return;
+    await this.driver.putContent(blobDataKey(digest), bytes);
+  }
+}

@@ -1,0 +1,53 @@
+// The hot-read caches (tag -> digest, manifest bytes, blob existence, listings) in one place, so
+// every write path can invalidate what it changed. Entries also expire after a short TTL because
+// another process (a second replica, or the CLI) may write to the same storage.
+import { LRUCache } from 'lru-cache';
+
+export interface CacheOptions {
+  /** How long a cached entry may be served without re-reading storage, in ms. */
+  ttlMs: number;
+  /** Bytes of manifest content to keep. */
+  manifestBytes: number;
+}
+
+export const DEFAULT_CACHE_OPTIONS: CacheOptions = { ttlMs: 2000, manifestBytes: 64 * 1024 * 1024 };
+
+export interface CachedManifest {
+  digest: string;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+export class RegistryCache {
+  readonly tags: LRUCache<string, string>;
+  readonly manifests: LRUCache<string, CachedManifest>;
+  readonly blobs: LRUCache<string, number>;
+  readonly listings: LRUCache<string, string[]>;
+
+  constructor(options: CacheOptions = DEFAULT_CACHE_OPTIONS) {
+    const ttl = Math.max(1, options.ttlMs);
+    this.tags = new LRUCache({ max: 100_000, ttl, ttlAutopurge: false });
+    this.manifests = new LRUCache({
+      maxSize: Math.max(1, options.manifestBytes),
+      sizeCalculation: (m) => m.bytes.length + 200,
+      ttl,
+    });
+    this.blobs = new LRUCache({ max: 200_000, ttl });
+    this.listings = new LRUCache({ max: 10_000, ttl });
+  }
+
+  static tagKey(name: string, tag: string): string {
+    return `${name}:${tag}`;
+  }
+
+  static contentKey(name: string, digest: string): string {
+    return `${name}@${digest}`;
+  }
+
+  clear(): void {
+    this.tags.clear();
+    this.manifests.clear();
+    this.blobs.clear();
+    this.listings.clear();
+  }
+}

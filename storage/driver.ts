@@ -1,0 +1,77 @@
+// The storage driver contract: a small, file-like key/value store that knows nothing of digests,
+// repositories or HTTP. Keys are "/"-separated paths built only by storage/layout.ts.
+// Every driver runs the same contract suite (test/contract/driver.contract.ts).
+import type { Readable, Writable } from 'node:stream';
+
+export interface ObjectInfo {
+  size: number;
+  modifiedAt: Date;
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+/** A stream being written to a key. Nothing is visible under the key until commit() resolves
+ *  (for append writers: the appended bytes are visible as they land, see below). */
+export interface DriverWriter {
+  readonly stream: Writable;
+  /** Call after the stream has finished: makes the bytes visible under the key, atomically. */
+  commit(): Promise<void>;
+  /** Call when the stream failed: removes whatever the writer left behind (never the previous object). */
+  abort(): Promise<void>;
+}
+
+export interface ListOptions {
+  signal?: AbortSignal;
+}
+
+export interface StorageDriver {
+  /** A short name for logs and the status page ("filesystem", "s3"). */
+  readonly kind: string;
+
+  /** Size and modification time of the object at key. Throws NotFoundError when absent. */
+  stat(key: string, signal?: AbortSignal): Promise<ObjectInfo>;
+
+  /** A stream of the object's bytes (all, or the inclusive range). Throws NotFoundError when absent. */
+  read(key: string, range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
+
+  /** The whole content of a small object (links, state). Throws NotFoundError when absent. */
+  getContent(key: string, signal?: AbortSignal): Promise<Buffer>;
+
+  /** Replaces a small object atomically: readers see the old or the new content, never a part. */
+  putContent(key: string, content: Buffer | string, signal?: AbortSignal): Promise<void>;
+
+  /**
+   * A writer for key. Plain writers replace the object atomically on commit(). With append,
+   * bytes go after the object's current content (created empty if absent); after commit() they
+   * are all visible, and after a failed write stat() tells how many landed.
+   */
+  writer(key: string, options?: { append?: boolean; signal?: AbortSignal }): Promise<DriverWriter>;
+
+  /** Names of the direct children of prefix (objects and sub-prefixes), sorted. [] when absent. */
+  list(prefix: string, options?: ListOptions): Promise<string[]>;
+
+  /** Moves an object to a new key, replacing what is there, atomically. Throws NotFoundError when absent. */
+  move(from: string, to: string, signal?: AbortSignal): Promise<void>;
+
+  /** Deletes the object at key, or everything under key as a prefix. No error when absent. */
+  delete(key: string, signal?: AbortSignal): Promise<void>;
+
+  /** Checks the storage is reachable and usable (readiness, start-up). */
+  check(): Promise<void>;
+}
+
+const KEY_RE = /^[A-Za-z0-9._+=-]+(?:\/[A-Za-z0-9._+=-]+)*$/;
+
+/** Every driver checks its keys once at the edge: relative, no "." or ".." segments, no odd bytes.
+ *  layout.ts already validates; this is the second line that keeps a bug from escaping the root. */
+export function assertKey(key: string): string {
+  if (!KEY_RE.test(key) || key.split('/').some((s) => s === '.' || s === '..')) {
+    throw new Error(`refusing storage key ${JSON.stringify(key.slice(0, 200))}`);
+  }
+  return key;
+}

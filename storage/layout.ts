@@ -1,0 +1,99 @@
+// Every storage key the registry uses, built in one place from checked inputs (after
+// distribution's registry/storage/paths.go). No other module joins key segments.
+//
+// <root>/
+//   layout-version                                   "1"
+//   blobs/<alg>/<hex[0:2]>/<hex>/data                one copy of each blob, registry-wide
+//   repositories/<name>/
+//     _layers/<alg>/<hex>/link                       the repository may serve this blob
+//     _manifests/revisions/<alg>/<hex>/link          manifest revision: {digest, mediaType, size}
+//     _manifests/tags/<tag>/current/link             tag -> manifest digest
+//     _manifests/referrers/<alg>/<subject-hex>/<alg>-<hex>   descriptor of a manifest whose subject is that digest
+//     _uploads/<uuid>/data                           bytes of an upload in progress
+//     _uploads/<uuid>/startedat                      ISO time the upload began
+//
+// Repository name components never start with "_", so the "_layers"/"_manifests"/"_uploads"
+// directories cannot collide with a nested repository name.
+import { RegistryError } from './errors.js';
+import { assertDigest, assertName, assertTag } from './grammar.js';
+
+export const LAYOUT_VERSION = '1';
+export const LAYOUT_VERSION_KEY = 'layout-version';
+export const BLOBS_ROOT = 'blobs';
+export const REPOSITORIES_ROOT = 'repositories';
+
+const UPLOAD_ID_RE = /^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/;
+
+export function assertUploadId(id: string): string {
+  if (!UPLOAD_ID_RE.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload unknown', { detail: { uuid: id.slice(0, 100) } });
+  return id;
+}
+
+export function blobDataKey(digest: string): string {
+  const { algorithm, hex } = assertDigest(digest);
+  return `${BLOBS_ROOT}/${algorithm}/${hex.slice(0, 2)}/${hex}/data`;
+}
+
+export function repositoryKey(name: string): string {
+  return `${REPOSITORIES_ROOT}/${assertName(name)}`;
+}
+
+export function layerLinkKey(name: string, digest: string): string {
+  const { algorithm, hex } = assertDigest(digest);
+  return `${repositoryKey(name)}/_layers/${algorithm}/${hex}/link`;
+}
+
+export function manifestRevisionDirKey(name: string, digest: string): string {
+  const { algorithm, hex } = assertDigest(digest);
+  return `${repositoryKey(name)}/_manifests/revisions/${algorithm}/${hex}`;
+}
+
+export function manifestRevisionKey(name: string, digest: string): string {
+  return `${manifestRevisionDirKey(name, digest)}/link`;
+}
+
+export function manifestRevisionsPrefix(name: string): string {
+  return `${repositoryKey(name)}/_manifests/revisions`;
+}
+
+export function tagsPrefix(name: string): string {
+  return `${repositoryKey(name)}/_manifests/tags`;
+}
+
+export function tagKey(name: string, tag: string): string {
+  return `${tagsPrefix(name)}/${assertTag(tag)}`;
+}
+
+export function tagCurrentLinkKey(name: string, tag: string): string {
+  return `${tagKey(name, tag)}/current/link`;
+}
+
+export function referrersPrefix(name: string, subject: string): string {
+  const { algorithm, hex } = assertDigest(subject);
+  return `${repositoryKey(name)}/_manifests/referrers/${algorithm}/${hex}`;
+}
+
+export function referrerKey(name: string, subject: string, referrer: string): string {
+  const { algorithm, hex } = assertDigest(referrer);
+  return `${referrersPrefix(name, subject)}/${algorithm}-${hex}`;
+}
+
+export function uploadPrefix(name: string, id: string): string {
+  return `${repositoryKey(name)}/_uploads/${assertUploadId(id)}`;
+}
+
+export function uploadDataKey(name: string, id: string): string {
+  return `${uploadPrefix(name, id)}/data`;
+}
+
+export function uploadStartedAtKey(name: string, id: string): string {
+  return `${uploadPrefix(name, id)}/startedat`;
+}
+
+/** The manifest digest a referrer entry's file name stands for ("sha256-<hex>" -> "sha256:<hex>"). */
+export function referrerDigestFromEntry(entry: string): string {
+  return entry.replace('-', ':');
+}
+
+/** Directory names under a repository that belong to the layout, not to nested repositories. */
+export const REPOSITORY_INTERNAL_DIRS = new Set(['_layers', '_manifests', '_uploads']);

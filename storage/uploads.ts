@@ -1,0 +1,168 @@
+// Upload sessions: bytes are appended to the session's data key while a running hash is fed in
+// the same pass; on finish the digest is checked and the bytes move into the content store
+// (distribution's blobwriter Commit: check digest, move, link, drop the upload state).
+// Session state lives in storage, so an upload survives a restart; the running hash is only an
+// in-process shortcut, and when it is missing or stale the data is hashed again from storage.
+import { randomUUID, createHash, type Hash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import type { StorageDriver } from './driver.js';
+import { RegistryError, isNotFound } from './errors.js';
+import { HashingStage, digestOf, digestOfStream } from './hashing.js';
+import { assertDigest } from './grammar.js';
+import { uploadDataKey, uploadPrefix, uploadStartedAtKey, repositoryKey } from './layout.js';
+import type { BlobInfo, BlobStore } from './blobs.js';
+
+export interface UploadStatus {
+  id: string;
+  name: string;
+  /** Bytes received so far. */
+  size: number;
+  startedAt?: Date;
+}
+
+interface RunningHash {
+  hash: Hash;
+  size: number;
+}
+
+export class UploadStore {
+  private readonly running = new Map<string, RunningHash>();
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+  ) {}
+
+  async start(name: string): Promise<UploadStatus> {
+    const id = randomUUID();
+    const startedAt = new Date();
+    await this.driver.putContent(uploadStartedAtKey(name, id), startedAt.toISOString());
+    await this.driver.putContent(uploadDataKey(name, id), Buffer.alloc(0));
+    this.running.set(this.key(name, id), { hash: createHash('sha256'), size: 0 });
+    return { id, name, size: 0, startedAt };
+  }
+
+  async status(name: string, id: string): Promise<UploadStatus> {
+    try {
+      const info = await this.driver.stat(uploadDataKey(name, id));
+      return { id, name, size: info.size };
+    } catch (err) {
+      if (isNotFound(err)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id } });
+      throw err;
+    }
+  }
+
+  /**
+   * Appends a chunk. With start (from Content-Range), the chunk must begin exactly where the
+   * upload ends: an out-of-order or overlapping chunk is 416 and changes nothing.
+   */
+  async append(name: string, id: string, source: Readable, options: { start?: number; signal?: AbortSignal } = {}): Promise<UploadStatus> {
+    return this.locked(name, id, async () => {
+      const current = await this.status(name, id);
+      if (options.start !== undefined && options.start !== current.size) {
+        source.resume();
+        throw new RegistryError('RANGE_INVALID', 'chunk does not start where the upload ends', {
+          detail: { start: options.start, size: current.size },
+          headers: { Range: rangeHeader(current.size), 'Docker-Upload-UUID': id },
+        });
+      }
+      return this.write(name, id, current.size, source, options.signal);
+    });
+  }
+
+  /** Appends the last chunk (if any), verifies the digest and makes the blob visible in name. */
+  async finish(name: string, id: string, digest: string, source?: Readable, signal?: AbortSignal): Promise<BlobInfo> {
+    const { algorithm } = assertDigest(digest);
+    return this.locked(name, id, async () => {
+      let status = await this.status(name, id);
+      if (source) status = await this.write(name, id, status.size, source, signal);
+      const running = this.running.get(this.key(name, id));
+      let actual: string;
+      if (algorithm === 'sha256' && running && running.size === status.size) {
+        actual = digestOf(running.hash, 'sha256');
+      } else {
+        actual = (await digestOfStream(await this.driver.read(uploadDataKey(name, id)), algorithm)).digest;
+      }
+      if (actual !== digest) {
+        await this.remove(name, id);
+        throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', {
+          detail: { expected: digest, actual },
+        });
+      }
+      await this.blobs.commit(uploadDataKey(name, id), digest);
+      await this.blobs.link(name, digest);
+      await this.remove(name, id);
+      return { digest, size: status.size };
+    });
+  }
+
+  async cancel(name: string, id: string): Promise<void> {
+    await this.locked(name, id, async () => {
+      await this.status(name, id);
+      await this.remove(name, id);
+    });
+  }
+
+  /** Upload sessions of a repository, for purging stale ones. */
+  async list(name: string): Promise<string[]> {
+    return this.driver.list(`${repositoryKey(name)}/_uploads`);
+  }
+
+  private async write(name: string, id: string, offset: number, source: Readable, signal?: AbortSignal): Promise<UploadStatus> {
+    const key = this.key(name, id);
+    let running = this.running.get(key);
+    if (!running || running.size !== offset) {
+      // Hash state lost (restart, another replica): keep counting, re-hash from storage on finish.
+      running = undefined;
+      this.running.delete(key);
+    }
+    const stage = new HashingStage(running?.hash ?? createHash('sha256'));
+    const writer = await this.driver.writer(uploadDataKey(name, id), { append: true, signal });
+    try {
+      await pipeline(source, stage, writer.stream, { signal });
+      await writer.commit();
+    } catch (err) {
+      // Some bytes may have landed and the hash may be ahead of them: trust only storage now.
+      this.running.delete(key);
+      await writer.abort().catch(() => {});
+      throw err;
+    }
+    const size = offset + stage.bytes;
+    if (running) {
+      running.size = size;
+    } else if (offset === 0) {
+      this.running.set(key, { hash: stage.hash, size });
+    }
+    return { id, name, size };
+  }
+
+  private async remove(name: string, id: string): Promise<void> {
+    this.running.delete(this.key(name, id));
+    await this.driver.delete(uploadPrefix(name, id));
+  }
+
+  private key(name: string, id: string): string {
+    return `${name}/${id}`;
+  }
+
+  /** Serialises operations on one upload within this process (chunks must not interleave). */
+  private async locked<T>(name: string, id: string, fn: () => Promise<T>): Promise<T> {
+    const key = this.key(name, id);
+    const previous = this.locks.get(key) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const settled = run.catch(() => {});
+    this.locks.set(key, settled);
+    try {
+      return await run;
+    } finally {
+      if (this.locks.get(key) === settled) this.locks.delete(key);
+    }
+  }
+}
+
+/** The Range header value for an upload of size bytes (distribution answers "0-0" when empty). */
+export function rangeHeader(size: number): string {
+  return `0-${Math.max(0, size - 1)}`;
+}
