@@ -2,10 +2,9 @@
 // let in-flight requests finish up to the drain deadline, then exit.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FilesystemDriver } from '../storage/fs.js';
-import { RegistryStorage } from '../storage/registry.js';
 import { createApp } from './app.js';
-import { parseDuration, parseListenAddress, storageRoot, type RegistryConfig } from './config.js';
+import { parseDuration, parseListenAddress, type RegistryConfig } from './config.js';
+import { openStorage } from './open-storage.js';
 import type { Logger } from './logger.js';
 
 export interface RunningServer {
@@ -15,12 +14,8 @@ export interface RunningServer {
 }
 
 export async function startServer(config: RegistryConfig, logger: Logger): Promise<RunningServer> {
-  const driver = new FilesystemDriver(storageRoot(config));
-  const storage = new RegistryStorage(driver, {
-    ttlMs: parseDuration(config.stowage.cache.ttl),
-    manifestBytes: config.stowage.cache.manifestbytes,
-  });
-  await storage.open();
+  const storage = await openStorage(config);
+  const driver = storage.driver;
   const app = createApp({ config, storage, logger });
   const server = http.createServer(app.callback());
   // Large blob uploads may take long: no whole-request deadline, but idle sockets are closed.
@@ -37,7 +32,7 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
     });
   });
   const actualPort = (server.address() as AddressInfo).port;
-  logger.info({ addr: config.http.addr, port: actualPort, storage: driver.kind, root: driver.root }, 'listening');
+  logger.info({ addr: config.http.addr, port: actualPort, storage: driver.kind }, 'listening');
   const drainMs = config.http.draintimeout !== undefined ? parseDuration(config.http.draintimeout) : 30_000;
   return {
     server,
