@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { parseDuration, parseListenAddress, type RegistryConfig } from './config.js';
 import { openStorage } from './open-storage.js';
+import { startMaintenance } from './maintenance.js';
 import type { Logger } from './logger.js';
 
 export interface RunningServer {
@@ -17,6 +18,7 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   const storage = await openStorage(config);
   const driver = storage.driver;
   const app = createApp({ config, storage, logger });
+  const stopMaintenance = startMaintenance(config, storage, logger);
   const server = http.createServer(app.callback());
   // Large blob uploads may take long: no whole-request deadline, but idle sockets are closed.
   server.requestTimeout = 0;
@@ -39,6 +41,7 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
     port: actualPort,
     close: () =>
       new Promise<void>((resolve) => {
+        stopMaintenance();
         const deadline = setTimeout(() => server.closeAllConnections(), drainMs);
         deadline.unref();
         server.close(() => {

@@ -25,18 +25,26 @@ export class Catalog {
     return names;
   }
 
+  /** Repositories with upload sessions (a first push has uploads before any link). */
+  async repositoriesWithUploads(): Promise<string[]> {
+    const names: string[] = [];
+    await this.walk(REPOSITORIES_ROOT, '', names, '_uploads');
+    return names.sort(compareLexically);
+  }
+
   async exists(name: string): Promise<boolean> {
     const children = await this.driver.list(repositoryKey(name));
     return children.includes('_manifests') || children.includes('_layers');
   }
 
-  private async walk(key: string, name: string, out: string[]): Promise<void> {
+  private async walk(key: string, name: string, out: string[], marker?: string): Promise<void> {
     const children = await this.driver.list(key);
-    if (name && (children.includes('_manifests') || children.includes('_layers'))) out.push(name);
+    const found = marker ? children.includes(marker) : children.includes('_manifests') || children.includes('_layers');
+    if (name && found) out.push(name);
     await Promise.all(
       children
         .filter((c) => !REPOSITORY_INTERNAL_DIRS.has(c))
-        .map((c) => this.walk(`${key}/${c}`, name ? `${name}/${c}` : c, out)),
+        .map((c) => this.walk(`${key}/${c}`, name ? `${name}/${c}` : c, out, marker)),
     );
   }
 }

@@ -11,6 +11,8 @@
 //     _manifests/referrers/<alg>/<subject-hex>/<alg>-<hex>   descriptor of a manifest whose subject is that digest
 //     _uploads/<uuid>/data                           bytes of an upload in progress
 //     _uploads/<uuid>/startedat                      ISO time the upload began
+//     _proxy/tags/<tag>                              pull-through cache: {digest, validatedAt} of a cached tag
+//   proxy/staging/<uuid>                             a proxied blob being copied in before its commit
 //
 // Repository name components never start with "_", so the "_layers"/"_manifests"/"_uploads"
 // directories cannot collide with a nested repository name.
@@ -29,9 +31,13 @@ export function assertUploadId(id: string): string {
   return id;
 }
 
-export function blobDataKey(digest: string): string {
+export function blobDirKey(digest: string): string {
   const { algorithm, hex } = assertDigest(digest);
-  return `${BLOBS_ROOT}/${algorithm}/${hex.slice(0, 2)}/${hex}/data`;
+  return `${BLOBS_ROOT}/${algorithm}/${hex.slice(0, 2)}/${hex}`;
+}
+
+export function blobDataKey(digest: string): string {
+  return `${blobDirKey(digest)}/data`;
 }
 
 export function repositoryKey(name: string): string {
@@ -90,10 +96,44 @@ export function uploadStartedAtKey(name: string, id: string): string {
   return `${uploadPrefix(name, id)}/startedat`;
 }
 
+export const PROXY_ROOT = 'proxy';
+
+/** When a pull-through cache last checked a tag with its upstream (server/proxy/). */
+export function proxyTagKey(name: string, tag: string): string {
+  return `${repositoryKey(name)}/_proxy/tags/${assertTag(tag)}`;
+}
+
+/** Where a verified proxied blob is written before BlobStore.commit moves it into the content store. */
+export function proxyStagingKey(id: string): string {
+  return `${PROXY_ROOT}/staging/${assertUploadId(id)}`;
+}
+
+/** Listing prefixes for the garbage collector's walk of the content store: blobs/<alg>/<shard>. */
+export function blobListingPrefix(algorithm?: string, shard?: string): string {
+  if (algorithm === undefined) return BLOBS_ROOT;
+  if (!/^[a-z0-9]+$/.test(algorithm) || (shard !== undefined && !/^[a-f0-9]{2}$/.test(shard))) {
+    throw new RegistryError('DIGEST_INVALID', 'invalid blob listing prefix');
+  }
+  return shard === undefined ? `${BLOBS_ROOT}/${algorithm}` : `${BLOBS_ROOT}/${algorithm}/${shard}`;
+}
+
+/** The layer links of a repository: _layers/<alg>/<hex>/link. */
+export function layerLinksPrefix(name: string, algorithm?: string): string {
+  const prefix = `${repositoryKey(name)}/_layers`;
+  if (algorithm === undefined) return prefix;
+  if (!/^[a-z0-9]+$/.test(algorithm)) throw new RegistryError('DIGEST_INVALID', 'invalid algorithm');
+  return `${prefix}/${algorithm}`;
+}
+
+/** The upload sessions of a repository: _uploads/<uuid>. */
+export function uploadsPrefix(name: string): string {
+  return `${repositoryKey(name)}/_uploads`;
+}
+
 /** The manifest digest a referrer entry's file name stands for ("sha256-<hex>" -> "sha256:<hex>"). */
 export function referrerDigestFromEntry(entry: string): string {
   return entry.replace('-', ':');
 }
 
 /** Directory names under a repository that belong to the layout, not to nested repositories. */
-export const REPOSITORY_INTERNAL_DIRS = new Set(['_layers', '_manifests', '_uploads']);
+export const REPOSITORY_INTERNAL_DIRS = new Set(['_layers', '_manifests', '_uploads', '_proxy']);

@@ -10,7 +10,7 @@ import type { StorageDriver } from './driver.js';
 import { RegistryError, isNotFound } from './errors.js';
 import { HashingStage, digestOf, digestOfStream } from './hashing.js';
 import { assertDigest } from './grammar.js';
-import { uploadDataKey, uploadPrefix, uploadStartedAtKey, repositoryKey } from './layout.js';
+import { uploadDataKey, uploadPrefix, uploadStartedAtKey, uploadsPrefix } from './layout.js';
 import type { BlobInfo, BlobStore } from './blobs.js';
 
 export interface UploadStatus {
@@ -107,7 +107,7 @@ export class UploadStore {
 
   /** Upload sessions of a repository, for purging stale ones. */
   async list(name: string): Promise<string[]> {
-    return this.driver.list(`${repositoryKey(name)}/_uploads`);
+    return this.driver.list(uploadsPrefix(name));
   }
 
   private async write(name: string, id: string, offset: number, source: Readable, signal?: AbortSignal): Promise<UploadStatus> {
