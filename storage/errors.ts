@@ -38,7 +38,11 @@ export class RegistryError extends Error {
     message?: string,
     options: { detail?: unknown; status?: number; headers?: Record<string, string>; cause?: unknown } = {},
   ) {
+    // A client mistake needs no stack, and capturing one dominates the cost of a 404 answer.
+    const limit = Error.stackTraceLimit;
+    if (ERROR_CODES[code].status < 500) Error.stackTraceLimit = 0;
     super(message ?? ERROR_CODES[code].message, { cause: options.cause });
+    Error.stackTraceLimit = limit;
     this.name = 'RegistryError';
     this.code = code;
     this.status = options.status ?? ERROR_CODES[code].status;
@@ -51,7 +55,11 @@ export class RegistryError extends Error {
 export class NotFoundError extends Error {
   readonly key: string;
   constructor(key: string, options?: { cause?: unknown }) {
+    // Expected on every miss (HEAD before push): no stack, it is never a bug report.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(`not found: ${key}`, options);
+    Error.stackTraceLimit = limit;
     this.name = 'NotFoundError';
     this.key = key;
   }
