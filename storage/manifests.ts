@@ -5,7 +5,7 @@ import type { StorageDriver } from './driver.js';
 import { RegistryError, isNotFound } from './errors.js';
 import { RegistryCache, type CachedManifest } from './cache.js';
 import { digestOfBytes } from './hashing.js';
-import { assertDigest, assertTag, isDigestReference } from './grammar.js';
+import { assertDigest, assertTag, isDigestReference, isValidTag } from './grammar.js';
 import {
   manifestRevisionDirKey,
   manifestRevisionKey,
@@ -41,6 +41,9 @@ export class ManifestStore {
 
   /** The digest a tag points at. Throws MANIFEST_UNKNOWN. */
   async resolveTag(name: string, tag: string): Promise<string> {
+    // A reference outside the tag grammar names no manifest: 404, as a pull of any unknown
+    // reference answers (distribution-spec "Pulling manifests"); only a push answers TAG_INVALID.
+    if (!isValidTag(tag)) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name, tag: tag.slice(0, 200) } });
     const cacheKey = RegistryCache.tagKey(name, tag);
     const cached = this.cache.tags.get(cacheKey);
     if (cached) return cached;
