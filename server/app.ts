@@ -11,11 +11,14 @@ import { errorMiddleware } from './errors.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { v2Router, type RouteOptions } from './routes.js';
+import { PullThroughProxy } from './proxy/pull-through.js';
 
 export interface AppOptions {
   config: RegistryConfig;
   storage: RegistryStorage;
   logger?: Logger;
+  /** The pull-through proxy; by default built from config.proxy and config.stowage.proxies. */
+  proxy?: PullThroughProxy;
 }
 
 let requestCounter = 0;
@@ -49,12 +52,12 @@ export function routeOptions(config: RegistryConfig): RouteOptions {
   };
 }
 
-export function createApp({ config, storage, logger = silentLogger() }: AppOptions): Koa {
+export function createApp({ config, storage, logger = silentLogger(), proxy }: AppOptions): Koa {
   const app = new Koa();
   app.proxy = false;
   // Errors are answered and logged by errorMiddleware; Koa's default handler would print them again.
   app.silent = true;
-  const routeV2 = v2Router({ storage, options: routeOptions(config), logger });
+  const routeV2 = v2Router({ storage, options: routeOptions(config), logger, proxy: proxy ?? PullThroughProxy.fromConfig(config, storage, logger) });
   app.use(commonHeaders(config, logger));
   app.use(errorMiddleware(logger));
   app.use(async (ctx) => {

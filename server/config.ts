@@ -88,6 +88,16 @@ const schema = z.strictObject({
   compatibility: anyMap.optional(),
   reporting: anyMap.optional(),
   middleware: anyMap.optional(),
+  // Distribution's pull-through cache: the whole registry mirrors one upstream (server/proxy/).
+  proxy: z
+    .strictObject({
+      remoteurl: z.url({ protocol: /^https?$/ }),
+      username: z.string().optional(),
+      password: z.string().optional(),
+      /** How long a cached tag is served before one upstream HEAD revalidates it. */
+      ttl: duration.default('5m'),
+    })
+    .optional(),
   // Stowage's own settings, apart from Distribution's.
   stowage: z
     .strictObject({
@@ -99,6 +109,24 @@ const schema = z.strictObject({
           manifestbytes: z.number().int().positive().default(64 * 1024 * 1024),
         })
         .prefault({}),
+      /** Upstream registries cached under a name prefix, beside local repositories (server/proxy/). */
+      proxies: z
+        .array(
+          z.strictObject({
+            prefix: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'one lowercase name component, e.g. dockerhub'),
+            remoteurl: z.url({ protocol: /^https?$/ }),
+            username: z.string().optional(),
+            password: z.string().optional(),
+            ttl: duration.default('5m'),
+            /** How long an upstream "not found" is remembered before asking again. */
+            notfoundttl: duration.default('30s'),
+            /** Registry host names that containerd's ?ns=<host> routes to this upstream. */
+            hosts: z.array(z.string()).default([]),
+            /** One-part names get "library/"; defaults to true when remoteurl or hosts name docker.io. */
+            dockerhub: z.boolean().optional(),
+          }),
+        )
+        .default([]),
     })
     .prefault({}),
 });

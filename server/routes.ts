@@ -13,6 +13,9 @@ import * as manifests from './routes/manifests.js';
 import * as tags from './routes/tags.js';
 import * as catalog from './routes/catalog.js';
 import * as referrers from './routes/referrers.js';
+import * as proxied from './proxy/handlers.js';
+import type { PullThroughProxy } from './proxy/pull-through.js';
+import type { ProxyRoute } from './proxy/routing.js';
 
 export type Resource = 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'uploads' | 'upload' | 'referrers';
 
@@ -22,6 +25,8 @@ export interface RouteMatch {
   name: string;
   /** Reference, digest or upload id from the path, unchecked. */
   param: string;
+  /** Set when the name is served by a pull-through upstream; name is then the stowage-side name. */
+  proxy?: ProxyRoute;
 }
 
 export interface RouteOptions {
@@ -33,6 +38,8 @@ export interface Services {
   storage: RegistryStorage;
   options: RouteOptions;
   logger: Logger;
+  /** The pull-through proxy, when the configuration names upstreams. */
+  proxy?: PullThroughProxy;
 }
 
 export type Handler = (ctx: Context, route: RouteMatch, services: Services) => Promise<void> | void;
@@ -73,13 +80,36 @@ export const ROUTES: Record<Resource, MethodTable> = {
   referrers: { GET: referrers.list },
 };
 
+/**
+ * Names served by an upstream (server/proxy/): read-only caches. Pushes and deletes answer
+ * UNSUPPORTED (405), as Distribution's proxy mode does.
+ */
+export const PROXY_ROUTES: Record<Resource, MethodTable> = {
+  ...ROUTES,
+  tags: { GET: tags.list },
+  manifest: { GET: proxied.getManifest, HEAD: proxied.getManifest, PUT: proxied.refuseWrite, DELETE: proxied.refuseWrite },
+  blob: { GET: proxied.getBlob, HEAD: proxied.getBlob, DELETE: proxied.refuseWrite },
+  uploads: { POST: proxied.refuseWrite },
+  upload: { GET: proxied.refuseWrite, PATCH: proxied.refuseWrite, PUT: proxied.refuseWrite, DELETE: proxied.refuseWrite },
+};
+
+/** containerd's mirror hint (?ns=docker.io): which registry the client meant. */
+function namespaceHint(ctx: Context): string | undefined {
+  const ns = ctx.query.ns;
+  return (Array.isArray(ns) ? ns[0] : ns) || undefined;
+}
+
 export function v2Router(services: Services) {
   return async function routeV2(ctx: Context): Promise<void> {
-    const route = matchRoute(ctx.path);
+    let route = matchRoute(ctx.path);
     if (!route) throw new RegistryError('NAME_UNKNOWN', 'no such route', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
-    const handler = ROUTES[route.resource][ctx.method];
+    ctx.state.route = route.resource;
+    const upstream = route.name && services.proxy ? services.proxy.route(route.name, namespaceHint(ctx)) : undefined;
+    if (upstream) route = { ...route, name: upstream.name, proxy: upstream };
+    const table = upstream ? PROXY_ROUTES : ROUTES;
+    const handler = table[route.resource][ctx.method];
     if (!handler) {
-      ctx.set('Allow', Object.keys(ROUTES[route.resource]).join(', '));
+      ctx.set('Allow', Object.keys(table[route.resource]).join(', '));
       throw new RegistryError('UNSUPPORTED', `${ctx.method} is not supported here`);
     }
     if (services.options.readOnly && WRITE_METHODS.has(ctx.method)) {

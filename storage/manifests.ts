@@ -86,9 +86,16 @@ export class ManifestStore {
 
   /**
    * Validates and stores a manifest under a tag or its digest. Every blob and child manifest it
-   * names must already be in the repository (MANIFEST_BLOB_UNKNOWN).
+   * names must already be in the repository (MANIFEST_BLOB_UNKNOWN), unless checkReferences is
+   * false: a pull-through cache stores a manifest before (or without) the blobs it names.
    */
-  async put(name: string, reference: string, bytes: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
+  async put(
+    name: string,
+    reference: string,
+    bytes: Buffer,
+    contentType: string | undefined,
+    options: { checkReferences?: boolean } = {},
+  ): Promise<PutManifestResult> {
     if (bytes.length > MAX_MANIFEST_BYTES) {
       throw new RegistryError('SIZE_INVALID', 'manifest too large', { status: 413, detail: { limit: MAX_MANIFEST_BYTES } });
     }
@@ -100,7 +107,7 @@ export class ManifestStore {
       throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match the reference', { detail: { reference, digest } });
     }
     const manifest = parseManifest(bytes, contentType);
-    await this.checkReferences(name, manifest.blobs, manifest.manifests);
+    if (options.checkReferences !== false) await this.checkReferences(name, manifest.blobs, manifest.manifests);
 
     await this.blobs.putSmall(digest, bytes);
     const revision: RevisionRecord = { digest, mediaType: manifest.mediaType, size: bytes.length };

@@ -1,0 +1,60 @@
+// Route handlers for proxied repositories (the route table in server/routes.ts picks them when
+// the request's name routes to an upstream). Cache hits go to the ordinary handlers under the
+// stowage-side name; misses stream from the proxy. Tags list and referrers answer what is cached.
+import type { Context } from 'koa';
+import { RegistryError } from '../../storage/errors.js';
+import { assertDigest } from '../../storage/grammar.js';
+import * as localBlobs from '../routes/blobs.js';
+import { sendBytes, sendStream } from '../respond.js';
+import type { RouteMatch, Services } from '../routes.js';
+import type { PullThroughProxy } from './pull-through.js';
+import type { ProxyRoute } from './routing.js';
+
+function proxied(route: RouteMatch, services: Services): { proxy: PullThroughProxy; target: ProxyRoute } {
+  if (!services.proxy || !route.proxy) throw new RegistryError('UNKNOWN', 'proxy handler without a proxy route');
+  return { proxy: services.proxy, target: route.proxy };
+}
+
+export async function getManifest(ctx: Context, route: RouteMatch, services: Services): Promise<void> {
+  const { proxy, target } = proxied(route, services);
+  const manifest = await proxy.manifests.get(target, route.param);
+  sendBytes(ctx, 200, manifest.mediaType, manifest.bytes, {
+    'Docker-Content-Digest': manifest.digest,
+    ETag: `"${manifest.digest}"`,
+  });
+}
+
+export async function getBlob(ctx: Context, route: RouteMatch, services: Services): Promise<void> {
+  const { proxy, target } = proxied(route, services);
+  const digest = route.param;
+  assertDigest(digest);
+  const headers = { 'Docker-Content-Digest': digest, ETag: `"${digest}"` };
+  if (ctx.method === 'HEAD') {
+    const lookup = await proxy.statBlob(target, digest);
+    if (lookup.hit) return localBlobs.get(ctx, route, services);
+    ctx.status = 200;
+    for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
+    ctx.set('Content-Type', 'application/octet-stream');
+    if (lookup.size !== undefined) ctx.set('Content-Length', String(lookup.size));
+    return;
+  }
+  const filled = await proxy.openBlob(target, digest);
+  if (!filled) return localBlobs.get(ctx, route, services);
+  // A miss answers the whole blob (Range is ignored): the bytes exist only as the fill writes them.
+  if (filled.size !== undefined) {
+    sendStream(ctx, 200, 'application/octet-stream', filled.size, filled.stream, headers);
+    return;
+  }
+  // Upstream sent no length: chunked, so a cut still shows as a missing final chunk.
+  ctx.status = 200;
+  for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
+  ctx.set('Content-Type', 'application/octet-stream');
+  ctx.body = filled.stream;
+}
+
+/** Pushes and deletes to a proxied name: the cache mirrors upstream, it takes no writes. */
+export function refuseWrite(ctx: Context, route: RouteMatch): never {
+  throw new RegistryError('UNSUPPORTED', `${route.name} is a pull-through cache of ${route.proxy?.upstream.client.host ?? 'an upstream'}: ${ctx.method} is refused`, {
+    detail: { name: route.name },
+  });
+}

@@ -1,0 +1,118 @@
+// The pull-through proxy, assembled once per app: routing, the manifest cache and blob fills.
+// Reads go local first: a blob the repository links is a hit; a blob the registry holds for
+// another repository is linked once upstream confirms this repository has it; anything else is
+// a miss served by the single-flight fill. No upstream is contacted at start-up.
+import { RegistryError } from '../../storage/errors.js';
+import { assertDigest } from '../../storage/grammar.js';
+import type { RegistryStorage } from '../../storage/registry.js';
+import type { RegistryConfig } from '../config.js';
+import type { Logger } from '../logger.js';
+import { BlobFills, type FilledBlob } from './blob-fill.js';
+import { ProxyManifests } from './manifest-cache.js';
+import { ProxyRouter, createUpstream, upstreamSettings, type ProxyRoute } from './routing.js';
+import { UpstreamUnavailableError } from './upstream-client.js';
+
+export interface PullThroughOptions {
+  /** Spool directory for blob fills (default: the OS temp directory). */
+  spoolDir?: string;
+  /** Deadline of one blob fill (default 1 hour). */
+  fillTimeoutMs?: number;
+  /** The clock for tag TTLs and remembered 404s (tests move it). */
+  now?: () => number;
+}
+
+export type BlobLookup = { hit: true; size: number } | { hit: false; size?: number };
+
+export class PullThroughProxy {
+  readonly router: ProxyRouter;
+  readonly manifests: ProxyManifests;
+  readonly fills: BlobFills;
+
+  constructor(
+    private readonly storage: RegistryStorage,
+    router: ProxyRouter,
+    private readonly logger: Logger,
+    options: PullThroughOptions = {},
+  ) {
+    this.router = router;
+    this.manifests = new ProxyManifests(storage, logger, options.now);
+    this.fills = new BlobFills({ storage, logger, spoolDir: options.spoolDir, timeoutMs: options.fillTimeoutMs });
+  }
+
+  /** The proxy a configuration asks for, or undefined when it names no upstream. */
+  static fromConfig(config: RegistryConfig, storage: RegistryStorage, logger: Logger, options: PullThroughOptions = {}): PullThroughProxy | undefined {
+    const settings = upstreamSettings(config);
+    if (settings.length === 0) return undefined;
+    const upstreams = settings.map((s) => createUpstream(s, logger.child({ upstream: s.prefix || '(all)' })));
+    logger.info({ upstreams: upstreams.map((u) => ({ prefix: u.prefix, remote: u.client.base.origin })) }, 'pull-through proxy configured');
+    return new PullThroughProxy(storage, new ProxyRouter(upstreams), logger, options);
+  }
+
+  route(name: string, ns?: string): ProxyRoute | undefined {
+    return this.router.resolve(name, ns);
+  }
+
+  /** Whether the blob is served from cache, and its size when known (HEAD of a proxied blob). */
+  async statBlob(route: ProxyRoute, digest: string): Promise<BlobLookup> {
+    assertDigest(digest);
+    if (await this.linkIfCached(route, digest)) return { hit: true, size: (await this.storage.blobs.stat(route.name, digest)).size };
+    const fill = this.fills.inFlight(digest);
+    if (fill && fill.state !== 'starting' && fill.state !== 'failed') return { hit: false, size: fill.size };
+    let res;
+    try {
+      res = await route.upstream.client.blob('HEAD', route.remoteName, digest);
+    } catch (err) {
+      throw unavailable(route, digest, err);
+    }
+    res.body.resume();
+    if (res.status !== 200) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest, upstream: res.status } });
+    const length = res.headers['content-length'];
+    return { hit: false, size: length !== undefined ? Number(length) : undefined };
+  }
+
+  /** A cached blob (undefined: serve it from storage) or a stream from its fill. */
+  async openBlob(route: ProxyRoute, digest: string): Promise<FilledBlob | undefined> {
+    assertDigest(digest);
+    if (await this.linkIfCached(route, digest)) {
+      this.logger.debug({ name: route.name, digest }, 'proxy blob hit');
+      return undefined;
+    }
+    return this.fills.open(digest, { upstream: route.upstream.client, remoteName: route.remoteName, name: route.name });
+  }
+
+  /** Lets running fills finish, then closes upstream connections. */
+  async close(): Promise<void> {
+    await this.fills.idle();
+    this.router.close();
+  }
+
+  /**
+   * True when the repository can serve the blob from storage. A blob held only for other
+   * repositories is linked here after an upstream HEAD confirms this repository has it; with
+   * upstream unreachable it is not (a digest alone must not open another repository's blob).
+   */
+  private async linkIfCached(route: ProxyRoute, digest: string): Promise<boolean> {
+    if (await this.storage.blobs.has(route.name, digest)) return true;
+    if (this.fills.inFlight(digest) || (await this.storage.blobs.statGlobal(digest)) === undefined) return false;
+    let status: number;
+    try {
+      const res = await route.upstream.client.blob('HEAD', route.remoteName, digest);
+      res.body.resume();
+      status = res.status;
+    } catch (err) {
+      throw unavailable(route, digest, err);
+    }
+    if (status === 404 || status === 401 || status === 403) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest, upstream: status } });
+    if (status !== 200) return false;
+    await this.storage.blobs.link(route.name, digest);
+    this.logger.debug({ name: route.name, digest }, 'proxy blob hit: linked from the content store');
+    return true;
+  }
+}
+
+function unavailable(route: ProxyRoute, digest: string, err: unknown): RegistryError {
+  if (err instanceof UpstreamUnavailableError) {
+    return new RegistryError('UNAVAILABLE', `not cached, and ${err.message}`, { detail: { name: route.name, digest } });
+  }
+  return err instanceof RegistryError ? err : new RegistryError('UNKNOWN', (err as Error).message, { cause: err });
+}
