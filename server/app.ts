@@ -1,7 +1,9 @@
 // The Koa application: the middleware order and nothing else.
-//   1. request id, API version and configured headers on every answer, one log line per request
+//   1. request id, API version and configured headers on every answer; one log line and the
+//      metrics of every request
 //   2. errors -> the spec's JSON envelope (server/errors.ts)
-//   3. /v2 dispatch (server/routes.ts); anything else is a JSON 404
+//   3. /v2 dispatch (server/routes.ts), then the operator routes (server/ops-routes.ts);
+//      anything else is a JSON 404
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
 import type { RegistryStorage } from '../storage/registry.js';
@@ -10,8 +12,13 @@ import type { RegistryConfig } from './config.js';
 import { errorMiddleware } from './errors.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
-import { v2Router, type RouteOptions } from './routes.js';
+import { v2Router } from './routes.js';
+import { routeOptions } from './route-options.js';
+import { RegistryMetrics } from './metrics.js';
+import { opsRouter } from './ops-routes.js';
 import { PullThroughProxy } from './proxy/pull-through.js';
+
+export { routeOptions };
 
 export interface AppOptions {
   config: RegistryConfig;
@@ -19,49 +26,62 @@ export interface AppOptions {
   logger?: Logger;
   /** The pull-through proxy; by default built from config.proxy and config.stowage.proxies. */
   proxy?: PullThroughProxy;
+  /** Prometheus metrics; a fresh registry per app by default. */
+  metrics?: RegistryMetrics;
 }
 
 let requestCounter = 0;
 const bootId = Date.now().toString(36);
 
-function commonHeaders(config: RegistryConfig, logger: Logger) {
+function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: RegistryMetrics) {
   const extra = Object.entries(config.http.headers ?? {}).map(([k, v]) => [k, v.join(', ')] as const);
   const accessLog = !config.log.accesslog.disabled;
-  return async function headersAndAccessLog(ctx: Context, next: Next): Promise<void> {
+  return async function headersLogAndMetrics(ctx: Context, next: Next): Promise<void> {
     const started = process.hrtime.bigint();
+    const bytesReadBefore = ctx.req.socket.bytesRead;
     const requestId = ctx.get('X-Request-Id') || `${bootId}-${(++requestCounter).toString(36)}`;
     ctx.state.requestId = requestId;
     ctx.set('Docker-Distribution-API-Version', 'registry/2.0');
     ctx.set('X-Request-Id', requestId);
     for (const [k, v] of extra) ctx.set(k, v);
+    const isUpload = ctx.method !== 'GET' && ctx.method !== 'HEAD' && ctx.path.includes('/blobs/uploads');
+    if (isUpload) metrics.uploadsInFlight.inc();
     try {
       await next();
     } finally {
+      if (isUpload) metrics.uploadsInFlight.dec();
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      // /v2 routes name their resource; operator routes their path; anything else is 'other'.
+      const route: string = ctx.state.route ?? (ctx as { _matchedRoute?: string })._matchedRoute ?? 'other';
+      const status = ctx.status;
+      metrics.requests.inc({ route, method: ctx.method, status });
+      metrics.latency.observe({ route, method: ctx.method }, seconds);
+      if (status >= 500) metrics.storageErrors.inc({ route });
+      const length = Number(ctx.response.get('Content-Length') || 0);
+      if (ctx.method !== 'HEAD' && length > 0) metrics.bytesOut.inc({ route }, length);
+      const received = ctx.req.socket.bytesRead - bytesReadBefore;
+      if (received > 0) metrics.bytesIn.inc({ route }, received);
       if (accessLog && logger.isLevelEnabled('info')) {
-        const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        logger.info({ reqId: requestId, method: ctx.method, url: ctx.url, status: ctx.status, ms: Math.round(ms * 100) / 100 }, 'request');
+        logger.info({ reqId: requestId, method: ctx.method, url: ctx.url, status, ms: Math.round(seconds * 1e5) / 100 }, 'request');
       }
     }
   };
 }
 
-export function routeOptions(config: RegistryConfig): RouteOptions {
-  return {
-    deleteEnabled: config.storage.delete.enabled,
-    readOnly: config.storage.maintenance?.readonly?.enabled ?? false,
-  };
-}
-
-export function createApp({ config, storage, logger = silentLogger(), proxy }: AppOptions): Koa {
+export function createApp({ config, storage, logger = silentLogger(), proxy, metrics = new RegistryMetrics() }: AppOptions): Koa {
   const app = new Koa();
   app.proxy = false;
   // Errors are answered and logged by errorMiddleware; Koa's default handler would print them again.
   app.silent = true;
   const routeV2 = v2Router({ storage, options: routeOptions(config), logger, proxy: proxy ?? PullThroughProxy.fromConfig(config, storage, logger) });
-  app.use(commonHeaders(config, logger));
+  app.use(accessMiddleware(config, logger, metrics));
   app.use(errorMiddleware(logger));
-  app.use(async (ctx) => {
+  app.use(async (ctx, next) => {
     if (ctx.path === '/v2' || ctx.path.startsWith('/v2/')) return routeV2(ctx);
+    return next();
+  });
+  app.use(opsRouter({ config, storage, metrics }).routes());
+  app.use(async (ctx) => {
     throw new RegistryError('NAME_UNKNOWN', 'not found', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
   });
   return app;

@@ -1,11 +1,48 @@
 #!/usr/bin/env node
-// The `stowage` command. `serve` is what `npm start` runs.
+// The `stowage` command: argument parsing and start-up only. `serve` is what `npm start` runs;
+// the other commands work on the configured storage directly and are safe while it serves.
 import { Command } from 'commander';
-import { ConfigError, loadConfig, parseDuration } from './config.js';
-import { collectGarbage } from '../storage/gc.js';
-import { openStorage } from './open-storage.js';
+import { ConfigError, loadConfig, parseDuration, type LoadedConfig } from './config.js';
 import { createLogger } from './logger.js';
 import { startServer } from './serve.js';
+import { openStorage } from './open-storage.js';
+import { collectGarbage } from '../storage/gc.js';
+import { scrubBlobs } from '../storage/scrub.js';
+import { RegistryError } from '../storage/errors.js';
+import { diskUsageCommand, listCommand, retagCommand, tagsCommand } from './commands/images.js';
+
+const print = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+function loadConfigOrExit(file?: string): LoadedConfig {
+  try {
+    return loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`stowage: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+}
+
+/** Runs a storage command with the configured storage; registry errors print as one line. */
+function withStorage<A extends unknown[]>(run: (storage: Awaited<ReturnType<typeof openStorage>>, ...args: A) => Promise<void>) {
+  return async (...args: A): Promise<void> => {
+    const options = args[args.length - 2] as { config?: string };
+    const storage = await openStorage(loadConfigOrExit(options.config).config);
+    try {
+      await run(storage, ...args);
+    } catch (err) {
+      if (err instanceof RegistryError) {
+        process.stderr.write(`stowage: ${err.code}: ${err.message}${err.detail ? ` ${JSON.stringify(err.detail)}` : ''}\n`);
+        process.exit(1);
+      }
+      throw err;
+    }
+  };
+}
 
 const program = new Command();
 program.name('stowage').description('A private OCI container image registry with a pull-through proxy');
@@ -36,44 +73,77 @@ program
 
 program
   .command('gc')
-  .description('delete blobs no kept manifest references (safe while the server runs)')
+  .description('delete blobs no kept manifest references')
   .option('-c, --config <file>', 'YAML configuration file')
   .option('--dry-run', 'report what would be deleted, delete nothing')
   .option('--delete-untagged', 'also delete manifests no tag reaches (and what only they reference)')
   .option('--grace <duration>', 'keep anything written more recently than this', '1h')
   .option('--json', 'print the report as JSON')
-  .action(async (options: { config?: string; dryRun?: boolean; deleteUntagged?: boolean; grace: string; json?: boolean }) => {
-    const { config } = loadConfigOrExit(options.config);
-    const storage = await openStorage(config);
-    const report = await collectGarbage(storage, {
-      dryRun: options.dryRun,
-      deleteUntagged: options.deleteUntagged,
-      gracePeriodMs: parseDuration(options.grace),
-    });
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(report)}\n`);
-      return;
-    }
-    const verb = report.dryRun ? 'would delete' : 'deleted';
-    for (const m of report.manifestsDeleted) process.stdout.write(`manifest ${verb}: ${m}\n`);
-    for (const b of report.blobsDeleted) process.stdout.write(`blob ${verb}: ${b}\n`);
-    process.stdout.write(
-      `${report.repositories} repositories, ${report.manifestsKept} manifests kept, ${report.manifestsDeleted.length} ${verb}; ` +
-        `${report.blobsKept} blobs kept, ${report.blobsDeleted.length} ${verb} (${report.bytesFreed} bytes)\n`,
-    );
-  });
+  .action(
+    withStorage(async (storage, options: { dryRun?: boolean; deleteUntagged?: boolean; grace: string; json?: boolean }) => {
+      const report = await collectGarbage(storage, {
+        dryRun: options.dryRun,
+        deleteUntagged: options.deleteUntagged,
+        gracePeriodMs: parseDuration(options.grace),
+      });
+      if (options.json) return print(JSON.stringify(report));
+      const verb = report.dryRun ? 'would delete' : 'deleted';
+      for (const m of report.manifestsDeleted) print(`manifest ${verb}: ${m}`);
+      for (const b of report.blobsDeleted) print(`blob ${verb}: ${b}`);
+      print(
+        `${report.repositories} repositories, ${report.manifestsKept} manifests kept, ${report.manifestsDeleted.length} ${verb}; ` +
+          `${report.blobsKept} blobs kept, ${report.blobsDeleted.length} ${verb} (${report.bytesFreed} bytes)`,
+      );
+    }),
+  );
 
-function loadConfigOrExit(file?: string) {
-  try {
-    return loadConfig(file);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`stowage: ${err.message}\n`);
-      process.exit(2);
-    }
-    throw err;
-  }
-}
+program
+  .command('scrub')
+  .description('re-hash every stored blob and report those whose content no longer matches')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--json', 'print the report as JSON')
+  .action(
+    withStorage(async (storage, options: { json?: boolean }) => {
+      const report = await scrubBlobs(storage);
+      if (options.json) print(JSON.stringify(report));
+      else {
+        for (const c of report.corrupt) print(`corrupt: ${c.digest} (content hashes to ${c.actual})`);
+        print(`${report.checked} blobs checked (${report.bytes} bytes), ${report.corrupt.length} corrupt`);
+      }
+      if (report.corrupt.length > 0) process.exitCode = 1;
+    }),
+  );
+
+program
+  .command('retag')
+  .description('make SRC (repo:tag or repo@digest) reachable as DST (repo[:tag]) by linking, without copying bytes')
+  .argument('<src>')
+  .argument('<dst>')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--json', 'print the result as JSON')
+  .action(withStorage(async (storage, src: string, dst: string, options: { json?: boolean }) => retagCommand(storage, src, dst, !!options.json, print)));
+
+program
+  .command('tags')
+  .description('list the tags of a repository, one per line')
+  .argument('<repository>')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--json', 'print a JSON array')
+  .action(withStorage(async (storage, name: string, options: { json?: boolean }) => tagsCommand(storage, name, !!options.json, print)));
+
+program
+  .command('ls')
+  .description('list repositories with their tag counts and sizes')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--json', 'print JSON')
+  .action(withStorage(async (storage, options: { json?: boolean }) => listCommand(storage, !!options.json, print)));
+
+program
+  .command('du')
+  .description('logical bytes (every repository counted whole) against stored bytes: the dedupe ratio')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--json', 'print JSON')
+  .action(withStorage(async (storage, options: { json?: boolean }) => diskUsageCommand(storage, !!options.json, print)));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`stowage: ${(err as Error).stack ?? String(err)}\n`);

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
+import { RegistryMetrics } from './metrics.js';
 import { parseDuration, parseListenAddress, type RegistryConfig } from './config.js';
 import { openStorage } from './open-storage.js';
 import { startMaintenance } from './maintenance.js';
@@ -17,7 +18,9 @@ export interface RunningServer {
 export async function startServer(config: RegistryConfig, logger: Logger): Promise<RunningServer> {
   const storage = await openStorage(config);
   const driver = storage.driver;
-  const app = createApp({ config, storage, logger });
+  const metrics = new RegistryMetrics();
+  metrics.collectProcessMetrics();
+  const app = createApp({ config, storage, logger, metrics });
   const stopMaintenance = startMaintenance(config, storage, logger);
   const server = http.createServer(app.callback());
   // Large blob uploads may take long: no whole-request deadline, but idle sockets are closed.

@@ -1,0 +1,60 @@
+// Prometheus metrics (prom-client), one registry per app so that several apps in one process
+// (tests, replicas) do not share counters. Recorded once per request by the access middleware.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class RegistryMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'stowage_http_requests_total',
+    help: 'HTTP requests answered, by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly latency = new Histogram({
+    name: 'stowage_http_request_duration_seconds',
+    help: 'Time from request to response headers, by route and method',
+    labelNames: ['route', 'method'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly bytesIn = new Counter({
+    name: 'stowage_http_received_bytes_total',
+    help: 'Bytes received on client connections, by route',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+  readonly bytesOut = new Counter({
+    name: 'stowage_http_sent_bytes_total',
+    help: 'Response body bytes sent, by route',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+  readonly uploadsInFlight = new Gauge({
+    name: 'stowage_uploads_in_flight',
+    help: 'Blob upload requests (POST/PATCH/PUT on uploads) being received now',
+    registers: [this.registry],
+  });
+  readonly storageErrors = new Counter({
+    name: 'stowage_storage_errors_total',
+    help: 'Requests that failed with an internal (storage or unknown) error',
+    labelNames: ['route'] as const,
+    registers: [this.registry],
+  });
+  readonly proxyRequests = new Counter({
+    name: 'stowage_proxy_requests_total',
+    help: 'Pull-through cache lookups by kind (manifest, blob) and result (hit, miss, revalidated, stale, error)',
+    labelNames: ['kind', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly proxyUpstreamBytes = new Counter({
+    name: 'stowage_proxy_upstream_bytes_total',
+    help: 'Bytes fetched from upstream registries',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
+  /** Process metrics (CPU, memory, event loop); only for the served process, not every test app. */
+  collectProcessMetrics(): void {
+    collectDefaultMetrics({ register: this.registry, prefix: 'stowage_' });
+  }
+}

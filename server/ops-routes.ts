@@ -1,0 +1,76 @@
+// Routes outside /v2 for people and operators: the status page, liveness and readiness probes,
+// and Prometheus metrics. OPS_ROUTES lists them for openapi.yaml's test.
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { RegistryStorage } from '../storage/registry.js';
+import type { RegistryConfig } from './config.js';
+import type { RegistryMetrics } from './metrics.js';
+import { sendBytes, sendJson } from './respond.js';
+import { renderStatusPage, type RegistryStatus } from './status-page.js';
+import { PACKAGE } from './version.js';
+import { routeOptions } from './route-options.js';
+
+export const OPS_ROUTES = [
+  { method: 'GET', path: '/' },
+  { method: 'GET', path: '/healthz' },
+  { method: 'GET', path: '/readyz' },
+  { method: 'GET', path: '/metrics' },
+] as const;
+
+const PAGE_REPOSITORIES = 200;
+
+export interface OpsDependencies {
+  config: RegistryConfig;
+  storage: RegistryStorage;
+  metrics: RegistryMetrics;
+}
+
+export function upstreamsOf(config: RegistryConfig): Array<{ prefix: string; remoteurl: string }> {
+  const upstreams: Array<{ prefix: string; remoteurl: string }> = [];
+  if (config.proxy) upstreams.push({ prefix: '', remoteurl: config.proxy.remoteurl });
+  for (const p of config.stowage.proxies ?? []) upstreams.push({ prefix: p.prefix, remoteurl: p.remoteurl });
+  return upstreams;
+}
+
+async function statusOf({ config, storage }: OpsDependencies): Promise<RegistryStatus> {
+  const names = await storage.catalog.repositories();
+  const shown = names.slice(0, PAGE_REPOSITORIES);
+  const repositories = await Promise.all(shown.map(async (name) => ({ name, tags: await storage.manifests.listTags(name) })));
+  const options = routeOptions(config);
+  return {
+    name: PACKAGE.name,
+    version: PACKAGE.version,
+    storage: storage.driver.kind,
+    deleteEnabled: options.deleteEnabled,
+    readOnly: options.readOnly,
+    upstreams: upstreamsOf(config),
+    repositories,
+    repositoryCount: names.length,
+  };
+}
+
+export function opsRouter(deps: OpsDependencies): Router {
+  const router = new Router();
+  router.get('/', async (ctx: Context) => {
+    const status = await statusOf(deps);
+    if (ctx.accepts('html', 'json') === 'json') {
+      sendJson(ctx, 200, { ...status, repositories: status.repositories.map((r) => ({ name: r.name, tags: r.tags.length })) });
+      return;
+    }
+    sendBytes(ctx, 200, 'text/html; charset=utf-8', Buffer.from(renderStatusPage(status, ctx.get('Host'))));
+  });
+  router.get('/healthz', (ctx: Context) => sendJson(ctx, 200, { status: 'ok' }));
+  router.get('/readyz', async (ctx: Context) => {
+    try {
+      await deps.storage.driver.check();
+    } catch (err) {
+      sendJson(ctx, 503, { status: 'unavailable', storage: (err as Error).message });
+      return;
+    }
+    sendJson(ctx, 200, { status: 'ready', storage: deps.storage.driver.kind, upstreams: upstreamsOf(deps.config).map((u) => u.remoteurl) });
+  });
+  router.get('/metrics', async (ctx: Context) => {
+    sendBytes(ctx, 200, deps.metrics.registry.contentType, Buffer.from(await deps.metrics.registry.metrics()));
+  });
+  return router;
+}

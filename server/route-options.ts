@@ -1,0 +1,14 @@
+// What the configuration allows the routes to do: deletes, and writes at all (maintenance mode).
+import type { RegistryConfig } from './config.js';
+
+export interface RouteOptions {
+  deleteEnabled: boolean;
+  readOnly: boolean;
+}
+
+export function routeOptions(config: RegistryConfig): RouteOptions {
+  return {
+    deleteEnabled: config.storage.delete.enabled,
+    readOnly: config.storage.maintenance?.readonly?.enabled ?? false,
+  };
+}

@@ -1,0 +1,68 @@
+// The operator routes outside /v2: status page (HTML for people, JSON on request), liveness,
+// readiness and Prometheus metrics, and a JSON 404 for anything else.
+import { describe, expect, it } from 'vitest';
+import { DRIVERS } from '../helpers/drivers.js';
+import { useTestRegistry } from '../helpers/test-registry.js';
+import { pushImage } from '../helpers/registry-client.js';
+
+describe.each(DRIVERS)('operator routes on $name', (factory) => {
+  const registry = useTestRegistry(factory);
+
+  it('answers liveness with 200 and readiness with the storage kind', async () => {
+    const reg = registry();
+    const live = await reg.request.get('/healthz');
+    expect(live.status).toBe(200);
+    expect(live.body).toEqual({ status: 'ok' });
+    const ready = await reg.request.get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({ status: 'ready', storage: factory.name === 'filesystem' ? 'filesystem' : expect.any(String) });
+  });
+
+  it('shows people an HTML page naming the registry and its repositories', async () => {
+    const reg = registry();
+    await pushImage(reg, 'team/app', 'v1');
+    const res = await reg.request.get('/').set('Accept', 'text/html').set('Host', 'registry.example:5000');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
+    expect(res.text).toContain('<h1>stowage</h1>');
+    expect(res.text).toContain('team/app');
+    expect(res.text).toContain('docker push registry.example:5000/busybox');
+    expect(res.headers['docker-distribution-api-version']).toBe('registry/2.0');
+  });
+
+  it('escapes what the client sends in the Host header', async () => {
+    const reg = registry();
+    const res = await reg.request.get('/').set('Host', '<script>x</script>');
+    expect(res.status).toBe(200);
+    expect(res.text).not.toContain('<script>x</script>');
+    expect(res.text).toContain('&lt;script&gt;');
+  });
+
+  it('answers JSON with name, version, storage and upstreams when asked for JSON', async () => {
+    const reg = registry();
+    await pushImage(reg, 'team/app', 'v1');
+    const res = await reg.request.get('/').set('Accept', 'application/json');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ name: 'stowage', version: expect.stringMatching(/^\d+\.\d+\.\d+/), upstreams: [], repositoryCount: 1 });
+    expect(res.body.repositories).toEqual([{ name: 'team/app', tags: 1 }]);
+  });
+
+  it('counts requests by route and status in Prometheus metrics', async () => {
+    const reg = registry();
+    await reg.request.get('/v2/');
+    await reg.request.get('/v2/nothing/here/manifests/latest');
+    const res = await reg.request.get('/metrics');
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^text\/plain/);
+    expect(res.text).toMatch(/stowage_http_requests_total\{route="base",method="GET",status="200"\} 1/);
+    expect(res.text).toMatch(/stowage_http_requests_total\{route="manifest",method="GET",status="404"\} 1/);
+    expect(res.text).toContain('stowage_http_request_duration_seconds_bucket');
+  });
+
+  it('answers an unknown path with a JSON 404', async () => {
+    const reg = registry();
+    const res = await reg.request.get('/no/such/page');
+    expect(res.status).toBe(404);
+    expect(res.body.errors[0].code).toBe('NAME_UNKNOWN');
+  });
+});
