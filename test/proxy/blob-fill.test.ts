@@ -1,8 +1,10 @@
 // Blobs through the pull-through proxy: concurrent cold pulls share one upstream GET, every
 // client gets bytes while they arrive, and what is committed is served from cache afterwards.
 import { afterEach, describe, expect, it } from 'vitest';
+import * as fsp from 'node:fs/promises';
+import { BlobFill } from '../../server/proxy/blob-fill.js';
 import { randomBlob } from './images.js';
-import { listen, pull, pushImage, startProxy, startUpstream, type Listening, type ProxyServer, type Upstream } from './harness.js';
+import { listen, pull, pushImage, startProxy, startUpstream, tempDir, type Listening, type ProxyServer, type Upstream } from './harness.js';
 
 let upstream: Upstream | undefined;
 let custom: Listening | undefined;
@@ -138,3 +140,51 @@ describe('blobs through the proxy', () => {
   });
 });
 
+
+describe('a spool reader', () => {
+  async function readUntilQuiet(stream: NodeJS.ReadableStream, chunks: Buffer[]): Promise<void> {
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    await new Promise((r) => setTimeout(r, 150));
+  }
+
+  it('holds back the last byte until the fill has verified the digest', async () => {
+    const dir = await tempDir('stowage-spool-test-');
+    try {
+      const layer = randomBlob(100_000, 31);
+      const fill = new BlobFill(layer.digest, dir);
+      await fsp.writeFile(fill.spoolPath, layer.bytes);
+      const reader = fill.createReader();
+      const ended = new Promise((resolve) => reader.on('end', resolve));
+      fill.started(layer.size);
+      fill.progressed(layer.size);
+      const chunks: Buffer[] = [];
+      await readUntilQuiet(reader, chunks);
+      expect(Buffer.concat(chunks).length).toBe(layer.size - 1);
+      fill.verified();
+      await ended;
+      expect(Buffer.concat(chunks).equals(layer.bytes)).toBe(true);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ends in an error, never in a complete body, when the fill fails at the end', async () => {
+    const dir = await tempDir('stowage-spool-test-');
+    try {
+      const layer = randomBlob(50_000, 32);
+      const fill = new BlobFill(layer.digest, dir);
+      await fsp.writeFile(fill.spoolPath, layer.bytes);
+      const reader = fill.createReader();
+      const failed = new Promise<Error>((resolve) => reader.on('error', resolve));
+      fill.started(layer.size);
+      fill.progressed(layer.size);
+      const chunks: Buffer[] = [];
+      await readUntilQuiet(reader, chunks);
+      fill.failed(new Error('digest mismatch'));
+      expect((await failed).message).toBe('digest mismatch');
+      expect(Buffer.concat(chunks).length).toBeLessThan(layer.size);
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+    }
+  });
+});

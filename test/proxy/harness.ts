@@ -60,6 +60,8 @@ export interface Upstream extends Listening {
   requests: RecordedRequest[];
   /** Requests whose method matches and whose path matches the pattern. */
   count(method: string, pattern: RegExp): number;
+  /** While set, every request is answered with this status (and still recorded). */
+  failWith?: number;
 }
 
 export interface UpstreamOptions {
@@ -76,6 +78,10 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
   const listening = await listen((req, res) => {
     const url = new URL(req.url ?? '/', 'http://upstream');
     requests.push({ method: req.method ?? '', path: url.pathname, authorization: req.headers.authorization });
+    if (upstream.failWith !== undefined) {
+      res.writeHead(upstream.failWith).end();
+      return;
+    }
     if (options.issuer && !options.issuer.admits(req.headers.authorization, url.pathname)) {
       res.writeHead(401, {
         'Content-Type': 'application/json',
@@ -86,7 +92,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
     }
     void app(req, res);
   });
-  return {
+  const upstream: Upstream = {
     ...listening,
     storage,
     requests,
@@ -96,6 +102,7 @@ export async function startUpstream(options: UpstreamOptions = {}): Promise<Upst
       await fsp.rm(root, { recursive: true, force: true });
     },
   };
+  return upstream;
 }
 
 export interface Image {
