@@ -38,7 +38,9 @@ function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: Regis
   const accessLog = !config.log.accesslog.disabled;
   return async function headersLogAndMetrics(ctx: Context, next: Next): Promise<void> {
     const started = process.hrtime.bigint();
-    const bytesReadBefore = ctx.req.socket.bytesRead;
+    // Hold the socket: req.socket can be null by the end of a request answered before its body.
+    const socket = ctx.req.socket;
+    const bytesReadBefore = socket.bytesRead;
     const requestId = ctx.get('X-Request-Id') || `${bootId}-${(++requestCounter).toString(36)}`;
     ctx.state.requestId = requestId;
     ctx.set('Docker-Distribution-API-Version', 'registry/2.0');
@@ -59,7 +61,7 @@ function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: Regis
       if (status >= 500) metrics.storageErrors.inc({ route });
       const length = Number(ctx.response.get('Content-Length') || 0);
       if (ctx.method !== 'HEAD' && length > 0) metrics.bytesOut.inc({ route }, length);
-      const received = ctx.req.socket.bytesRead - bytesReadBefore;
+      const received = socket.bytesRead - bytesReadBefore;
       if (received > 0) metrics.bytesIn.inc({ route }, received);
       if (accessLog && logger.isLevelEnabled('info')) {
         logger.info({ reqId: requestId, method: ctx.method, url: ctx.url, status, ms: Math.round(seconds * 1e5) / 100 }, 'request');
