@@ -26,6 +26,34 @@ export function parseDuration(value: string | number): number {
 const duration = z.union([z.string().refine((s) => { try { parseDuration(s); return true; } catch { return false; } }, 'invalid duration (use e.g. 30s, 5m, 1h)'), z.number()]);
 const anyMap = z.record(z.string(), z.unknown());
 
+/** storage.s3 in Distribution's shape (storage/s3.ts); AWS_* environment variables fill in what is left out. */
+const s3Schema = z.strictObject({
+  regionendpoint: z.string().min(1).optional(),
+  region: z.string().min(1).optional(),
+  bucket: z.string().min(1),
+  accesskey: z.string().optional(),
+  secretkey: z.string().optional(),
+  sessiontoken: z.string().optional(),
+  rootdirectory: z.string().optional(),
+  secure: z.boolean().optional(),
+  forcepathstyle: z.boolean().optional(),
+  /** Multipart part size in bytes: at least 5 MiB (S3's smallest part), default 10 MiB. */
+  chunksize: z.number().int().min(5 * 1024 * 1024, 'must be at least 5242880 (5 MiB), S3\'s smallest part').optional(),
+  // Accepted so a registry:2 config works unchanged; stowage does not act on them.
+  v4auth: z.boolean().optional(),
+  encrypt: z.boolean().optional(),
+  keyid: z.string().optional(),
+  skipverify: z.boolean().optional(),
+  storageclass: z.string().optional(),
+  objectacl: z.string().optional(),
+  multipartcopychunksize: z.number().optional(),
+  multipartcopymaxconcurrency: z.number().optional(),
+  multipartcopythresholdsize: z.number().optional(),
+  usedualstack: z.boolean().optional(),
+  accelerate: z.boolean().optional(),
+  loglevel: z.string().optional(),
+});
+
 const schema = z.strictObject({
   version: z.union([z.string(), z.number()]).optional(),
   log: z
@@ -66,6 +94,7 @@ const schema = z.strictObject({
   storage: z
     .strictObject({
       filesystem: z.strictObject({ rootdirectory: z.string().default('./data'), maxthreads: z.number().int().optional() }).optional(),
+      s3: s3Schema.optional(),
       inmemory: anyMap.optional(),
       delete: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
       cache: z.strictObject({ blobdescriptor: z.string().optional(), blobdescriptorsize: z.number().optional() }).optional(),
@@ -80,6 +109,7 @@ const schema = z.strictObject({
       redirect: z.strictObject({ disable: z.boolean().default(true) }).optional(),
       tag: z.strictObject({ concurrencylimit: z.number().int().optional() }).optional(),
     })
+    .refine((storage) => !(storage.filesystem && storage.s3), 'set exactly one of storage.filesystem and storage.s3')
     .prefault({}),
   health: anyMap.optional(),
   notifications: anyMap.optional(),

@@ -1,0 +1,210 @@
+// Writing streams to S3, which has neither append nor rename. Bytes are gathered in one part-sized
+// buffer and sent as a multipart part each time it fills, so a writer holds at most one part in
+// memory whatever the blob's size. A plain writer completes its multipart upload on commit (S3
+// makes the object visible whole, atomically). An append writer instead keeps its progress in the
+// bucket (see AppendState in s3-objects.ts), so any replica, or this one after a restart, can stat,
+// continue or seal the key; seal() turns that state into a plain object when someone reads it.
+import { Writable } from 'node:stream';
+import type { DriverWriter } from './driver.js';
+import { appendDir, newTailName, type AppendState, type S3Objects, type UploadedPart } from './s3-objects.js';
+
+abstract class PartWriter implements DriverWriter {
+  readonly stream: Writable;
+  protected buffer: Buffer | undefined;
+  protected fill = 0;
+  protected uploadId: string | undefined;
+  protected parts: UploadedPart[] = [];
+  private pending: Promise<void> = Promise.resolve();
+
+  constructor(
+    protected readonly s3: S3Objects,
+    protected readonly name: string,
+    protected readonly partSize: number,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.stream = new Writable({
+      highWaterMark: 256 * 1024,
+      write: (chunk: Buffer, _encoding, callback) => {
+        this.pending = this.accept(chunk);
+        this.pending.then(() => callback(), callback);
+      },
+    });
+  }
+
+  abstract commit(): Promise<void>;
+  abstract abort(): Promise<void>;
+
+  /** Copies a chunk into the part buffer, sending a part each time it fills. */
+  protected async accept(chunk: Buffer): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      this.buffer ??= Buffer.allocUnsafe(this.partSize);
+      const n = Math.min(this.partSize - this.fill, chunk.length - offset);
+      chunk.copy(this.buffer, this.fill, offset, offset + n);
+      this.fill += n;
+      offset += n;
+      if (this.fill === this.partSize) {
+        this.signal?.throwIfAborted();
+        await this.sendPart();
+        this.fill = 0;
+        await this.partSent();
+      }
+    }
+  }
+
+  /** Sends the buffered bytes as the next part (the caller knows whether they may be the last). */
+  protected async sendPart(): Promise<void> {
+    this.uploadId ??= await this.s3.initiate(this.name);
+    this.parts.push(await this.s3.uploadPart(this.name, this.uploadId, this.parts.length + 1, this.buffered()));
+  }
+
+  protected async partSent(): Promise<void> {}
+
+  protected buffered(): Buffer {
+    return this.buffer ? this.buffer.subarray(0, this.fill) : Buffer.alloc(0);
+  }
+
+  /** Waits for the chunk in flight, if any (abort() may be called while a part is being sent). */
+  protected async settled(): Promise<void> {
+    await this.pending.catch(() => {});
+  }
+}
+
+/** Replaces the object at name on commit; nothing is visible before. */
+export class PlainWriter extends PartWriter {
+  async commit(): Promise<void> {
+    await this.settled();
+    if (this.stream.errored) throw this.stream.errored;
+    if (!this.uploadId) {
+      await this.s3.put(this.name, this.buffered());
+      return;
+    }
+    if (this.fill > 0) await this.sendPart();
+    await this.s3.complete(this.name, this.uploadId, this.parts);
+  }
+
+  async abort(): Promise<void> {
+    this.stream.destroy();
+    await this.settled();
+    if (this.uploadId) await this.s3.abortUpload(this.name, this.uploadId);
+  }
+}
+
+/**
+ * Appends after what the key holds. Its state is saved after every part and on commit or abort,
+ * so stat() of the key from anywhere tells the bytes that landed, as a filesystem append would.
+ */
+export class AppendWriter extends PartWriter {
+  private state: AppendState;
+  /** A plain object at the key whose bytes are carried into the append; deleted once saved. */
+  private base: string | undefined;
+  /** True while bytes already stored (the base object, the saved tail) go through the buffer. */
+  private carrying = false;
+  private dirty = false;
+
+  private constructor(s3: S3Objects, name: string, partSize: number, state: AppendState, signal?: AbortSignal) {
+    super(s3, name, partSize, signal);
+    this.state = state;
+    this.uploadId = state.uploadId;
+    this.parts = [...state.parts];
+  }
+
+  /**
+   * Opens an append on name. A plain object there (an upload just started holds an empty one, and
+   * seal() leaves one) wins over any leftover state and becomes the start of a new append: its bytes
+   * are fed through the part buffer once (S3 cannot start a multipart upload from an existing object
+   * without UploadPartCopy), so appending after a read of a large key rewrites it once.
+   */
+  static async open(s3: S3Objects, name: string, partSize: number, signal?: AbortSignal): Promise<AppendWriter> {
+    const existing = await s3.size(name);
+    const state = existing === undefined ? await s3.loadState(name) : undefined;
+    const writer = new AppendWriter(s3, name, partSize, state ?? { parts: [], modifiedAt: new Date().toISOString() }, signal);
+    if (state?.tail) {
+      const tail = await s3.bytes(state.tail.name);
+      if (!tail || tail.length !== state.tail.size) throw new Error(`append state of ${name} names a missing tail ${state.tail.name}`);
+      writer.carrying = true;
+      await writer.accept(tail);
+      writer.carrying = false;
+    } else if (existing !== undefined) {
+      writer.base = name;
+      if (existing > 0) {
+        const stream = await s3.stream(name);
+        if (!stream) throw new Error(`object ${name} vanished while an append began`);
+        writer.carrying = true;
+        for await (const chunk of stream) await writer.accept(chunk as Buffer);
+        writer.carrying = false;
+      }
+    } else {
+      writer.dirty = true; // absent: the append creates it, even with no bytes
+    }
+    return writer;
+  }
+
+  protected override async accept(chunk: Buffer): Promise<void> {
+    if (chunk.length > 0 && !this.carrying) this.dirty = true;
+    await super.accept(chunk);
+  }
+
+  protected override async partSent(): Promise<void> {
+    // While a base object is being carried over it still holds the truth; save once it is all in.
+    if (!this.carrying) await this.save();
+  }
+
+  async commit(): Promise<void> {
+    await this.settled();
+    if (this.stream.errored) throw this.stream.errored;
+    if (this.dirty) await this.save();
+    else await this.dropUnsavedUpload();
+  }
+
+  /** Keeps what reached the writer (as a filesystem keeps bytes written before a failure). */
+  async abort(): Promise<void> {
+    this.stream.destroy();
+    await this.settled();
+    if (this.dirty && !this.carrying) await this.save();
+    else await this.dropUnsavedUpload();
+  }
+
+  /** A multipart upload begun while carrying a base object over, then left with nothing new. */
+  private async dropUnsavedUpload(): Promise<void> {
+    if (this.uploadId && this.uploadId !== this.state.uploadId) await this.s3.abortUpload(this.name, this.uploadId);
+  }
+
+  /** Writes the buffered bytes as a new tail object, then the state naming it, then drops the old. */
+  private async save(): Promise<void> {
+    const previousTail = this.state.tail?.name;
+    let tail: AppendState['tail'];
+    if (this.fill > 0) {
+      tail = { name: newTailName(this.name), size: this.fill };
+      await this.s3.put(tail.name, this.buffered());
+    }
+    this.state = { uploadId: this.uploadId, parts: [...this.parts], tail, modifiedAt: new Date().toISOString() };
+    await this.s3.saveState(this.name, this.state);
+    if (previousTail && previousTail !== tail?.name) await this.s3.remove(previousTail);
+    if (this.base) {
+      await this.s3.remove(this.base);
+      this.base = undefined;
+    }
+  }
+}
+
+/**
+ * Turns an append in progress at name into a plain object there (complete the multipart upload
+ * with the tail as its last part, or copy the tail), then drops the state. False when there is none.
+ */
+export async function seal(s3: S3Objects, name: string): Promise<boolean> {
+  const state = await s3.loadState(name);
+  if (!state) return false;
+  const tail = state.tail ? await s3.bytes(state.tail.name) : undefined;
+  if (state.tail && (!tail || tail.length !== state.tail.size)) throw new Error(`append state of ${name} names a missing tail ${state.tail.name}`);
+  if (state.uploadId && state.parts.length > 0) {
+    const parts = [...state.parts];
+    if (tail && tail.length > 0) parts.push(await s3.uploadPart(name, state.uploadId, parts.length + 1, tail));
+    await s3.complete(name, state.uploadId, parts);
+  } else {
+    if (state.uploadId) await s3.abortUpload(name, state.uploadId);
+    await s3.put(name, tail ?? Buffer.alloc(0));
+  }
+  await s3.removeMany(await s3.listAll(appendDir(name)));
+  return true;
+}
