@@ -2,13 +2,16 @@
 //   1. request id, API version and configured headers on every answer; one log line and the
 //      metrics of every request
 //   2. errors -> the spec's JSON envelope (server/errors.ts)
-//   3. /v2 dispatch (server/routes.ts), then the operator routes (server/ops-routes.ts);
+//   3. /v2 dispatch (server/routes.ts; it asks auth/ whether the caller may, before any handler),
+//      the built-in token endpoint /token, then the operator routes (server/ops-routes.ts);
 //      anything else is a JSON 404
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
 import type { RegistryStorage } from '../storage/registry.js';
 import { RegistryError } from '../storage/errors.js';
-import type { RegistryConfig } from './config.js';
+import { authEnabled, type RegistryConfig } from './config.js';
+import type { RegistryAuth } from '../auth/open-auth.js';
+import { token } from './routes/token.js';
 import { errorMiddleware } from './errors.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
@@ -28,6 +31,8 @@ export interface AppOptions {
   proxy?: PullThroughProxy;
   /** Prometheus metrics; a fresh registry per app by default. */
   metrics?: RegistryMetrics;
+  /** Authentication, opened from the config by openAuth(authSettingsFrom(config)); required when config.auth is set. */
+  auth?: RegistryAuth;
 }
 
 let requestCounter = 0;
@@ -70,16 +75,26 @@ function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: Regis
   };
 }
 
-export function createApp({ config, storage, logger = silentLogger(), proxy, metrics = new RegistryMetrics() }: AppOptions): Koa {
+export function createApp({ config, storage, logger = silentLogger(), proxy, metrics = new RegistryMetrics(), auth }: AppOptions): Koa {
+  // Never serve an open registry from a config that asks for authentication.
+  if (authEnabled(config) && !auth) throw new Error('the config sets auth: pass createApp the RegistryAuth openAuth() builds from it');
   const app = new Koa();
   app.proxy = false;
   // Errors are answered and logged by errorMiddleware; Koa's default handler would print them again.
   app.silent = true;
-  const routeV2 = v2Router({ storage, options: routeOptions(config), logger, proxy: proxy ?? PullThroughProxy.fromConfig(config, storage, logger) });
+  const routeV2 = v2Router({
+    storage,
+    options: routeOptions(config),
+    logger,
+    proxy: proxy ?? PullThroughProxy.fromConfig(config, storage, logger),
+    access: auth?.controller,
+  });
+  const issuer = auth?.issuer;
   app.use(accessMiddleware(config, logger, metrics));
   app.use(errorMiddleware(logger));
   app.use(async (ctx, next) => {
     if (ctx.path === '/v2' || ctx.path.startsWith('/v2/')) return routeV2(ctx);
+    if (issuer && ctx.path === '/token') return token(ctx, issuer);
     return next();
   });
   app.use(opsRouter({ config, storage, metrics }).routes());

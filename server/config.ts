@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { AuthSettings } from '../auth/open-auth.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -52,6 +53,81 @@ const s3Schema = z.strictObject({
   usedualstack: z.boolean().optional(),
   accelerate: z.boolean().optional(),
   loglevel: z.string().optional(),
+});
+
+/** Distribution's auth section: one of htpasswd (Basic) or token (Bearer JWTs from a trusted issuer). */
+const authSchema = z
+  .strictObject({
+    htpasswd: z.strictObject({ realm: z.string().default('Registry Realm'), path: z.string().min(1) }).optional(),
+    token: z
+      .strictObject({
+        /** Where clients get tokens, e.g. https://registry.example.com/token for the built-in endpoint. */
+        realm: z.string().min(1),
+        /** The audience tokens must name, and the service clients ask the token endpoint for. */
+        service: z.string().min(1),
+        /** The `iss` tokens must carry; the built-in endpoint signs with it. */
+        issuer: z.string().min(1),
+        /** PEM certificates of the external issuer (x5c roots, and keys trusted by kid). */
+        rootcertbundle: z.string().optional(),
+        /** A JWK set file of trusted issuer keys. */
+        jwks: z.string().optional(),
+        // Accepted so a registry:2 config works unchanged; stowage does not act on them.
+        autoredirect: z.boolean().optional(),
+        autoredirectpath: z.string().optional(),
+        signingalgorithms: z.array(z.string()).optional(),
+      })
+      .optional(),
+  })
+  .refine((auth) => !(auth.htpasswd && auth.token), 'configure one of auth.htpasswd and auth.token, not both');
+
+const accessAction = z.enum(['pull', 'push', 'delete']);
+
+/** stowage.auth: the built-in token endpoint, groups, access rules and login slow-down (auth/). */
+const stowageAuthSchema = z.strictObject({
+  /** The built-in token endpoint GET /token; needs auth.token (its realm should point here). */
+  issuer: z
+    .strictObject({
+      /** htpasswd file (bcrypt) of the users who may log in. */
+      htpasswd: z.string().min(1),
+      /** PEM private key (EC, RSA or Ed25519); default: generated at first start in <data dir>/auth/. */
+      key: z.string().optional(),
+      /** Lifetime of an issued token. */
+      expiry: duration.default('5m'),
+    })
+    .optional(),
+  /** Group name -> user names, for rules that name groups. */
+  groups: z.record(z.string(), z.array(z.string())).default({}),
+  /** Who may do what where; rules only grant. Absent: logged-in users may do everything. */
+  access: z
+    .array(
+      z
+        .strictObject({
+          repositories: z.array(z.string().min(1)).min(1),
+          actions: z.array(accessAction).min(1),
+          users: z.array(z.string()).optional(),
+          groups: z.array(z.string()).optional(),
+          /** Any logged-in user. */
+          authenticated: z.boolean().optional(),
+          /** Everyone, logged in or not (e.g. public pull). */
+          anonymous: z.boolean().optional(),
+        })
+        .refine((r) => r.anonymous || r.authenticated || r.users?.length || r.groups?.length, 'a rule must name users, groups, authenticated or anonymous'),
+    )
+    .optional(),
+  /** Failed logins from one client address before it is refused (429) for `lockout`. */
+  loginlimit: z
+    .strictObject({ attempts: z.number().int().positive().default(5), window: duration.default('1m'), lockout: duration.default('1m') })
+    .prefault({}),
+});
+
+/** stowage.http: socket limits against slow or oversized requests (server/serve.ts). */
+const stowageHttpSchema = z.strictObject({
+  /** A connection that sends or reads nothing for this long is closed (slow-loris uploads). */
+  idletimeout: duration.default('2m'),
+  /** Time allowed for a request's headers to arrive. */
+  headerstimeout: duration.default('60s'),
+  /** Largest request header block in bytes; bigger gets 431. */
+  maxheadersize: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
 });
 
 const schema = z.strictObject({
@@ -139,6 +215,7 @@ const schema = z.strictObject({
           manifestbytes: z.number().int().positive().default(64 * 1024 * 1024),
         })
         .prefault({}),
+  auth: authSchema.optional(),
       /** Upstream registries cached under a name prefix, beside local repositories (server/proxy/). */
       proxies: z
         .array(
@@ -160,6 +237,8 @@ const schema = z.strictObject({
     })
     .prefault({}),
 });
+      auth: stowageAuthSchema.prefault({}),
+      http: stowageHttpSchema.prefault({}),
 
 export type RegistryConfig = z.infer<typeof schema>;
 
@@ -268,4 +347,23 @@ export function parseListenAddress(addr: string): { host?: string; port: number 
 
 export function storageRoot(config: RegistryConfig): string {
   return config.storage.filesystem?.rootdirectory ?? './data';
+}
+
+/** Whether the config turns authentication on (auth.htpasswd or auth.token). */
+export function authEnabled(config: RegistryConfig): boolean {
+  return config.auth?.htpasswd !== undefined || config.auth?.token !== undefined;
+}
+
+/** The auth/ settings of a config (durations in milliseconds). */
+export function authSettingsFrom(config: RegistryConfig): AuthSettings {
+  const { issuer, groups, access, loginlimit } = config.stowage.auth;
+  return {
+    htpasswd: config.auth?.htpasswd,
+    token: config.auth?.token,
+    issuer: issuer && { htpasswd: issuer.htpasswd, key: issuer.key, expiryMs: parseDuration(issuer.expiry) },
+    groups,
+    access,
+    loginLimits: { attempts: loginlimit.attempts, windowMs: parseDuration(loginlimit.window), lockoutMs: parseDuration(loginlimit.lockout) },
+    dataDirectory: config.storage.filesystem || !config.storage.s3 ? storageRoot(config) : undefined,
+  };
 }

@@ -16,6 +16,8 @@ import * as referrers from './routes/referrers.js';
 import * as proxied from './proxy/handlers.js';
 import type { PullThroughProxy } from './proxy/pull-through.js';
 import type { ProxyRoute } from './proxy/routing.js';
+import type { AccessController, Grant } from '../auth/access-controller.js';
+import { CATALOG_ACCESS, repositoryAccess, type Action, type ResourceAccess } from '../auth/scope.js';
 
 export type Resource = 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'uploads' | 'upload' | 'referrers';
 
@@ -27,6 +29,8 @@ export interface RouteMatch {
   param: string;
   /** Set when the name is served by a pull-through upstream; name is then the stowage-side name. */
   proxy?: ProxyRoute;
+  /** Who asks and what else they may do (a mount's source, the catalog); set when auth is on. */
+  caller?: Grant;
 }
 
 export interface RouteOptions {
@@ -40,6 +44,8 @@ export interface Services {
   logger: Logger;
   /** The pull-through proxy, when the configuration names upstreams. */
   proxy?: PullThroughProxy;
+  /** Authentication and access control (auth/), when the config turns it on. */
+  access?: AccessController;
 }
 
 export type Handler = (ctx: Context, route: RouteMatch, services: Services) => Promise<void> | void;
@@ -93,6 +99,29 @@ export const PROXY_ROUTES: Record<Resource, MethodTable> = {
   upload: { GET: proxied.refuseWrite, PATCH: proxied.refuseWrite, PUT: proxied.refuseWrite, DELETE: proxied.refuseWrite },
 };
 
+/**
+ * The actions each resource and method needs from the caller, as Distribution asks them: reads
+ * pull, writes pull and push, deletes delete. A method not listed needs only a login (and then
+ * answers 405).
+ */
+export const PERMISSIONS: Record<Resource, Partial<Record<string, Action[]>>> = {
+  base: {},
+  catalog: {},
+  tags: { GET: ['pull'] },
+  manifest: { GET: ['pull'], HEAD: ['pull'], PUT: ['pull', 'push'], DELETE: ['delete'] },
+  blob: { GET: ['pull'], HEAD: ['pull'], DELETE: ['delete'] },
+  uploads: { POST: ['pull', 'push'] },
+  upload: { GET: ['pull', 'push'], PATCH: ['pull', 'push'], PUT: ['pull', 'push'], DELETE: ['pull', 'push'] },
+  referrers: { GET: ['pull'] },
+};
+
+/** What a request must be granted, as token scopes: none for /v2/ (a login), registry:catalog:* for the catalog. */
+export function requiredAccess(route: RouteMatch, method: string): ResourceAccess[] {
+  if (route.resource === 'catalog') return [CATALOG_ACCESS];
+  const actions = PERMISSIONS[route.resource][method];
+  return route.name && actions ? [repositoryAccess(route.name, actions)] : [];
+}
+
 /** containerd's mirror hint (?ns=docker.io): which registry the client meant. */
 function namespaceHint(ctx: Context): string | undefined {
   const ns = ctx.query.ns;
@@ -104,7 +133,15 @@ export function v2Router(services: Services) {
     let route = matchRoute(ctx.path);
     if (!route) throw new RegistryError('NAME_UNKNOWN', 'no such route', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
     ctx.state.route = route.resource;
+    // Access is decided on the name the client asked for, the one its token names.
+    if (services.access) {
+      const needed = requiredAccess(route, ctx.method);
+      route = { ...route, caller: await services.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, needed) };
+    }
     const upstream = route.name && services.proxy ? services.proxy.route(route.name, namespaceHint(ctx)) : undefined;
+    if (upstream && route.caller && upstream.name !== route.name && !route.caller.canPull(upstream.name)) {
+      throw new RegistryError('DENIED', 'requested access to the resource is denied', { detail: { name: upstream.name } });
+    }
     if (upstream) route = { ...route, name: upstream.name, proxy: upstream };
     const table = upstream ? PROXY_ROUTES : ROUTES;
     const handler = table[route.resource][ctx.method];

@@ -1,16 +1,20 @@
 // Start-up and shutdown of the HTTP server: open storage, listen, and on SIGTERM stop accepting,
-// let in-flight requests finish up to the drain deadline, then exit.
+// let in-flight requests finish up to the drain deadline, then exit. HTTPS when http.tls names a
+// certificate and key; socket limits (stowage.http) against slow and oversized requests.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { RegistryMetrics } from './metrics.js';
-import { parseDuration, parseListenAddress, type RegistryConfig } from './config.js';
+import { ConfigError, authSettingsFrom, parseDuration, parseListenAddress, type RegistryConfig } from './config.js';
+import { openAuth } from '../auth/open-auth.js';
 import { openStorage } from './open-storage.js';
 import { startMaintenance } from './maintenance.js';
 import type { Logger } from './logger.js';
 
 export interface RunningServer {
-  server: http.Server;
+  server: http.Server | https.Server;
   port: number;
   close(): Promise<void>;
 }
@@ -20,14 +24,24 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   const driver = storage.driver;
   const metrics = new RegistryMetrics();
   metrics.collectProcessMetrics();
-  const app = createApp({ config, storage, logger, metrics });
+  const auth = await openAuth(authSettingsFrom(config), logger);
+  const app = createApp({ config, storage, logger, metrics, auth });
+  const limits = config.stowage.http;
+  const headersMs = parseDuration(limits.headerstimeout);
+  const serverOptions: http.ServerOptions = {
+    maxHeaderSize: limits.maxheadersize,
+    // How often Node looks for requests past headersTimeout (its default, 30 s, would dwarf a short timeout).
+    connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.floor(headersMs / 4))),
+  };
+  const tls = tlsOptions(config);
+  const server = tls ? https.createServer({ ...serverOptions, ...tls }, app.callback()) : http.createServer(serverOptions, app.callback());
   const stopMaintenance = startMaintenance(config, storage, logger);
-  const server = http.createServer(app.callback());
-  // Large blob uploads may take long: no whole-request deadline, but idle sockets are closed.
+  // Large blob uploads may take long: no whole-request deadline, but a connection that stays
+  // silent for the idle timeout is destroyed (slow-loris uploads), its upload left as it was.
   server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
+  server.headersTimeout = headersMs;
   server.keepAliveTimeout = 65_000;
-  server.setTimeout(120_000);
+  server.setTimeout(parseDuration(limits.idletimeout));
   const { host, port } = parseListenAddress(config.http.addr);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -37,7 +51,7 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
     });
   });
   const actualPort = (server.address() as AddressInfo).port;
-  logger.info({ addr: config.http.addr, port: actualPort, storage: driver.kind }, 'listening');
+  logger.info({ addr: config.http.addr, port: actualPort, storage: driver.kind, tls: tls !== undefined, auth: auth ? Object.keys(config.auth ?? {}) : 'off' }, 'listening');
   const drainMs = config.http.draintimeout !== undefined ? parseDuration(config.http.draintimeout) : 30_000;
   return {
     server,
@@ -54,4 +68,35 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
         server.closeIdleConnections();
       }),
   };
+}
+
+const TLS_VERSIONS: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = { 'tls1.0': 'TLSv1', 'tls1.1': 'TLSv1.1', 'tls1.2': 'TLSv1.2', 'tls1.3': 'TLSv1.3' };
+
+/** https options from http.tls (Distribution's keys), or undefined for plain HTTP. */
+export function tlsOptions(config: RegistryConfig): https.ServerOptions | undefined {
+  const tls = config.http.tls;
+  if (!tls) return undefined;
+  if (tls.letsencrypt) throw new ConfigError('http.tls.letsencrypt is not supported: set http.tls.certificate and http.tls.key');
+  if (!tls.certificate && !tls.key) return undefined;
+  if (!tls.certificate || !tls.key) throw new ConfigError('http.tls needs both certificate and key');
+  const read = (file: string, key: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new ConfigError(`${key}: cannot read ${file}: ${(err as Error).message}`);
+    }
+  };
+  const options: https.ServerOptions = { cert: read(tls.certificate, 'http.tls.certificate'), key: read(tls.key, 'http.tls.key'), minVersion: 'TLSv1.2' };
+  if (tls.minimumtls) {
+    const version = TLS_VERSIONS[tls.minimumtls];
+    if (!version) throw new ConfigError(`http.tls.minimumtls: use one of ${Object.keys(TLS_VERSIONS).join(', ')}`);
+    options.minVersion = version;
+  }
+  if (tls.clientcas?.length) {
+    // Distribution's clientcas: clients must present a certificate signed by one of these.
+    options.ca = tls.clientcas.map((file) => read(file, 'http.tls.clientcas'));
+    options.requestCert = true;
+    options.rejectUnauthorized = true;
+  }
+  return options;
 }

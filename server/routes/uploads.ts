@@ -58,8 +58,8 @@ export async function start(ctx: Context, route: RouteMatch, { storage }: Servic
   const from = queryString(ctx, 'from');
   if (mount && from) {
     assertDigest(mount);
-    // An unknown or invalid source falls back to an ordinary upload (end-11).
-    if (isValidName(from)) {
+    // An unknown or invalid source, or one the caller may not pull, falls back to an ordinary upload (end-11).
+    if (isValidName(from) && (route.caller?.allows(from, 'pull') ?? true)) {
       const mounted = await storage.blobs.mount(route.name, from, mount);
       if (mounted) return blobCreated(ctx, route.name, mount);
     }

@@ -1,0 +1,49 @@
+// Logging in with Basic credentials against the htpasswd users, behind the login limiter: the
+// one place both the registry (auth.htpasswd) and the built-in token endpoint check a password.
+import { RegistryError } from '../storage/errors.js';
+import { ANONYMOUS, type AccessRules, type Identity } from './access-rules.js';
+import { parseAuthorization } from './credentials.js';
+import type { Htpasswd } from './htpasswd.js';
+import type { LoginLimiter } from './login-limiter.js';
+
+export interface AuthLogger {
+  info(details: object, message: string): void;
+  warn(details: object, message: string): void;
+}
+
+export class PasswordLogin {
+  constructor(
+    private readonly users: Htpasswd,
+    private readonly limiter: LoginLimiter,
+    private readonly rules: AccessRules,
+    private readonly logger: AuthLogger,
+  ) {}
+
+  /**
+   * The caller's identity: anonymous without an Authorization header, the user for valid Basic
+   * credentials. Anything else throws UNAUTHORIZED with challenge as WWW-Authenticate, or
+   * TOOMANYREQUESTS while the client is locked out.
+   */
+  async identify(authorization: string | undefined, client: string, challenge: string): Promise<Identity> {
+    const credentials = parseAuthorization(authorization);
+    if (!credentials) return ANONYMOUS;
+    if (credentials.scheme !== 'basic') throw refusal('basic credentials required', challenge);
+    return this.login(credentials.user, credentials.password, client, challenge);
+  }
+
+  /** The user, when password is theirs; otherwise as identify. */
+  async login(user: string, password: string, client: string, challenge: string): Promise<Identity> {
+    this.limiter.check(client);
+    if (await this.users.verify(user, password)) {
+      this.limiter.succeeded(client);
+      return this.rules.identity(user);
+    }
+    this.limiter.failed(client);
+    this.logger.info({ user: user.slice(0, 100), client }, 'login failed');
+    throw refusal('invalid username or password', challenge);
+  }
+}
+
+function refusal(message: string, challenge: string): RegistryError {
+  return new RegistryError('UNAUTHORIZED', message, { headers: { 'WWW-Authenticate': challenge } });
+}

@@ -1,0 +1,49 @@
+// The built-in token endpoint (stowage.auth.issuer; Docker token spec docs/spec/auth/token.md):
+// GET /token?service=&scope= with Basic credentials (or none, for an anonymous token), and the
+// OAuth 2 password grant (docs/spec/auth/oauth.md) as a POST form, which containerd tries first.
+// The logic is auth/token-issuer.ts; this file only reads the request and writes the answer.
+import type { Context } from 'koa';
+import { RegistryError } from '../../storage/errors.js';
+import type { TokenIssuer } from '../../auth/token-issuer.js';
+import { readLimitedBody } from '../request-body.js';
+import { sendJson } from '../respond.js';
+
+const MAX_FORM_BYTES = 16 * 1024;
+
+function all(value: string | string[] | undefined): string[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value];
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return all(value)[0];
+}
+
+export async function token(ctx: Context, issuer: TokenIssuer): Promise<void> {
+  ctx.state.route = 'token';
+  if (ctx.method === 'GET') {
+    const answer = await issuer.issue({
+      authorization: ctx.get('Authorization') || undefined,
+      client: ctx.ip,
+      service: first(ctx.query.service),
+      scopes: all(ctx.query.scope),
+    });
+    sendJson(ctx, 200, answer, { 'Cache-Control': 'no-store' });
+    return;
+  }
+  if (ctx.method === 'POST') {
+    const form = new URLSearchParams((await readLimitedBody(ctx.req, MAX_FORM_BYTES)).toString('utf8'));
+    if (form.get('grant_type') !== 'password') {
+      throw new RegistryError('UNSUPPORTED', 'only grant_type=password is supported', { status: 400 });
+    }
+    const answer = await issuer.issue({
+      credentials: { user: form.get('username') ?? '', password: form.get('password') ?? '' },
+      client: ctx.ip,
+      service: form.get('service') ?? undefined,
+      scopes: form.getAll('scope'),
+    });
+    sendJson(ctx, 200, { access_token: answer.access_token, expires_in: answer.expires_in, issued_at: answer.issued_at }, { 'Cache-Control': 'no-store' });
+    return;
+  }
+  ctx.set('Allow', 'GET, POST');
+  throw new RegistryError('UNSUPPORTED', `${ctx.method} is not supported here`);
+}

@@ -1,0 +1,212 @@
+// auth.htpasswd end to end over HTTP: the Basic challenge, logins, the access rules (401 for
+// anonymous callers, 403 DENIED for known users), anonymous pull of a public namespace, the
+// catalog filtered to what the caller may pull, a mount that needs pull on its source, the login
+// slow-down (429 with Retry-After), and passwords never reaching the log.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectAnswer, expectError } from '../helpers/expect-answer.js';
+import { basic, pushImageWith, snapshot, startAuthRegistry, type AuthRegistry } from './auth-registry.js';
+
+const USERS = { admin: 'admin-pw-7f3a', reader: 'reader-pw-19c2', dev: 'dev-pw-5b8e', outsider: 'outsider-pw-c0d4' };
+const ADMIN = basic('admin', USERS.admin);
+const READER = basic('reader', USERS.reader);
+const DEV = basic('dev', USERS.dev);
+const OUTSIDER = basic('outsider', USERS.outsider);
+
+describe('htpasswd without access rules', () => {
+  let reg: AuthRegistry;
+  beforeEach(async () => {
+    reg = await startAuthRegistry({ users: USERS, config: (p) => ({ auth: { htpasswd: { realm: 'stowage-test', path: p.htpasswd } } }) });
+  });
+  afterEach(() => reg.cleanup());
+
+  it('answers GET /v2/ without credentials with 401 and a Basic challenge', async () => {
+    const res = await reg.request.get('/v2/');
+    expectError(res, 401, 'UNAUTHORIZED');
+    expect(res.headers['www-authenticate']).toBe('Basic realm="stowage-test"');
+  });
+
+  it('answers a wrong password, an unknown user and a malformed header with 401', async () => {
+    for (const authorization of [basic('admin', 'wrong'), basic('nobody', USERS.admin), 'Basic %%%', 'Bearer some.jwt.token']) {
+      const res = await reg.request.get('/v2/').set('Authorization', authorization);
+      expectError(res, 401, 'UNAUTHORIZED');
+      expect(res.headers['www-authenticate']).toBe('Basic realm="stowage-test"');
+    }
+  });
+
+  it('lets any logged-in user push and pull back', async () => {
+    expectAnswer(await reg.request.get('/v2/').set('Authorization', DEV), 200);
+    const { manifest, statuses } = await pushImageWith(reg, DEV, 'team/app', 'v1');
+    expect(statuses).toEqual([201, 201, 201]);
+    const pulled = await reg.request.get('/v2/team/app/manifests/v1').set('Authorization', READER).set('Accept', manifest.mediaType);
+    expectAnswer(pulled, 200);
+    expect(pulled.headers['docker-content-digest']).toBe(manifest.digest);
+  });
+
+  it('refuses anonymous pulls and pushes with 401, storing nothing', async () => {
+    await pushImageWith(reg, ADMIN, 'team/app', 'v1');
+    const before = await snapshot(reg.paths.root);
+    expectError(await reg.request.get('/v2/team/app/manifests/v1'), 401, 'UNAUTHORIZED');
+    expectError(await reg.request.get('/v2/team/app/tags/list'), 401, 'UNAUTHORIZED');
+    expectError(await reg.request.get('/v2/_catalog'), 401, 'UNAUTHORIZED');
+    const { statuses } = await pushImageWith(reg, undefined, 'team/app', 'v2', 2);
+    expect(statuses).toEqual([401, 401, 401]);
+    expect(await snapshot(reg.paths.root)).toEqual(before);
+  });
+
+  it('names what was needed in the 401 detail', async () => {
+    const res = await reg.request.post('/v2/team/app/blobs/uploads/');
+    expectError(res, 401, 'UNAUTHORIZED');
+    expect(JSON.parse(res.text).errors[0].detail).toEqual([
+      { Type: 'repository', Name: 'team/app', Action: 'pull' },
+      { Type: 'repository', Name: 'team/app', Action: 'push' },
+    ]);
+  });
+});
+
+describe('htpasswd with access rules', () => {
+  let reg: AuthRegistry;
+  beforeEach(async () => {
+    reg = await startAuthRegistry({
+      users: USERS,
+      config: (p) => ({
+        auth: { htpasswd: { realm: 'stowage-test', path: p.htpasswd } },
+        stowage: {
+          auth: {
+            groups: { developers: ['dev'] },
+            access: [
+              { repositories: ['public/**'], anonymous: true, actions: ['pull'] },
+              { repositories: ['**'], users: ['admin'], actions: ['pull', 'push', 'delete'] },
+              { repositories: ['team/**', 'secret/**'], users: ['reader'], actions: ['pull'] },
+              { repositories: ['team/**'], groups: ['developers'], actions: ['pull', 'push'] },
+            ],
+          },
+        },
+      }),
+    });
+    await pushImageWith(reg, ADMIN, 'public/app', 'v1');
+    await pushImageWith(reg, ADMIN, 'team/app', 'v1');
+    await pushImageWith(reg, ADMIN, 'secret/app', 'v1');
+  });
+  afterEach(() => reg.cleanup());
+
+  it('lets anonymous callers pull a public namespace and nothing else', async () => {
+    expectAnswer(await reg.request.get('/v2/public/app/manifests/v1'), 200);
+    expectAnswer(await reg.request.get('/v2/public/app/tags/list'), 200);
+    const refused = await reg.request.get('/v2/team/app/manifests/v1');
+    expectError(refused, 401, 'UNAUTHORIZED');
+    expect(refused.headers['www-authenticate']).toBe('Basic realm="stowage-test"');
+    // /v2/ still asks for credentials, so `docker login` sends them.
+    expectError(await reg.request.get('/v2/'), 401, 'UNAUTHORIZED');
+  });
+
+  it('refuses an anonymous push to the public namespace with 401', async () => {
+    const before = await snapshot(reg.paths.root);
+    const { statuses } = await pushImageWith(reg, undefined, 'public/app', 'v2', 3);
+    expect(statuses).toEqual([401, 401, 401]);
+    expect(await snapshot(reg.paths.root)).toEqual(before);
+  });
+
+  it('answers 403 DENIED when a logged-in user may pull but not push, storing nothing', async () => {
+    const before = await snapshot(reg.paths.root);
+    expectAnswer(await reg.request.get('/v2/team/app/manifests/v1').set('Authorization', READER), 200);
+    const upload = await reg.request.post('/v2/team/app/blobs/uploads/').set('Authorization', READER);
+    expectError(upload, 403, 'DENIED');
+    expect(upload.headers['www-authenticate']).toBeUndefined();
+    const { statuses } = await pushImageWith(reg, READER, 'team/app', 'v2', 4);
+    expect(statuses).toEqual([403, 403, 403]);
+    expectError(await reg.request.delete('/v2/team/app/manifests/v1').set('Authorization', READER), 403, 'DENIED');
+    expect(await snapshot(reg.paths.root)).toEqual(before);
+  });
+
+  it('answers 403 DENIED for a repository the user may not touch at all', async () => {
+    expectError(await reg.request.get('/v2/secret/app/manifests/v1').set('Authorization', DEV), 403, 'DENIED');
+    expectError(await reg.request.get('/v2/team/app/manifests/v1').set('Authorization', OUTSIDER), 403, 'DENIED');
+  });
+
+  it('gives group members what the group is granted', async () => {
+    const { statuses } = await pushImageWith(reg, DEV, 'team/tool', 'v1', 5);
+    expect(statuses).toEqual([201, 201, 201]);
+    expectError(await reg.request.delete('/v2/team/tool/manifests/v1').set('Authorization', DEV), 403, 'DENIED');
+  });
+
+  it('lists in the catalog only what the caller may pull', async () => {
+    const list = async (authorization?: string) => {
+      const req = reg.request.get('/v2/_catalog');
+      const res = await (authorization ? req.set('Authorization', authorization) : req);
+      expectAnswer(res, 200);
+      return (JSON.parse(res.text) as { repositories: string[] }).repositories;
+    };
+    expect(await list(ADMIN)).toEqual(['public/app', 'secret/app', 'team/app']);
+    expect(await list(READER)).toEqual(['public/app', 'secret/app', 'team/app']);
+    expect(await list(DEV)).toEqual(['public/app', 'team/app']);
+    expect(await list(OUTSIDER)).toEqual(['public/app']);
+    expect(await list()).toEqual(['public/app']);
+  });
+
+  it('paginates the filtered catalog', async () => {
+    const res = await reg.request.get('/v2/_catalog?n=1').set('Authorization', DEV);
+    expectAnswer(res, 200);
+    expect(JSON.parse(res.text).repositories).toEqual(['public/app']);
+    expect(res.headers.link).toBe('</v2/_catalog?n=1&last=public%2Fapp>; rel="next"');
+    const next = await reg.request.get('/v2/_catalog?n=1&last=public%2Fapp').set('Authorization', DEV);
+    expect(JSON.parse(next.text).repositories).toEqual(['team/app']);
+    expect(next.headers.link).toBeUndefined();
+  });
+
+  it('mounts from a source the user may pull (201)', async () => {
+    const { layer } = await pushImageWith(reg, ADMIN, 'team/base', 'v1', 6);
+    const res = await reg.request.post(`/v2/team/tool/blobs/uploads/?mount=${layer.digest}&from=team/base`).set('Authorization', DEV);
+    expectAnswer(res, 201);
+    expectAnswer(await reg.request.head(`/v2/team/tool/blobs/${layer.digest}`).set('Authorization', DEV), 200);
+  });
+
+  it('falls back to an ordinary upload (202) when the user may not pull the mount source', async () => {
+    const { layer } = await pushImageWith(reg, ADMIN, 'secret/base', 'v1', 7);
+    const res = await reg.request.post(`/v2/team/tool/blobs/uploads/?mount=${layer.digest}&from=secret/base`).set('Authorization', DEV);
+    expectAnswer(res, 202);
+    expect(res.headers['docker-upload-uuid']).toMatch(/^[0-9a-f-]{36}$/);
+    // The blob was not linked into team/tool: the user learns nothing about secret/base.
+    expectError(await reg.request.head(`/v2/team/tool/blobs/${layer.digest}`).set('Authorization', DEV), 404, 'BLOB_UNKNOWN', { head: true });
+  });
+});
+
+describe('login slow-down and secrets', () => {
+  let reg: AuthRegistry;
+  beforeEach(async () => {
+    reg = await startAuthRegistry({
+      users: USERS,
+      config: (p) => ({
+        auth: { htpasswd: { realm: 'stowage-test', path: p.htpasswd } },
+        stowage: { auth: { loginlimit: { attempts: 3, window: '1m', lockout: '2s' } } },
+      }),
+    });
+  });
+  afterEach(() => reg.cleanup());
+
+  it('answers 429 TOOMANYREQUESTS with Retry-After after repeated failures, then lets the client in again', async () => {
+    for (let i = 0; i < 3; i++) expectError(await reg.request.get('/v2/').set('Authorization', basic('admin', `guess-${i}`)), 401, 'UNAUTHORIZED');
+    const limited = await reg.request.get('/v2/').set('Authorization', basic('admin', 'guess-3'));
+    expectError(limited, 429, 'TOOMANYREQUESTS');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(2);
+    // While locked out even the right password is not checked ...
+    expectError(await reg.request.get('/v2/').set('Authorization', ADMIN), 429, 'TOOMANYREQUESTS');
+    // ... but a request without credentials is answered as usual.
+    expectError(await reg.request.get('/v2/'), 401, 'UNAUTHORIZED');
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    expectAnswer(await reg.request.get('/v2/').set('Authorization', ADMIN), 200);
+  });
+
+  it('never writes a password or the Authorization header to the log', async () => {
+    const wrong = 'wrong-password-3c9d1e';
+    await reg.request.get('/v2/').set('Authorization', basic('admin', wrong));
+    await reg.request.get('/v2/').set('Authorization', ADMIN);
+    await pushImageWith(reg, ADMIN, 'team/app', 'v1');
+    await reg.request.get('/v2/team/app/manifests/v1').set('Authorization', basic('reader', wrong));
+    const log = reg.logs.join('\n');
+    expect(log).toContain('login failed');
+    for (const secret of [wrong, USERS.admin, USERS.reader, ADMIN.slice(6), basic('admin', wrong).slice(6)]) {
+      expect(log).not.toContain(secret);
+    }
+  });
+});
