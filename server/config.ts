@@ -194,6 +194,7 @@ const schema = z.strictObject({
   compatibility: anyMap.optional(),
   reporting: anyMap.optional(),
   middleware: anyMap.optional(),
+  auth: authSchema.optional(),
   // Distribution's pull-through cache: the whole registry mirrors one upstream (server/proxy/).
   proxy: z
     .strictObject({
@@ -215,7 +216,8 @@ const schema = z.strictObject({
           manifestbytes: z.number().int().positive().default(64 * 1024 * 1024),
         })
         .prefault({}),
-  auth: authSchema.optional(),
+      auth: stowageAuthSchema.prefault({}),
+      http: stowageHttpSchema.prefault({}),
       /** Upstream registries cached under a name prefix, beside local repositories (server/proxy/). */
       proxies: z
         .array(
@@ -237,8 +239,6 @@ const schema = z.strictObject({
     })
     .prefault({}),
 });
-      auth: stowageAuthSchema.prefault({}),
-      http: stowageHttpSchema.prefault({}),
 
 export type RegistryConfig = z.infer<typeof schema>;
 
