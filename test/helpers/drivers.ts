@@ -7,6 +7,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { StorageDriver } from '../../storage/driver.js';
 import { FilesystemDriver } from '../../storage/fs.js';
+import { s3DriverFactory } from './s3rver.js';
 
 export interface DriverBackend {
   /** Where the registry's data lives, for messages (a directory, a bucket/prefix). */
@@ -60,4 +61,4 @@ export const filesystemDriverFactory: DriverFactory = {
 };
 
 /** The rows of describe.each in every API suite. An S3 row joins here when that driver exists. */
-export const DRIVERS: DriverFactory[] = [filesystemDriverFactory];
+export const DRIVERS: DriverFactory[] = [filesystemDriverFactory, s3DriverFactory];
