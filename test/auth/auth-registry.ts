@@ -95,7 +95,12 @@ export async function startAuthRegistry(options: AuthRegistryOptions): Promise<A
       server.close(() => resolve());
       server.closeAllConnections();
     });
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    await fsp.rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const reg: AuthRegistry = {
     paths,
     config,
