@@ -1,7 +1,7 @@
 // The Koa application: the middleware order and nothing else.
 //   1. request id, API version and configured headers on every answer; one log line and the
 //      metrics of every request
-//   2. errors -> the spec's JSON envelope (server/errors.ts)
+//   2. errors -> the spec's JSON envelope (server/errors.ts); webhook events of answered requests
 //   3. /v2 dispatch (server/routes.ts; it asks auth/ whether the caller may, before any handler),
 //      the built-in token endpoint /token, then the operator routes (server/ops-routes.ts);
 //      anything else is a JSON 404
@@ -19,6 +19,7 @@ import { v2Router } from './routes.js';
 import { routeOptions } from './route-options.js';
 import { RegistryMetrics } from './metrics.js';
 import { opsRouter } from './ops-routes.js';
+import { Notifier, notificationMiddleware } from './notifications.js';
 import { PullThroughProxy } from './proxy/pull-through.js';
 
 export { routeOptions };
@@ -33,6 +34,8 @@ export interface AppOptions {
   metrics?: RegistryMetrics;
   /** Authentication, opened from the config by openAuth(authSettingsFrom(config)); required when config.auth is set. */
   auth?: RegistryAuth;
+  /** Webhook notifications; by default built from config.notifications. */
+  notifier?: Notifier;
 }
 
 let requestCounter = 0;
@@ -75,7 +78,7 @@ function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: Regis
   };
 }
 
-export function createApp({ config, storage, logger = silentLogger(), proxy, metrics = new RegistryMetrics(), auth }: AppOptions): Koa {
+export function createApp({ config, storage, logger = silentLogger(), proxy, metrics = new RegistryMetrics(), auth, notifier }: AppOptions): Koa {
   // Never serve an open registry from a config that asks for authentication.
   if (authEnabled(config) && !auth) throw new Error('the config sets auth: pass createApp the RegistryAuth openAuth() builds from it');
   const app = new Koa();
@@ -92,6 +95,8 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   const issuer = auth?.issuer;
   app.use(accessMiddleware(config, logger, metrics));
   app.use(errorMiddleware(logger));
+  const events = notifier ?? new Notifier(config.notifications?.endpoints ?? [], logger);
+  if (events.enabled) app.use(notificationMiddleware(events));
   app.use(async (ctx, next) => {
     if (ctx.path === '/v2' || ctx.path.startsWith('/v2/')) return routeV2(ctx);
     if (issuer && ctx.path === '/token') return token(ctx, issuer);

@@ -188,7 +188,28 @@ const schema = z.strictObject({
     .refine((storage) => !(storage.filesystem && storage.s3), 'set exactly one of storage.filesystem and storage.s3')
     .prefault({}),
   health: anyMap.optional(),
-  notifications: anyMap.optional(),
+  notifications: z
+    .strictObject({
+      events: z.strictObject({ includereferences: z.boolean().optional() }).optional(),
+      endpoints: z
+        .array(
+          z.strictObject({
+            name: z.string().min(1),
+            url: z.url({ protocol: /^https?$/ }),
+            disabled: z.boolean().optional(),
+            headers: z.record(z.string(), z.array(z.string())).optional(),
+            timeout: duration.optional(),
+            threshold: z.number().int().optional(),
+            backoff: duration.optional(),
+            ignoredmediatypes: z.array(z.string()).optional(),
+            ignore: z.strictObject({ mediatypes: z.array(z.string()).optional(), actions: z.array(z.string()).optional() }).optional(),
+            /** Stowage: events kept per endpoint while it is unreachable; the oldest go first. */
+            queuesize: z.number().int().positive().optional(),
+          }),
+        )
+        .default([]),
+    })
+    .optional(),
   redis: anyMap.optional(),
   validation: anyMap.optional(),
   compatibility: anyMap.optional(),

@@ -133,6 +133,8 @@ export function v2Router(services: Services) {
     let route = matchRoute(ctx.path);
     if (!route) throw new RegistryError('NAME_UNKNOWN', 'no such route', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
     ctx.state.route = route.resource;
+    ctx.state.repository = route.name || undefined;
+    ctx.state.reference = route.param || undefined;
     // Access is decided on the name the client asked for, the one its token names.
     if (services.access) {
       const needed = requiredAccess(route, ctx.method);
