@@ -19,6 +19,7 @@ import { v2Router } from './routes.js';
 import { routeOptions } from './route-options.js';
 import { RegistryMetrics } from './metrics.js';
 import { opsRouter } from './ops-routes.js';
+import { Aliases } from './aliases.js';
 import { Notifier, notificationMiddleware } from './notifications.js';
 import { PullThroughProxy } from './proxy/pull-through.js';
 
@@ -91,6 +92,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
     logger,
     proxy: proxy ?? PullThroughProxy.fromConfig(config, storage, logger),
     access: auth?.controller,
+    aliases: new Aliases(config.stowage.aliases),
   });
   const issuer = auth?.issuer;
   app.use(accessMiddleware(config, logger, metrics));

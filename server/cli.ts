@@ -55,7 +55,17 @@ program
     const loaded = loadConfigOrExit(options.config);
     const logger = createLogger(loaded.config.log.level);
     for (const warning of loaded.warnings) logger.warn(warning);
-    const running = await startServer(loaded.config, logger);
+    let running: Awaited<ReturnType<typeof startServer>>;
+    try {
+      running = await startServer(loaded.config, logger);
+    } catch (err) {
+      // Settings only checkable while assembling the server (an alias loop) are config errors too.
+      if (err instanceof ConfigError) {
+        process.stderr.write(`stowage: ${err.message}\n`);
+        process.exit(2);
+      }
+      throw err;
+    }
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;

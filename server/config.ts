@@ -239,6 +239,10 @@ const schema = z.strictObject({
         .prefault({}),
       auth: stowageAuthSchema.prefault({}),
       http: stowageHttpSchema.prefault({}),
+      /** Short names: "busybox: dockerhub/library/busybox", "base/*: team/base/*", or {target, writable} (server/aliases.ts). */
+      aliases: z
+        .record(z.string(), z.union([z.string(), z.strictObject({ target: z.string(), writable: z.boolean().default(false) })]))
+        .default({}),
       /** Upstream registries cached under a name prefix, beside local repositories (server/proxy/). */
       proxies: z
         .array(

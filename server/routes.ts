@@ -16,6 +16,7 @@ import * as referrers from './routes/referrers.js';
 import * as proxied from './proxy/handlers.js';
 import type { PullThroughProxy } from './proxy/pull-through.js';
 import type { ProxyRoute } from './proxy/routing.js';
+import type { Aliases } from './aliases.js';
 import type { AccessController, Grant } from '../auth/access-controller.js';
 import { CATALOG_ACCESS, repositoryAccess, type Action, type ResourceAccess } from '../auth/scope.js';
 
@@ -46,6 +47,8 @@ export interface Services {
   proxy?: PullThroughProxy;
   /** Authentication and access control (auth/), when the config turns it on. */
   access?: AccessController;
+  /** Short names (stowage.aliases). */
+  aliases?: Aliases;
 }
 
 export type Handler = (ctx: Context, route: RouteMatch, services: Services) => Promise<void> | void;
@@ -139,6 +142,16 @@ export function v2Router(services: Services) {
     if (services.access) {
       const needed = requiredAccess(route, ctx.method);
       route = { ...route, caller: await services.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, needed) };
+    }
+    const alias = route.name && services.aliases ? services.aliases.resolve(route.name) : undefined;
+    if (alias) {
+      if (WRITE_METHODS.has(ctx.method) && !alias.writable) {
+        throw new RegistryError('DENIED', `${route.name} is an alias of ${alias.name} and does not accept writes`, { detail: { name: route.name, target: alias.name } });
+      }
+      if (route.caller && !route.caller.canPull(alias.name)) {
+        throw new RegistryError('DENIED', 'requested access to the resource is denied', { detail: { name: alias.name } });
+      }
+      route = { ...route, name: alias.name };
     }
     const upstream = route.name && services.proxy ? services.proxy.route(route.name, namespaceHint(ctx)) : undefined;
     if (upstream && route.caller && upstream.name !== route.name && !route.caller.canPull(upstream.name)) {

@@ -1,13 +1,17 @@
 // GET /v2/_catalog: every repository, sorted lexically, with n/last pagination. With auth on,
-// only the repositories the caller may pull are listed (filtered before paginating).
+// only the repositories the caller may pull are listed (filtered before paginating). Aliases
+// (stowage.aliases) are listed as repositories.
 import type { Context } from 'koa';
 import { paginate, parsePageQuery } from '../pagination.js';
 import { sendJson } from '../respond.js';
+import { compareLexically } from '../../storage/manifests.js';
 import type { RouteMatch, Services } from '../routes.js';
 
-export async function list(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+export async function list(ctx: Context, route: RouteMatch, { storage, aliases }: Services): Promise<void> {
   const page = parsePageQuery(ctx.query);
-  const all = await storage.catalog.repositories();
+  const stored = await storage.catalog.repositories();
+  // Short names are repositories to their users: list them beside their targets.
+  const all = aliases && !aliases.empty ? [...new Set([...stored, ...aliases.listed(stored)])].sort(compareLexically) : stored;
   const visible = route.caller ? all.filter((name) => route.caller!.canPull(name)) : all;
   const { entries, link } = paginate(visible, page, '/v2/_catalog');
   sendJson(ctx, 200, { repositories: entries }, { Link: link });
