@@ -19,6 +19,7 @@ import { v2Router } from './routes.js';
 import { routeOptions } from './route-options.js';
 import { RegistryMetrics } from './metrics.js';
 import { opsRouter } from './ops-routes.js';
+import { adminRouter } from './routes/admin.js';
 import { Aliases } from './aliases.js';
 import { Notifier, notificationMiddleware } from './notifications.js';
 import { PullThroughProxy } from './proxy/pull-through.js';
@@ -105,6 +106,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
     return next();
   });
   app.use(opsRouter({ config, storage, metrics }).routes());
+  app.use(adminRouter({ storage, options: routeOptions(config), access: auth?.controller }).routes());
   app.use(async (ctx) => {
     throw new RegistryError('NAME_UNKNOWN', 'not found', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
   });

@@ -15,6 +15,8 @@ export const OPS_ROUTES = [
   { method: 'GET', path: '/healthz' },
   { method: 'GET', path: '/readyz' },
   { method: 'GET', path: '/metrics' },
+  // Served by server/routes/admin.ts.
+  { method: 'POST', path: '/admin/retag' },
 ] as const;
 
 const PAGE_REPOSITORIES = 200;
