@@ -1,0 +1,107 @@
+// Command-line options and the two presets: the full benchmark of issue 3 and `--quick`, a short
+// run for development that keeps every workload's shape at smaller counts.
+import { resolve } from 'node:path';
+import { MiB, KiB } from './content.js';
+import { STOWAGE_CLI } from './servers.js';
+import type { WrkLoad } from './wrk.js';
+
+export interface Options {
+  quick: boolean;
+  rounds: number;
+  startupRounds: number;
+  blobBytes: number;
+  chunkBytes: number;
+  pullConcurrency: number;
+  smallBlobs: number;
+  smallBlobBytes: number;
+  concurrency: number;
+  manifestPuts: number;
+  tags: number;
+  repositories: number;
+  catalogPage: number;
+  wrk: WrkLoad;
+  skopeoLayersMiB: number[];
+  /** Seconds of the mixed push/pull soak, when asked for. */
+  soakSeconds?: number;
+  /** Concurrent clients of the load-held run, when asked for, and its length. */
+  clients?: number;
+  clientSeconds: number;
+  only?: string[];
+  out?: string;
+  keep: boolean;
+  note?: string;
+  /** The stowage build to run (default: this tree's dist/server/cli.js). */
+  stowageCli: string;
+  /** A git revision to export, build and run instead of the working tree. */
+  stowageRev?: string;
+  argv: string[];
+}
+
+const USAGE = `usage: npm run bench -- [options]
+  --quick              short development run (2 rounds, smaller counts, 2 s wrk runs)
+  --rounds N           rounds per workload (default 5, quick 2)
+  --soak[=SECONDS]     add the mixed push/pull soak (default 300 s, quick 30 s) with RSS sampled
+  --clients N          add the load-held run with N concurrent clients (the issue asks for 1000)
+  --client-seconds S   how long the clients run (default 60, quick 15)
+  --only ID,ID         run only these workloads (ids are printed at start); results are not
+                       written to bench/RESULTS.md
+  --out FILE           where the results go (default bench/RESULTS.md for a full run,
+                       bench/out/RESULTS-quick.md otherwise)
+  --note TEXT          a line added to the results, e.g. about the machine's load
+  --keep               keep the work directory (data, server logs) for inspection
+  --stowage-cli FILE   run this build of stowage instead of dist/server/cli.js
+  --stowage-rev REV    export the git revision REV (e.g. HEAD), build it in the work directory
+                       and run that: measures committed code while the tree is being edited`;
+
+export function parseOptions(argv: string[]): Options {
+  const quick = argv.includes('--quick');
+  const options: Options = {
+    quick,
+    rounds: quick ? 2 : 5,
+    startupRounds: quick ? 3 : 7,
+    blobBytes: 64 * MiB,
+    chunkBytes: 8 * MiB,
+    pullConcurrency: 16,
+    smallBlobs: quick ? 300 : 2000,
+    smallBlobBytes: 4 * KiB,
+    concurrency: 16,
+    manifestPuts: quick ? 200 : 1000,
+    tags: quick ? 200 : 1000,
+    repositories: quick ? 150 : 500,
+    catalogPage: 100,
+    wrk: { threads: 2, connections: 50, seconds: quick ? 2 : 5 },
+    skopeoLayersMiB: [1, 4, 16, 32, 64],
+    clientSeconds: quick ? 15 : 60,
+    keep: false,
+    stowageCli: STOWAGE_CLI,
+    argv,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
+      return v;
+    };
+    const count = (v: string): number => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) throw new Error(`${arg}: expected a positive integer, got ${v}`);
+      return n;
+    };
+    if (arg === '--quick') continue;
+    else if (arg === '--rounds') options.rounds = count(value());
+    else if (arg === '--soak') options.soakSeconds = quick ? 30 : 300;
+    else if (arg.startsWith('--soak=')) options.soakSeconds = count(arg.slice('--soak='.length));
+    else if (arg === '--clients') options.clients = count(value());
+    else if (arg === '--client-seconds') options.clientSeconds = count(value());
+    else if (arg === '--only') options.only = value().split(',').filter(Boolean);
+    else if (arg === '--out') options.out = value();
+    else if (arg === '--note') options.note = value();
+    else if (arg === '--keep') options.keep = true;
+    else if (arg === '--stowage-cli') options.stowageCli = resolve(value());
+    else if (arg === '--stowage-rev') options.stowageRev = value();
+    else if (arg === '--help' || arg === '-h') throw new Error(USAGE);
+    else throw new Error(`unknown option ${arg}\n${USAGE}`);
+  }
+  return options;
+}

@@ -1,0 +1,193 @@
+// Starting and stopping the processes under test: stowage and the reference (CNCF Distribution,
+// Debian's docker-registry) with equivalent configs, and the two ceiling servers. Each gets a
+// fresh empty data directory, listens on 127.0.0.1 only and logs to a file in the work dir.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { keepAliveAgent, type Target } from './client.js';
+import { sleep } from './pool.js';
+
+/** The repository root (this file runs as dist/bench/servers.js). */
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const STOWAGE_CLI = join(REPO_ROOT, 'dist/server/cli.js');
+export const REFERENCE_BINARY = '/usr/bin/docker-registry';
+const CEILING_SERVER = join(dirname(fileURLToPath(import.meta.url)), 'ceiling-server.js');
+
+export type RegistryKind = 'stowage' | 'reference';
+
+export const LABELS: Record<string, string> = {
+  stowage: 'stowage',
+  reference: 'reference (Distribution 2.8.2)',
+  'node-http': 'bare Node http (ceiling)',
+};
+
+/** The log level both registries run at, so that logging is not what is measured. */
+export const LOG_LEVEL = 'warn';
+
+export interface LaunchedServer {
+  target: Target;
+  /** Milliseconds from spawn to the first 200 answer to GET /v2/. */
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((ok, fail) => server.listen(0, '127.0.0.1', ok).once('error', fail));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((ok) => server.close(() => ok()));
+  return port;
+}
+
+/** The environment the servers see: no REGISTRY_* overrides leaking in from the caller's shell. */
+function cleanEnvironment(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', LANG: 'C.UTF-8' };
+}
+
+/**
+ * The two configs (JSON is valid YAML for both parsers). Equivalent where both have the setting:
+ * filesystem storage, deletes on, upload purging off, warn-level logs, no access log. The
+ * reference keeps the in-memory blob descriptor cache that its packaged config.yml enables.
+ */
+function registryConfig(kind: RegistryKind, port: number, dataDir: string): string {
+  const common = {
+    log: { level: LOG_LEVEL, accesslog: { disabled: true } },
+    http: { addr: `127.0.0.1:${port}` },
+  };
+  const storage = {
+    filesystem: { rootdirectory: dataDir },
+    delete: { enabled: true },
+    maintenance: { uploadpurging: { enabled: false } },
+  };
+  if (kind === 'stowage') return JSON.stringify({ ...common, storage }, null, 2);
+  return JSON.stringify({ version: 0.1, ...common, storage: { ...storage, cache: { blobdescriptor: 'inmemory' } } }, null, 2);
+}
+
+function spawnLogged(command: string, args: string[], logFile: string): ChildProcess {
+  const fd = openSync(logFile, 'a');
+  try {
+    return spawn(command, args, { stdio: ['ignore', fd, fd], env: cleanEnvironment() });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((ok) => child.once('exit', () => ok()));
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const done = await Promise.race([exited(child).then(() => true), sleep(10_000).then(() => false)]);
+  if (!done) {
+    child.kill('SIGKILL');
+    await exited(child);
+  }
+}
+
+function probe(port: number, path: string): Promise<number> {
+  return new Promise((ok) => {
+    const req = http.get({ host: '127.0.0.1', port, path, agent: false, timeout: 1000 }, (res) => {
+      res.resume();
+      res.on('end', () => ok(res.statusCode ?? 0));
+    });
+    req.on('error', () => ok(0));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+/** Polls GET `path` every 2 ms until it answers 200; bounded by `limitMs` and by the child exiting. */
+async function waitForOk(child: ChildProcess, port: number, path: string, logFile: string, limitMs = 30_000): Promise<void> {
+  const deadline = performance.now() + limitMs;
+  while (performance.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before answering; see ${logFile}`);
+    if ((await probe(port, path)) === 200) return;
+    await sleep(2);
+  }
+  throw new Error(`server did not answer GET ${path} with 200 within ${limitMs / 1000} s; see ${logFile}`);
+}
+
+/**
+ * Starts one registry on a free port with a fresh data directory under `workDir/<id>`;
+ * `stowageCli` is the build of stowage to run.
+ */
+export async function launchRegistry(kind: RegistryKind, workDir: string, id: string, stowageCli = STOWAGE_CLI, maxSockets = 64): Promise<LaunchedServer> {
+  const dir = join(workDir, id);
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const port = await freePort();
+  const configFile = join(dir, 'config.yml');
+  writeFileSync(configFile, registryConfig(kind, port, dataDir));
+  const logFile = join(dir, 'server.log');
+  const started = performance.now();
+  const child =
+    kind === 'stowage'
+      ? spawnLogged(process.execPath, [stowageCli, 'serve', '--config', configFile], logFile)
+      : spawnLogged(REFERENCE_BINARY, ['serve', configFile], logFile);
+  try {
+    await waitForOk(child, port, '/v2/', logFile);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  const readyMs = performance.now() - started;
+  const agent = keepAliveAgent(maxSockets);
+  return {
+    target: { name: kind, label: LABELS[kind], base: new URL(`http://127.0.0.1:${port}`), agent, pid: child.pid ?? 0 },
+    readyMs,
+    stop: async () => {
+      agent.destroy();
+      await stopChild(child);
+    },
+  };
+}
+
+/**
+ * The framework ceiling: a bare Node http server answering every GET/HEAD with the given
+ * manifest bytes from memory, with the headers a registry sends (ceiling-server.ts).
+ */
+export async function launchBareHttp(workDir: string, manifestFile: string, mediaType: string, digest: string): Promise<LaunchedServer> {
+  const port = await freePort();
+  const logFile = join(workDir, 'node-http.log');
+  const started = performance.now();
+  const child = spawnLogged(process.execPath, [CEILING_SERVER, 'http', String(port), manifestFile, mediaType, digest], logFile);
+  await waitForOk(child, port, '/v2/', logFile);
+  const agent = keepAliveAgent(64);
+  return {
+    target: { name: 'node-http', label: LABELS['node-http'], base: new URL(`http://127.0.0.1:${port}`), agent, pid: child.pid ?? 0 },
+    readyMs: performance.now() - started,
+    stop: async () => {
+      agent.destroy();
+      await stopChild(child);
+    },
+  };
+}
+
+/** The loopback ceiling's source: a TCP server that writes `size` bytes to each connection. */
+export async function launchTcpSource(workDir: string, size: number): Promise<{ port: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const logFile = join(workDir, 'tcp-source.log');
+  const child = spawnLogged(process.execPath, [CEILING_SERVER, 'tcp', String(port), String(size)], logFile);
+  const deadline = performance.now() + 10_000;
+  for (;;) {
+    const connected = await new Promise<boolean>((ok) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.destroy();
+        ok(true);
+      });
+      socket.on('error', () => ok(false));
+    });
+    if (connected) break;
+    if (performance.now() > deadline || child.exitCode !== null) {
+      await stopChild(child);
+      throw new Error(`loopback source did not start; see ${logFile}`);
+    }
+    await sleep(5);
+  }
+  return { port, stop: () => stopChild(child) };
+}
