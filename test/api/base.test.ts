@@ -5,7 +5,7 @@ import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
 
 describe.each(DRIVERS)('the API base ($name)', (factory) => {
-  const registry = useTestRegistry(factory, { config: { http: { headers: { 'X-Content-Type-Options': ['nosniff'] } } } });
+  const registry = useTestRegistry(factory, { shared: true, config: { http: { headers: { 'X-Content-Type-Options': ['nosniff'] } } } });
 
   it('answers GET /v2/ with 200 and an empty JSON object', async () => {
     const res = await registry().request.get('/v2/');

@@ -1,18 +1,22 @@
 // Pulling blobs (end-2 GET/HEAD) and single byte ranges (206, 416).
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
-import { useTestRegistry } from '../helpers/test-registry.js';
+import { freshNamespace, useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
 import { asBytes, pushBlob } from '../helpers/registry-client.js';
 import { blobOf, randomBlob } from '../helpers/content.js';
 
 describe.each(DRIVERS)('pulling a blob ($name)', (factory) => {
-  const registry = useTestRegistry(factory);
+  const registry = useTestRegistry(factory, { shared: true });
+  let ns: string;
+  beforeEach(() => {
+    ns = freshNamespace();
+  });
   const blob = randomBlob(100_000, 7);
 
   it('serves the bytes with Content-Length, Content-Type and Docker-Content-Digest', async () => {
-    await pushBlob(registry(), 'library/alpine', blob);
-    const res = await asBytes(registry().request.get(`/v2/library/alpine/blobs/${blob.digest}`));
+    await pushBlob(registry(), `${ns}/alpine`, blob);
+    const res = await asBytes(registry().request.get(`/v2/${ns}/alpine/blobs/${blob.digest}`));
     expectAnswer(res, 200);
     expect(res.headers['content-length']).toBe(String(blob.size));
     expect(res.headers['content-type']).toBe('application/octet-stream');
@@ -21,8 +25,8 @@ describe.each(DRIVERS)('pulling a blob ($name)', (factory) => {
   });
 
   it('answers HEAD with the same headers and no body', async () => {
-    await pushBlob(registry(), 'library/alpine', blob);
-    const res = await registry().request.head(`/v2/library/alpine/blobs/${blob.digest}`);
+    await pushBlob(registry(), `${ns}/alpine`, blob);
+    const res = await registry().request.head(`/v2/${ns}/alpine/blobs/${blob.digest}`);
     expectAnswer(res, 200);
     expect(res.headers['content-length']).toBe(String(blob.size));
     expect(res.headers['docker-content-digest']).toBe(blob.digest);
@@ -32,45 +36,49 @@ describe.each(DRIVERS)('pulling a blob ($name)', (factory) => {
 
   it('serves an empty blob', async () => {
     const empty = blobOf('');
-    await pushBlob(registry(), 'library/alpine', empty);
-    const res = await asBytes(registry().request.get(`/v2/library/alpine/blobs/${empty.digest}`));
+    await pushBlob(registry(), `${ns}/alpine`, empty);
+    const res = await asBytes(registry().request.get(`/v2/${ns}/alpine/blobs/${empty.digest}`));
     expectAnswer(res, 200);
     expect(res.headers['content-length']).toBe('0');
     expect(res.headers['docker-content-digest']).toBe(empty.digest);
   });
 
   it('answers 404 BLOB_UNKNOWN for a digest nobody pushed', async () => {
-    const res = await registry().request.get(`/v2/library/alpine/blobs/${blob.digest}`);
+    const res = await registry().request.get(`/v2/${ns}/alpine/blobs/${blob.digest}`);
     expectError(res, 404, 'BLOB_UNKNOWN');
   });
 
   it('answers HEAD of an unknown blob with 404 and no body', async () => {
-    const res = await registry().request.head(`/v2/library/alpine/blobs/${blob.digest}`);
+    const res = await registry().request.head(`/v2/${ns}/alpine/blobs/${blob.digest}`);
     expectError(res, 404, 'BLOB_UNKNOWN', { head: true });
   });
 
   it('answers 404 BLOB_UNKNOWN when the blob exists only in another repository', async () => {
-    await pushBlob(registry(), 'library/alpine', blob);
-    const res = await registry().request.get(`/v2/library/busybox/blobs/${blob.digest}`);
+    await pushBlob(registry(), `${ns}/alpine`, blob);
+    const res = await registry().request.get(`/v2/${ns}/busybox/blobs/${blob.digest}`);
     expectError(res, 404, 'BLOB_UNKNOWN');
   });
 
   it.each(['sha256:abc', 'sha256:' + 'A'.repeat(64), 'md5:' + 'a'.repeat(32), 'notadigest'])(
     'answers 400 DIGEST_INVALID for the malformed digest %s',
     async (digest) => {
-      const res = await registry().request.get(`/v2/library/alpine/blobs/${digest}`);
+      const res = await registry().request.get(`/v2/${ns}/alpine/blobs/${digest}`);
       expectError(res, 400, 'DIGEST_INVALID');
     },
   );
 });
 
 describe.each(DRIVERS)('pulling a byte range of a blob ($name)', (factory) => {
-  const registry = useTestRegistry(factory);
+  const registry = useTestRegistry(factory, { shared: true });
+  let ns: string;
+  beforeEach(() => {
+    ns = freshNamespace();
+  });
   const blob = blobOf('0123456789abcdefghijklmnopqrstuvwxyz');
 
   async function range(header: string) {
-    await pushBlob(registry(), 'ranged', blob);
-    return asBytes(registry().request.get(`/v2/ranged/blobs/${blob.digest}`).set('Range', header));
+    await pushBlob(registry(), `${ns}/ranged`, blob);
+    return asBytes(registry().request.get(`/v2/${ns}/ranged/blobs/${blob.digest}`).set('Range', header));
   }
 
   it('answers bytes=a-b with 206, Content-Range and exactly those bytes', async () => {

@@ -1,7 +1,7 @@
 // Repository names (and digests, upload ids) crafted to escape the storage root or to pass for
 // another name: every one is refused with the spec's code before anything touches storage, and
 // the backing store (inside the root and around it) is byte for byte what it was before.
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectError } from '../helpers/expect-answer.js';
@@ -63,10 +63,11 @@ const PROBES: Probe[] = [
 ];
 
 describe.each(DRIVERS)('hostile names ($name)', (factory) => {
-  const registry = useTestRegistry(factory);
+  // One registry for the block: no test may change what it stores, which afterEach checks.
+  const registry = useTestRegistry(factory, { shared: true });
   let before: Map<string, string>;
 
-  beforeEach(async () => {
+  beforeAll(async () => {
     await pushImage(registry(), 'library/alpine', 'latest');
     await startUpload(registry(), 'library/alpine');
     before = await registry().backend.snapshot();

@@ -1,6 +1,6 @@
 // Listing tags (end-8a/8b) and repositories (_catalog): sorted lexically, n/last pagination with
 // a Link header while more entries remain (distribution-spec "Listing Tags").
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
@@ -42,10 +42,14 @@ async function pushTags(reg: TestRegistry): Promise<void> {
 }
 
 describe.each(DRIVERS)('listing tags ($name)', (factory) => {
-  const registry = useTestRegistry(factory);
+  // The tests only read what beforeAll pushed (one adds a repository of its own).
+  const registry = useTestRegistry(factory, { shared: true });
+
+  beforeAll(async () => {
+    await pushTags(registry());
+  });
 
   it('answers with the name and every tag, sorted lexically', async () => {
-    await pushTags(registry());
     const res = await registry().request.get('/v2/library/app/tags/list');
     expectAnswer(res, 200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
@@ -54,7 +58,6 @@ describe.each(DRIVERS)('listing tags ($name)', (factory) => {
   });
 
   it('pages with n and a Link to the next page until the last', async () => {
-    await pushTags(registry());
     const first = await registry().request.get('/v2/library/app/tags/list?n=3');
     expectAnswer(first, 200);
     expect(first.body.tags).toEqual(SORTED_TAGS.slice(0, 3));
@@ -64,7 +67,6 @@ describe.each(DRIVERS)('listing tags ($name)', (factory) => {
   });
 
   it('answers with the tags after last', async () => {
-    await pushTags(registry());
     const res = await registry().request.get(`/v2/library/app/tags/list?last=${SORTED_TAGS[4]}`);
     expectAnswer(res, 200);
     expect(res.body.tags).toEqual(SORTED_TAGS.slice(5));
@@ -73,32 +75,27 @@ describe.each(DRIVERS)('listing tags ($name)', (factory) => {
   });
 
   it('answers with the tags after last even when last is not a tag', async () => {
-    await pushTags(registry());
     const res = await registry().request.get('/v2/library/app/tags/list?last=v0');
     expect(res.body.tags).toEqual(SORTED_TAGS.filter((t) => t > 'v0'));
   });
 
   it('gives no Link when the page holds exactly the remaining tags', async () => {
-    await pushTags(registry());
     const res = await registry().request.get(`/v2/library/app/tags/list?n=${TAGS.length}`);
     expect(res.body.tags).toEqual(SORTED_TAGS);
     expect(res.headers.link).toBeUndefined();
   });
 
   it('answers n=0 with an empty list', async () => {
-    await pushTags(registry());
     const res = await registry().request.get('/v2/library/app/tags/list?n=0');
     expectAnswer(res, 200);
     expect(res.body.tags).toEqual([]);
   });
 
   it('answers 400 PAGINATION_NUMBER_INVALID for a non-numeric n', async () => {
-    await pushTags(registry());
     expectError(await registry().request.get('/v2/library/app/tags/list?n=ten'), 400, 'PAGINATION_NUMBER_INVALID');
   });
 
   it('answers 404 NAME_UNKNOWN for a repository that does not exist', async () => {
-    await pushTags(registry());
     expectError(await registry().request.get('/v2/library/nothing/tags/list'), 404, 'NAME_UNKNOWN');
   });
 
@@ -110,24 +107,22 @@ describe.each(DRIVERS)('listing tags ($name)', (factory) => {
   });
 });
 
-describe.each(DRIVERS)('listing repositories with _catalog ($name)', (factory) => {
-  const registry = useTestRegistry(factory);
-
-  async function pushRepositories(reg: TestRegistry): Promise<void> {
-    for (const [i, name] of REPOSITORIES.entries()) {
-      if (i % 2 === 0) await pushImage(reg, name, 'latest', { seed: i + 1 });
-      else await pushBlob(reg, name, blobOf(`only a blob in ${name}`));
-    }
+async function pushRepositories(reg: TestRegistry): Promise<void> {
+  for (const [i, name] of REPOSITORIES.entries()) {
+    if (i % 2 === 0) await pushImage(reg, name, 'latest', { seed: i + 1 });
+    else await pushBlob(reg, name, blobOf(`only a blob in ${name}`));
   }
+}
 
-  it('answers an empty list when nothing was pushed', async () => {
-    const res = await registry().request.get('/v2/_catalog');
-    expectAnswer(res, 200);
-    expect(res.body).toEqual({ repositories: [] });
+describe.each(DRIVERS)('listing repositories with _catalog ($name)', (factory) => {
+  // The tests only read what beforeAll pushed.
+  const registry = useTestRegistry(factory, { shared: true });
+
+  beforeAll(async () => {
+    await pushRepositories(registry());
   });
 
   it('answers with every repository, nested names included, sorted lexically', async () => {
-    await pushRepositories(registry());
     const res = await registry().request.get('/v2/_catalog');
     expectAnswer(res, 200);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
@@ -136,7 +131,6 @@ describe.each(DRIVERS)('listing repositories with _catalog ($name)', (factory) =
   });
 
   it('pages with n and last and a Link to the next page', async () => {
-    await pushRepositories(registry());
     const first = await registry().request.get('/v2/_catalog?n=2');
     expectAnswer(first, 200);
     expect(first.body.repositories).toEqual(SORTED_REPOSITORIES.slice(0, 2));
@@ -147,17 +141,26 @@ describe.each(DRIVERS)('listing repositories with _catalog ($name)', (factory) =
   });
 
   it('answers with the repositories after last', async () => {
-    await pushRepositories(registry());
     const res = await registry().request.get('/v2/_catalog?last=b');
     expect(res.body.repositories).toEqual(SORTED_REPOSITORIES.filter((r) => r > 'b'));
   });
+});
+
+describe.each(DRIVERS)('_catalog as repositories come and go ($name)', (factory) => {
+  const registry = useTestRegistry(factory);
+
+  it('answers an empty list when nothing was pushed', async () => {
+    const res = await registry().request.get('/v2/_catalog');
+    expectAnswer(res, 200);
+    expect(res.body).toEqual({ repositories: [] });
+  });
 
   it('lists a repository pushed after the previous listing', async () => {
-    await pushRepositories(registry());
-    await registry().request.get('/v2/_catalog');
+    await pushBlob(registry(), 'first', blobOf('early'));
+    expect((await registry().request.get('/v2/_catalog')).body.repositories).toEqual(['first']);
     await pushBlob(registry(), 'newcomer', blobOf('late'));
     const res = await registry().request.get('/v2/_catalog');
-    expect(res.body.repositories).toContain('newcomer');
+    expect(res.body.repositories).toEqual(['first', 'newcomer']);
   });
 
   it('does not list a repository whose uploads never finished', async () => {

@@ -1,8 +1,8 @@
 // Manifests the registry refuses (end-7 error answers) and references it does not hold (end-3):
 // each refusal carries the spec's code and leaves nothing stored under the reference.
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
-import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+import { freshNamespace, useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
 import { pushBlob, pushManifest, putManifest, rawRequest } from '../helpers/registry-client.js';
 import { MEDIA, blobOf, dockerManifest, ociIndex, ociManifest } from '../helpers/content.js';
@@ -16,43 +16,47 @@ async function expectNothingUnder(reg: TestRegistry, name: string, reference: st
 }
 
 describe.each(DRIVERS)('a manifest the registry refuses ($name)', (factory) => {
-  const registry = useTestRegistry(factory);
+  const registry = useTestRegistry(factory, { shared: true });
+  let ns: string;
+  beforeEach(() => {
+    ns = freshNamespace();
+  });
 
   it('naming a layer the repository lacks gets 400 MANIFEST_BLOB_UNKNOWN with the digest in detail', async () => {
-    await pushBlob(registry(), 'library/app', config);
-    const res = await putManifest(registry(), 'library/app', 'v1', image.bytes, image.mediaType);
+    await pushBlob(registry(), `${ns}/app`, config);
+    const res = await putManifest(registry(), `${ns}/app`, 'v1', image.bytes, image.mediaType);
     expectError(res, 400, 'MANIFEST_BLOB_UNKNOWN');
     expect(JSON.stringify(res.body.errors[0].detail)).toContain(layer.digest);
-    await expectNothingUnder(registry(), 'library/app', 'v1');
-    await expectNothingUnder(registry(), 'library/app', image.digest);
+    await expectNothingUnder(registry(), `${ns}/app`, 'v1');
+    await expectNothingUnder(registry(), `${ns}/app`, image.digest);
   });
 
   it('naming a config the repository lacks gets 400 MANIFEST_BLOB_UNKNOWN', async () => {
-    await pushBlob(registry(), 'library/app', layer);
+    await pushBlob(registry(), `${ns}/app`, layer);
     const docker = dockerManifest(config, [layer]);
-    const res = await putManifest(registry(), 'library/app', 'v1', docker.bytes, docker.mediaType);
+    const res = await putManifest(registry(), `${ns}/app`, 'v1', docker.bytes, docker.mediaType);
     expectError(res, 400, 'MANIFEST_BLOB_UNKNOWN');
-    await expectNothingUnder(registry(), 'library/app', 'v1');
+    await expectNothingUnder(registry(), `${ns}/app`, 'v1');
   });
 
   it('naming a blob held only by another repository gets 400 MANIFEST_BLOB_UNKNOWN', async () => {
-    await pushBlob(registry(), 'library/other', config);
-    await pushBlob(registry(), 'library/other', layer);
-    const res = await putManifest(registry(), 'library/app', 'v1', image.bytes, image.mediaType);
+    await pushBlob(registry(), `${ns}/other`, config);
+    await pushBlob(registry(), `${ns}/other`, layer);
+    const res = await putManifest(registry(), `${ns}/app`, 'v1', image.bytes, image.mediaType);
     expectError(res, 400, 'MANIFEST_BLOB_UNKNOWN');
   });
 
   it('an index naming a child manifest the repository lacks gets 400 MANIFEST_BLOB_UNKNOWN', async () => {
-    await pushBlob(registry(), 'library/app', config);
-    await pushBlob(registry(), 'library/app', layer);
-    await pushManifest(registry(), 'library/app', image.digest, image);
+    await pushBlob(registry(), `${ns}/app`, config);
+    await pushBlob(registry(), `${ns}/app`, layer);
+    await pushManifest(registry(), `${ns}/app`, image.digest, image);
     const missing = ociManifest(blobOf('{"os":"windows"}'), [layer]);
     const index = ociIndex([image, missing]);
-    const res = await putManifest(registry(), 'library/app', 'multi', index.bytes, index.mediaType);
+    const res = await putManifest(registry(), `${ns}/app`, 'multi', index.bytes, index.mediaType);
     expectError(res, 400, 'MANIFEST_BLOB_UNKNOWN');
     expect(JSON.stringify(res.body.errors[0].detail)).toContain(missing.digest);
     expect(JSON.stringify(res.body.errors[0].detail)).not.toContain(image.digest);
-    await expectNothingUnder(registry(), 'library/app', 'multi');
+    await expectNothingUnder(registry(), `${ns}/app`, 'multi');
   });
 
   it.each([
@@ -66,38 +70,38 @@ describe.each(DRIVERS)('a manifest the registry refuses ($name)', (factory) => {
     ['with a malformed layer digest', Buffer.from(JSON.stringify({ ...JSON.parse(image.bytes.toString()), layers: [{ mediaType: MEDIA.ociLayer, digest: 'sha256:zz', size: 1 }] })), MEDIA.ociManifest],
     ['with no media type at all', Buffer.from('{"schemaVersion":2}'), 'application/json'],
   ])('a manifest %s gets 400 MANIFEST_INVALID', async (_what, bytes, contentType) => {
-    await pushBlob(registry(), 'library/app', config);
-    await pushBlob(registry(), 'library/app', layer);
-    const res = await putManifest(registry(), 'library/app', 'v1', bytes, contentType);
+    await pushBlob(registry(), `${ns}/app`, config);
+    await pushBlob(registry(), `${ns}/app`, layer);
+    const res = await putManifest(registry(), `${ns}/app`, 'v1', bytes, contentType);
     expectError(res, 400, 'MANIFEST_INVALID');
-    await expectNothingUnder(registry(), 'library/app', 'v1');
+    await expectNothingUnder(registry(), `${ns}/app`, 'v1');
   });
 
   it('pushed under a digest it does not have gets 400 DIGEST_INVALID', async () => {
-    await pushBlob(registry(), 'library/app', config);
-    await pushBlob(registry(), 'library/app', layer);
+    await pushBlob(registry(), `${ns}/app`, config);
+    await pushBlob(registry(), `${ns}/app`, layer);
     const wrong = blobOf('not the manifest').digest;
-    const res = await putManifest(registry(), 'library/app', wrong, image.bytes, image.mediaType);
+    const res = await putManifest(registry(), `${ns}/app`, wrong, image.bytes, image.mediaType);
     expectError(res, 400, 'DIGEST_INVALID');
-    await expectNothingUnder(registry(), 'library/app', wrong);
-    await expectNothingUnder(registry(), 'library/app', image.digest);
+    await expectNothingUnder(registry(), `${ns}/app`, wrong);
+    await expectNothingUnder(registry(), `${ns}/app`, image.digest);
   });
 
   it('pushed under a malformed digest gets 400 DIGEST_INVALID', async () => {
-    const res = await putManifest(registry(), 'library/app', 'sha256:1234', image.bytes, image.mediaType);
+    const res = await putManifest(registry(), `${ns}/app`, 'sha256:1234', image.bytes, image.mediaType);
     expectError(res, 400, 'DIGEST_INVALID');
   });
 
   it('over 4 MiB gets 413 SIZE_INVALID', async () => {
     const big = Buffer.from(JSON.stringify({ ...JSON.parse(image.bytes.toString()), annotations: { pad: 'x'.repeat(4 * 1024 * 1024) } }));
-    const res = await putManifest(registry(), 'library/app', 'big', big, MEDIA.ociManifest);
+    const res = await putManifest(registry(), `${ns}/app`, 'big', big, MEDIA.ociManifest);
     expectError(res, 413, 'SIZE_INVALID');
-    await expectNothingUnder(registry(), 'library/app', 'big');
+    await expectNothingUnder(registry(), `${ns}/app`, 'big');
   });
 
   it('over 4 MiB without Content-Length (chunked) gets 413 SIZE_INVALID', async () => {
     const piece = Buffer.alloc(512 * 1024, 0x20);
-    const res = await rawRequest(registry().port, 'PUT', '/v2/library/app/manifests/big', {
+    const res = await rawRequest(registry().port, 'PUT', `/v2/${ns}/app/manifests/big`, {
       headers: { 'Content-Type': MEDIA.ociManifest },
       chunks: Array.from({ length: 9 }, () => piece),
     });
@@ -105,43 +109,47 @@ describe.each(DRIVERS)('a manifest the registry refuses ($name)', (factory) => {
   });
 
   it.each(['-leading-dash', '.leading-dot', 'a'.repeat(129), 'has%20space'])('pushed under the tag %s gets 400 TAG_INVALID', async (tag) => {
-    await pushBlob(registry(), 'library/app', config);
-    await pushBlob(registry(), 'library/app', layer);
-    const res = await putManifest(registry(), 'library/app', tag, image.bytes, image.mediaType);
+    await pushBlob(registry(), `${ns}/app`, config);
+    await pushBlob(registry(), `${ns}/app`, layer);
+    const res = await putManifest(registry(), `${ns}/app`, tag, image.bytes, image.mediaType);
     expectError(res, 400, 'TAG_INVALID');
-    const tags = await registry().request.get('/v2/library/app/tags/list');
+    const tags = await registry().request.get(`/v2/${ns}/app/tags/list`);
     expectAnswer(tags, 200);
     expect(tags.body.tags).toEqual([]);
   });
 
   it('accepts a tag of exactly 128 characters', async () => {
-    await pushBlob(registry(), 'library/app', config);
-    await pushBlob(registry(), 'library/app', layer);
-    await pushManifest(registry(), 'library/app', 'T'.repeat(128), image);
+    await pushBlob(registry(), `${ns}/app`, config);
+    await pushBlob(registry(), `${ns}/app`, layer);
+    await pushManifest(registry(), `${ns}/app`, 'T'.repeat(128), image);
   });
 });
 
 describe.each(DRIVERS)('pulling a manifest the registry does not hold ($name)', (factory) => {
-  const registry = useTestRegistry(factory);
+  const registry = useTestRegistry(factory, { shared: true });
+  let ns: string;
+  beforeEach(() => {
+    ns = freshNamespace();
+  });
 
   it('by tag gets 404 MANIFEST_UNKNOWN', async () => {
-    expectError(await registry().request.get('/v2/library/app/manifests/latest'), 404, 'MANIFEST_UNKNOWN');
+    expectError(await registry().request.get(`/v2/${ns}/app/manifests/latest`), 404, 'MANIFEST_UNKNOWN');
   });
 
   it('by digest gets 404 MANIFEST_UNKNOWN', async () => {
-    expectError(await registry().request.get(`/v2/library/app/manifests/${image.digest}`), 404, 'MANIFEST_UNKNOWN');
+    expectError(await registry().request.get(`/v2/${ns}/app/manifests/${image.digest}`), 404, 'MANIFEST_UNKNOWN');
   });
 
   it('by HEAD gets 404 without a body', async () => {
-    expectError(await registry().request.head('/v2/library/app/manifests/latest'), 404, 'MANIFEST_UNKNOWN', { head: true });
+    expectError(await registry().request.head(`/v2/${ns}/app/manifests/latest`), 404, 'MANIFEST_UNKNOWN', { head: true });
   });
 
   it('by a blob digest gets 404 MANIFEST_UNKNOWN: a blob is not a manifest', async () => {
-    await pushBlob(registry(), 'library/app', config);
-    expectError(await registry().request.get(`/v2/library/app/manifests/${config.digest}`), 404, 'MANIFEST_UNKNOWN');
+    await pushBlob(registry(), `${ns}/app`, config);
+    expectError(await registry().request.get(`/v2/${ns}/app/manifests/${config.digest}`), 404, 'MANIFEST_UNKNOWN');
   });
 
   it('by a malformed digest gets 400 DIGEST_INVALID', async () => {
-    expectError(await registry().request.get('/v2/library/app/manifests/sha256:abc'), 400, 'DIGEST_INVALID');
+    expectError(await registry().request.get(`/v2/${ns}/app/manifests/sha256:abc`), 400, 'DIGEST_INVALID');
   });
 });

@@ -1,8 +1,8 @@
 // The referrers API (end-12a/12b): manifests with a subject answer OCI-Subject on push and are
 // listed as an OCI index under the subject's digest, filtered by artifactType on request.
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
-import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+import { freshNamespace, useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
 import { asBytes, pushBlob, pushImage, pushManifest, putManifest } from '../helpers/registry-client.js';
 import { EMPTY_CONFIG, MEDIA, blobOf, ociArtifact, ociArtifactManifest, ociIndex, ociManifest, type Manifest } from '../helpers/content.js';
@@ -29,13 +29,17 @@ function byDigest(a: Record<string, unknown>, b: Record<string, unknown>): numbe
 }
 
 describe.each(DRIVERS)('referrers ($name)', (factory) => {
-  const registry = useTestRegistry(factory);
+  const registry = useTestRegistry(factory, { shared: true });
+  let ns: string;
+  beforeEach(() => {
+    ns = freshNamespace();
+  });
 
   async function pushArtifacts(reg: TestRegistry) {
-    const { manifest: subject } = await pushImage(reg, 'library/app', 'v1');
+    const { manifest: subject } = await pushImage(reg, `${ns}/app`, 'v1');
     const sbomBlob = blobOf('{"sbom":true}');
     const sigBlob = blobOf('signature bytes');
-    for (const blob of [EMPTY_CONFIG, sbomBlob, sigBlob]) await pushBlob(reg, 'library/app', blob);
+    for (const blob of [EMPTY_CONFIG, sbomBlob, sigBlob]) await pushBlob(reg, `${ns}/app`, blob);
     const sbom = ociArtifact(SBOM, [sbomBlob], subject.descriptor, { 'org.example.kind': 'sbom' });
     const signature = ociArtifactManifest(SIGNATURE, [sigBlob], subject.descriptor);
     return { subject, sbom, signature };
@@ -43,7 +47,7 @@ describe.each(DRIVERS)('referrers ($name)', (factory) => {
 
   it('answers a push of a manifest with a subject with 201 and OCI-Subject', async () => {
     const { subject, sbom } = await pushArtifacts(registry());
-    const res = await putManifest(registry(), 'library/app', sbom.digest, sbom.bytes, sbom.mediaType);
+    const res = await putManifest(registry(), `${ns}/app`, sbom.digest, sbom.bytes, sbom.mediaType);
     expectAnswer(res, 201);
     expect(res.headers['oci-subject']).toBe(subject.digest);
     expect(res.headers['docker-content-digest']).toBe(sbom.digest);
@@ -53,19 +57,19 @@ describe.each(DRIVERS)('referrers ($name)', (factory) => {
     const { sbom } = await pushArtifacts(registry());
     const absent: Manifest = ociManifest(blobOf('{"never":"pushed"}'), []);
     const orphan = ociArtifact(SBOM, [], absent.descriptor);
-    const res = await putManifest(registry(), 'library/app', orphan.digest, orphan.bytes, orphan.mediaType);
+    const res = await putManifest(registry(), `${ns}/app`, orphan.digest, orphan.bytes, orphan.mediaType);
     expectAnswer(res, 201);
     expect(res.headers['oci-subject']).toBe(absent.digest);
-    const { index } = await referrers(registry(), 'library/app', absent.digest);
+    const { index } = await referrers(registry(), `${ns}/app`, absent.digest);
     expect(index.manifests.map((m) => m.digest)).toEqual([orphan.digest]);
     void sbom;
   });
 
   it('lists every referrer as a descriptor with artifactType and annotations, in an OCI index', async () => {
     const { subject, sbom, signature } = await pushArtifacts(registry());
-    await pushManifest(registry(), 'library/app', sbom.digest, sbom);
-    await pushManifest(registry(), 'library/app', signature.digest, signature);
-    const { res, index } = await referrers(registry(), 'library/app', subject.digest);
+    await pushManifest(registry(), `${ns}/app`, sbom.digest, sbom);
+    await pushManifest(registry(), `${ns}/app`, signature.digest, signature);
+    const { res, index } = await referrers(registry(), `${ns}/app`, subject.digest);
     expect(res.headers['oci-filters-applied']).toBeUndefined();
     expect(index.schemaVersion).toBe(2);
     expect(index.mediaType).toBe(MEDIA.ociIndex);
@@ -80,56 +84,56 @@ describe.each(DRIVERS)('referrers ($name)', (factory) => {
   it('uses the config media type as artifactType of an image manifest without one', async () => {
     const { subject } = await pushArtifacts(registry());
     const config = blobOf('{"custom":"config"}');
-    await pushBlob(registry(), 'library/app', config);
+    await pushBlob(registry(), `${ns}/app`, config);
     const plain = ociManifest(config, [], { subject: subject.descriptor, configMediaType: 'application/vnd.example.config.v1+json' });
-    await pushManifest(registry(), 'library/app', plain.digest, plain);
-    const { index } = await referrers(registry(), 'library/app', subject.digest);
+    await pushManifest(registry(), `${ns}/app`, plain.digest, plain);
+    const { index } = await referrers(registry(), `${ns}/app`, subject.digest);
     expect(index.manifests).toEqual([{ mediaType: MEDIA.ociManifest, digest: plain.digest, size: plain.size, artifactType: 'application/vnd.example.config.v1+json' }]);
   });
 
   it('lists an index with a subject as a referrer', async () => {
     const { subject, sbom } = await pushArtifacts(registry());
-    await pushManifest(registry(), 'library/app', sbom.digest, sbom);
+    await pushManifest(registry(), `${ns}/app`, sbom.digest, sbom);
     const index = ociIndex([sbom], { subject: subject.descriptor, artifactType: 'application/vnd.example.bundle' });
-    const res = await putManifest(registry(), 'library/app', index.digest, index.bytes, index.mediaType);
+    const res = await putManifest(registry(), `${ns}/app`, index.digest, index.bytes, index.mediaType);
     expect(res.headers['oci-subject']).toBe(subject.digest);
-    const listed = await referrers(registry(), 'library/app', subject.digest, '?artifactType=application/vnd.example.bundle');
+    const listed = await referrers(registry(), `${ns}/app`, subject.digest, '?artifactType=application/vnd.example.bundle');
     expect(listed.index.manifests.map((m) => m.digest)).toEqual([index.digest]);
   });
 
   it('filters by artifactType and says so in OCI-Filters-Applied', async () => {
     const { subject, sbom, signature } = await pushArtifacts(registry());
-    await pushManifest(registry(), 'library/app', sbom.digest, sbom);
-    await pushManifest(registry(), 'library/app', signature.digest, signature);
-    const { res, index } = await referrers(registry(), 'library/app', subject.digest, `?artifactType=${encodeURIComponent(SIGNATURE)}`);
+    await pushManifest(registry(), `${ns}/app`, sbom.digest, sbom);
+    await pushManifest(registry(), `${ns}/app`, signature.digest, signature);
+    const { res, index } = await referrers(registry(), `${ns}/app`, subject.digest, `?artifactType=${encodeURIComponent(SIGNATURE)}`);
     expect(res.headers['oci-filters-applied']).toBe('artifactType');
     expect(index.manifests.map((m) => m.digest)).toEqual([signature.digest]);
-    const none = await referrers(registry(), 'library/app', subject.digest, '?artifactType=application/vnd.example.none');
+    const none = await referrers(registry(), `${ns}/app`, subject.digest, '?artifactType=application/vnd.example.none');
     expect(none.res.headers['oci-filters-applied']).toBe('artifactType');
     expect(none.index.manifests).toEqual([]);
   });
 
   it('answers an empty index for a subject nothing refers to', async () => {
     const { subject } = await pushArtifacts(registry());
-    const { index } = await referrers(registry(), 'library/app', subject.digest);
+    const { index } = await referrers(registry(), `${ns}/app`, subject.digest);
     expect(index).toEqual({ schemaVersion: 2, mediaType: MEDIA.ociIndex, manifests: [] });
-    const unknown = await referrers(registry(), 'library/app', blobOf('unknown subject').digest);
+    const unknown = await referrers(registry(), `${ns}/app`, blobOf('unknown subject').digest);
     expect(unknown.index.manifests).toEqual([]);
   });
 
   it('answers an empty index in a repository that does not exist', async () => {
-    const { index } = await referrers(registry(), 'library/nothing', blobOf('unknown subject').digest);
+    const { index } = await referrers(registry(), `${ns}/nothing`, blobOf('unknown subject').digest);
     expect(index.manifests).toEqual([]);
   });
 
   it('keeps referrers per repository', async () => {
     const { subject, sbom } = await pushArtifacts(registry());
-    await pushManifest(registry(), 'library/app', sbom.digest, sbom);
-    const other = await referrers(registry(), 'library/other', subject.digest);
+    await pushManifest(registry(), `${ns}/app`, sbom.digest, sbom);
+    const other = await referrers(registry(), `${ns}/other`, subject.digest);
     expect(other.index.manifests).toEqual([]);
   });
 
   it('answers 400 DIGEST_INVALID for a malformed subject digest', async () => {
-    expectError(await registry().request.get('/v2/library/app/referrers/sha256:zzz'), 400, 'DIGEST_INVALID');
+    expectError(await registry().request.get(`/v2/${ns}/app/referrers/sha256:zzz`), 400, 'DIGEST_INVALID');
   });
 });

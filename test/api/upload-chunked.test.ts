@@ -1,9 +1,9 @@
 // Chunked uploads (end-5 PATCH, end-13 status, end-6 PUT, DELETE to cancel): chunks must arrive in
 // order; an out-of-order or overlapping chunk is 416 and leaves the upload as it was
 // (distribution-spec "Pushing a blob in chunks").
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
-import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+import { freshNamespace, useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
 import { asBytes, locationPath, rawRequest, startUpload, withQuery } from '../helpers/registry-client.js';
 import { digestOf, randomBlob } from '../helpers/content.js';
@@ -32,10 +32,14 @@ async function expectBlob(reg: TestRegistry, name: string): Promise<void> {
 }
 
 describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
-  const registry = useTestRegistry(factory);
+  const registry = useTestRegistry(factory, { shared: true });
+  let ns: string;
+  beforeEach(() => {
+    ns = freshNamespace();
+  });
 
   it('takes chunks in order, each answered 202 with Location, Range and Docker-Upload-UUID', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     const uuid = upload.split('/').pop();
     let offset = 0;
     for (const part of parts) {
@@ -49,13 +53,13 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
     }
     const done = await registry().request.put(withQuery(upload, 'digest', blob.digest));
     expectAnswer(done, 201);
-    expect(locationPath(done.headers.location)).toBe(`/v2/library/alpine/blobs/${blob.digest}`);
+    expect(locationPath(done.headers.location)).toBe(`/v2/${ns}/alpine/blobs/${blob.digest}`);
     expect(done.headers['docker-content-digest']).toBe(blob.digest);
-    await expectBlob(registry(), 'library/alpine');
+    await expectBlob(registry(), `${ns}/alpine`);
   });
 
   it('reports its progress on GET with 204, Location, Range and Docker-Upload-UUID', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     await patchChunk(registry(), upload, parts[0], 0);
     const res = await registry().request.get(upload);
     expectAnswer(res, 204);
@@ -65,7 +69,7 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
   });
 
   it('answers an out-of-order chunk with 416 and the Range so far, and keeps the upload unchanged', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     await patchChunk(registry(), upload, parts[0], 0);
     const res = await patchChunk(registry(), upload, parts[2], 20_000);
     expectError(res, 416, 'RANGE_INVALID');
@@ -74,11 +78,11 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
     expectAnswer(await patchChunk(registry(), upload, parts[1], 10_000), 202);
     expectAnswer(await patchChunk(registry(), upload, parts[2], 20_000), 202);
     expectAnswer(await registry().request.put(withQuery(upload, 'digest', blob.digest)), 201);
-    await expectBlob(registry(), 'library/alpine');
+    await expectBlob(registry(), `${ns}/alpine`);
   });
 
   it('answers an overlapping chunk with 416 and keeps the upload unchanged', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     await patchChunk(registry(), upload, parts[0], 0);
     const overlapping = blob.bytes.subarray(5_000, 15_000);
     const res = await patchChunk(registry(), upload, overlapping, 5_000);
@@ -87,18 +91,18 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
     await expectUploadSize(registry(), upload, 10_000);
     expectAnswer(await patchChunk(registry(), upload, Buffer.concat([parts[1], parts[2]]), 10_000), 202);
     expectAnswer(await registry().request.put(withQuery(upload, 'digest', blob.digest)), 201);
-    await expectBlob(registry(), 'library/alpine');
+    await expectBlob(registry(), `${ns}/alpine`);
   });
 
   it('answers a first chunk that does not start at 0 with 416', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     const res = await patchChunk(registry(), upload, parts[1], 10_000);
     expectError(res, 416, 'RANGE_INVALID');
     await expectUploadSize(registry(), upload, 0);
   });
 
   it('answers a Content-Range that disagrees with Content-Length with 400 BLOB_UPLOAD_INVALID', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     const res = await registry()
       .request.patch(upload)
       .set('Content-Type', 'application/octet-stream')
@@ -109,7 +113,7 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
   });
 
   it('appends streamed PATCH bodies without Content-Range or Content-Length', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     const first = await rawRequest(registry().port, 'PATCH', upload, {
       headers: { 'Content-Type': 'application/octet-stream' },
       chunks: [parts[0].subarray(0, 4000), parts[0].subarray(4000)],
@@ -123,11 +127,11 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
     expectAnswer(second, 202);
     expect(second.headers.range).toBe(`0-${blob.size - 1}`);
     expectAnswer(await registry().request.put(withQuery(upload, 'digest', blob.digest)), 201);
-    await expectBlob(registry(), 'library/alpine');
+    await expectBlob(registry(), `${ns}/alpine`);
   });
 
   it('finishes with the last chunk in the PUT, with Content-Range', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     await patchChunk(registry(), upload, Buffer.concat([parts[0], parts[1]]), 0);
     const res = await registry()
       .request.put(withQuery(upload, 'digest', blob.digest))
@@ -136,22 +140,22 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
       .send(parts[2]);
     expectAnswer(res, 201);
     expect(res.headers['docker-content-digest']).toBe(blob.digest);
-    await expectBlob(registry(), 'library/alpine');
+    await expectBlob(registry(), `${ns}/alpine`);
   });
 
   it('finishes with the last chunk in the PUT, without Content-Range', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     await patchChunk(registry(), upload, parts[0], 0);
     const res = await registry()
       .request.put(withQuery(upload, 'digest', blob.digest))
       .set('Content-Type', 'application/octet-stream')
       .send(Buffer.concat([parts[1], parts[2]]));
     expectAnswer(res, 201);
-    await expectBlob(registry(), 'library/alpine');
+    await expectBlob(registry(), `${ns}/alpine`);
   });
 
   it('answers a last chunk that does not continue the upload with 416', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     await patchChunk(registry(), upload, parts[0], 0);
     const res = await registry()
       .request.put(withQuery(upload, 'digest', blob.digest))
@@ -160,19 +164,19 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
       .send(parts[2]);
     expectError(res, 416, 'RANGE_INVALID');
     await expectUploadSize(registry(), upload, 10_000);
-    expectError(await registry().request.head(`/v2/library/alpine/blobs/${blob.digest}`), 404, 'BLOB_UNKNOWN', { head: true });
+    expectError(await registry().request.head(`/v2/${ns}/alpine/blobs/${blob.digest}`), 404, 'BLOB_UNKNOWN', { head: true });
   });
 
   it('with a wrong digest on PUT answers 400 DIGEST_INVALID and stores no blob', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     await patchChunk(registry(), upload, parts[0], 0);
     const res = await registry().request.put(withQuery(upload, 'digest', blob.digest));
     expectError(res, 400, 'DIGEST_INVALID');
-    expectError(await registry().request.head(`/v2/library/alpine/blobs/${blob.digest}`), 404, 'BLOB_UNKNOWN', { head: true });
+    expectError(await registry().request.head(`/v2/${ns}/alpine/blobs/${blob.digest}`), 404, 'BLOB_UNKNOWN', { head: true });
   });
 
   it('is cancelled by DELETE with 204, and is then unknown to GET, PATCH and PUT', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     await patchChunk(registry(), upload, parts[0], 0);
     const res = await registry().request.delete(upload);
     expectAnswer(res, 204);
@@ -183,7 +187,7 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
   });
 
   it('answers 404 BLOB_UPLOAD_UNKNOWN for an upload id that was never issued', async () => {
-    const upload = '/v2/library/alpine/blobs/uploads/01234567-89ab-cdef-0123-456789abcdef';
+    const upload = `/v2/${ns}/alpine/blobs/uploads/01234567-89ab-cdef-0123-456789abcdef`;
     expectError(await registry().request.get(upload), 404, 'BLOB_UPLOAD_UNKNOWN');
     expectError(await patchChunk(registry(), upload, parts[0], 0), 404, 'BLOB_UPLOAD_UNKNOWN');
     expectError(await registry().request.put(withQuery(upload, 'digest', blob.digest)), 404, 'BLOB_UPLOAD_UNKNOWN');
@@ -191,25 +195,25 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
   });
 
   it('answers 404 BLOB_UPLOAD_UNKNOWN for a malformed upload id', async () => {
-    expectError(await registry().request.get('/v2/library/alpine/blobs/uploads/not-a-uuid'), 404, 'BLOB_UPLOAD_UNKNOWN');
+    expectError(await registry().request.get(`/v2/${ns}/alpine/blobs/uploads/not-a-uuid`), 404, 'BLOB_UPLOAD_UNKNOWN');
   });
 
   it('cannot be continued under another repository name', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
-    const elsewhere = upload.replace('/library/alpine/', '/library/busybox/');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
+    const elsewhere = upload.replace(`/${ns}/alpine/`, `/${ns}/busybox/`);
     expectError(await registry().request.get(elsewhere), 404, 'BLOB_UPLOAD_UNKNOWN');
     expectError(await patchChunk(registry(), elsewhere, parts[0], 0), 404, 'BLOB_UPLOAD_UNKNOWN');
   });
 
   it('finishes with a sha512 digest after chunks', async () => {
-    const upload = await startUpload(registry(), 'library/alpine');
+    const upload = await startUpload(registry(), `${ns}/alpine`);
     await patchChunk(registry(), upload, parts[0], 0);
     await patchChunk(registry(), upload, Buffer.concat([parts[1], parts[2]]), 10_000);
     const digest512 = digestOf(blob.bytes, 'sha512');
     const res = await registry().request.put(withQuery(upload, 'digest', digest512));
     expectAnswer(res, 201);
     expect(res.headers['docker-content-digest']).toBe(digest512);
-    const pulled = await asBytes(registry().request.get(`/v2/library/alpine/blobs/${digest512}`));
+    const pulled = await asBytes(registry().request.get(`/v2/${ns}/alpine/blobs/${digest512}`));
     expect((pulled.body as Buffer).equals(blob.bytes)).toBe(true);
   });
 });

@@ -2,7 +2,7 @@
 // createApp) over one backend row, serves it on 127.0.0.1 and hands the test a supertest agent.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import supertest from 'supertest';
 import type Koa from 'koa';
 import { createApp } from '../../server/app.js';
@@ -26,7 +26,7 @@ export interface TestRegistry {
   root: string;
   /** Port of the server on 127.0.0.1, for raw requests supertest cannot make. */
   port: number;
-  /** Every answer the server sent since start (across restarts), seen from the server side. */
+  /** Answers the server sent (across restarts) since the last check, seen from the server side. */
   answers: RecordedAnswer[];
   /**
    * Stops the server and starts a new process over the same storage: new driver, new
@@ -40,6 +40,11 @@ export interface TestRegistry {
 export interface TestRegistryOptions {
   /** Raw config merged over the test defaults (deletes enabled, quiet logs). */
   config?: Record<string, unknown>;
+  /**
+   * One registry for every test of the describe block instead of one per test: for suites
+   * whose tests must not change anything stored (and check that they did not).
+   */
+  shared?: boolean;
 }
 
 function mergeConfig(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
@@ -125,27 +130,52 @@ export async function startTestRegistry(factory: DriverFactory, options: TestReg
 }
 
 /**
- * A registry per test: started before each, and after each checked to have sent
- * Docker-Distribution-API-Version on every answer, then removed. Read it through the getter.
+ * A registry per test (or per describe block, with shared): started before, and after each test
+ * checked to have sent Docker-Distribution-API-Version on every answer; removed at the end.
+ * Read it through the getter.
  */
 export function useTestRegistry(factory: DriverFactory, options: TestRegistryOptions = {}): () => TestRegistry {
   let current: TestRegistry | undefined;
-  beforeEach(async () => {
+  const start = async () => {
     current = await startTestRegistry(factory, options);
-  });
-  afterEach(async () => {
+  };
+  const stop = async () => {
     const reg = current;
     current = undefined;
-    if (!reg) return;
-    try {
-      const unversioned = reg.answers.filter((a) => a.apiVersion !== 'registry/2.0');
-      expect(unversioned, 'answers without Docker-Distribution-API-Version: registry/2.0').toEqual([]);
-    } finally {
-      await reg.cleanup();
-    }
-  });
+    await reg?.cleanup();
+  };
+  const checkAnswers = () => {
+    if (!current) return;
+    const unversioned = current.answers.filter((a) => a.apiVersion !== 'registry/2.0');
+    current.answers.length = 0;
+    expect(unversioned, 'answers without Docker-Distribution-API-Version: registry/2.0').toEqual([]);
+  };
+  if (options.shared) {
+    beforeAll(start);
+    afterEach(checkAnswers);
+    afterAll(stop);
+  } else {
+    beforeEach(start);
+    afterEach(async () => {
+      try {
+        checkAnswers();
+      } finally {
+        await stop();
+      }
+    });
+  }
   return () => {
     if (!current) throw new Error('the test registry is only available inside a test');
     return current;
   };
+}
+
+let namespaces = 0;
+
+/**
+ * A repository namespace no other test of the file uses ("ns7"), so tests can share one registry
+ * (useTestRegistry with shared) and still start from empty repositories.
+ */
+export function freshNamespace(): string {
+  return `ns${++namespaces}`;
 }
