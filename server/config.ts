@@ -261,6 +261,8 @@ const schema = z.strictObject({
           }),
         )
         .default([]),
+      /** Bytes the pull-through cache may hold; past it the least recently pulled images go. 0: no cap. */
+      proxycache: z.strictObject({ maxbytes: z.number().int().nonnegative().default(0) }).prefault({}),
     })
     .prefault({}),
 });

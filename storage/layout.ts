@@ -12,6 +12,7 @@
 //     _uploads/<uuid>/data                           bytes of an upload in progress
 //     _uploads/<uuid>/startedat                      ISO time the upload began
 //     _proxy/tags/<tag>                              pull-through cache: {digest, validatedAt} of a cached tag
+//     _proxy/pulled/<alg>-<hex>                      pull-through cache: when a client last pulled that manifest
 //   proxy/staging/<uuid>                             a proxied blob being copied in before its commit
 //
 // Repository name components never start with "_", so the "_layers"/"_manifests"/"_uploads"
@@ -101,6 +102,12 @@ export const PROXY_ROOT = 'proxy';
 /** When a pull-through cache last checked a tag with its upstream (server/proxy/). */
 export function proxyTagKey(name: string, tag: string): string {
   return `${repositoryKey(name)}/_proxy/tags/${assertTag(tag)}`;
+}
+
+/** When a client last pulled a cached manifest, for evicting the least recently pulled (server/proxy/). */
+export function proxyPulledKey(name: string, digest: string): string {
+  const { algorithm, hex } = assertDigest(digest);
+  return `${repositoryKey(name)}/_proxy/pulled/${algorithm}-${hex}`;
 }
 
 /** Where a verified proxied blob is written before BlobStore.commit moves it into the content store. */

@@ -38,6 +38,8 @@ export interface BlobFillsOptions {
   spoolDir?: string;
   /** Deadline for a whole fill, independent of any client (default 1 hour). */
   timeoutMs?: number;
+  /** Told the size of each blob a fill added to the content store. */
+  onStored?: (digest: string, size: number) => void;
 }
 
 export interface FilledBlob {
@@ -325,7 +327,7 @@ export class BlobFills {
         { digest: fill.digest, name: source.name, upstream: source.upstream.host, upstreamBytes: hashing.bytes, ms: Date.now() - started },
         'proxy blob fetched from upstream',
       );
-      await this.commit(fill);
+      if (await this.commit(fill)) this.options.onStored?.(fill.digest, hashing.bytes);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       if (fill.state !== 'verified') {
@@ -341,10 +343,14 @@ export class BlobFills {
     }
   }
 
-  /** Copies the verified spool into storage, then commits and links it (blobwriter's recipe). */
-  private async commit(fill: BlobFill): Promise<void> {
+  /**
+   * Copies the verified spool into storage, then commits and links it (blobwriter's recipe).
+   * Returns whether the bytes are new to the content store.
+   */
+  private async commit(fill: BlobFill): Promise<boolean> {
     const { storage } = this.options;
-    if ((await storage.blobs.statGlobal(fill.digest)) === undefined) {
+    const isNew = (await storage.blobs.statGlobal(fill.digest)) === undefined;
+    if (isNew) {
       const staging = proxyStagingKey(randomUUID());
       const writer = await storage.driver.writer(staging);
       try {
@@ -362,6 +368,7 @@ export class BlobFills {
       }
     }
     for (const name of fill.repositoryNames()) await storage.blobs.link(name, fill.digest);
+    return isNew;
   }
 }
 

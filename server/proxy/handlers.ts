@@ -17,7 +17,7 @@ function proxied(route: RouteMatch, services: Services): { proxy: PullThroughPro
 
 export async function getManifest(ctx: Context, route: RouteMatch, services: Services): Promise<void> {
   const { proxy, target } = proxied(route, services);
-  const manifest = await proxy.manifests.get(target, route.param);
+  const manifest = await proxy.getManifest(target, route.param);
   sendBytes(ctx, 200, manifest.mediaType, manifest.bytes, {
     'Docker-Content-Digest': manifest.digest,
     ETag: `"${manifest.digest}"`,

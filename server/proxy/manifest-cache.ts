@@ -32,6 +32,8 @@ export class ProxyManifests {
     private readonly storage: RegistryStorage,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    /** Told the size of each manifest fetched into the cache. */
+    private readonly onStored?: (name: string, digest: string, size: number) => void,
   ) {}
 
   /** The manifest a client pulls through the proxy, by tag or digest. */
@@ -124,6 +126,7 @@ export class ProxyManifests {
       await this.writeTagRecord(route.name, reference, digest);
     }
     this.notFound.delete(this.notFoundKey(route, reference));
+    this.onStored?.(route.name, digest, answer.bytes.length);
     this.logger.info(
       { name: route.name, reference, digest, upstream: route.upstream.client.host, upstreamBytes: answer.bytes.length },
       'proxy manifest miss: fetched from upstream',

@@ -7,7 +7,9 @@ import { assertDigest } from '../../storage/grammar.js';
 import type { RegistryStorage } from '../../storage/registry.js';
 import type { RegistryConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import type { CachedManifest } from '../../storage/cache.js';
 import { BlobFills, type FilledBlob } from './blob-fill.js';
+import { ProxyCacheCap } from './cache-cap.js';
 import { ProxyManifests } from './manifest-cache.js';
 import { ProxyRouter, createUpstream, upstreamSettings, type ProxyRoute } from './routing.js';
 import { UpstreamUnavailableError } from './upstream-client.js';
@@ -17,8 +19,10 @@ export interface PullThroughOptions {
   spoolDir?: string;
   /** Deadline of one blob fill (default 1 hour). */
   fillTimeoutMs?: number;
-  /** The clock for tag TTLs and remembered 404s (tests move it). */
+  /** The clock for tag TTLs, remembered 404s and pull times (tests move it). */
   now?: () => number;
+  /** Cap on the cache's bytes (stowage.proxycache.maxbytes); 0 or absent: no cap. */
+  maxCacheBytes?: number;
 }
 
 export type BlobLookup = { hit: true; size: number } | { hit: false; size?: number };
@@ -27,6 +31,7 @@ export class PullThroughProxy {
   readonly router: ProxyRouter;
   readonly manifests: ProxyManifests;
   readonly fills: BlobFills;
+  readonly cap?: ProxyCacheCap;
 
   constructor(
     private readonly storage: RegistryStorage,
@@ -35,8 +40,25 @@ export class PullThroughProxy {
     options: PullThroughOptions = {},
   ) {
     this.router = router;
-    this.manifests = new ProxyManifests(storage, logger, options.now);
-    this.fills = new BlobFills({ storage, logger, spoolDir: options.spoolDir, timeoutMs: options.fillTimeoutMs });
+    if (options.maxCacheBytes) {
+      this.cap = new ProxyCacheCap({
+        maxBytes: options.maxCacheBytes,
+        storage,
+        logger,
+        isProxied: (name) => router.resolve(name) !== undefined,
+        isFilling: (digest) => this.fills.inFlight(digest) !== undefined,
+        now: options.now,
+      });
+    }
+    const cap = this.cap;
+    this.manifests = new ProxyManifests(storage, logger, options.now, cap && ((_name, _digest, size) => cap.added(size)));
+    this.fills = new BlobFills({
+      storage,
+      logger,
+      spoolDir: options.spoolDir,
+      timeoutMs: options.fillTimeoutMs,
+      onStored: cap && ((_digest, size) => cap.added(size)),
+    });
   }
 
   /** The proxy a configuration asks for, or undefined when it names no upstream. */
@@ -45,11 +67,21 @@ export class PullThroughProxy {
     if (settings.length === 0) return undefined;
     const upstreams = settings.map((s) => createUpstream(s, logger.child({ upstream: s.prefix || '(all)' })));
     logger.info({ upstreams: upstreams.map((u) => ({ prefix: u.prefix, remote: u.client.base.origin })) }, 'pull-through proxy configured');
-    return new PullThroughProxy(storage, new ProxyRouter(upstreams), logger, options);
+    return new PullThroughProxy(storage, new ProxyRouter(upstreams), logger, {
+      maxCacheBytes: config.stowage.proxycache.maxbytes,
+      ...options,
+    });
   }
 
   route(name: string, ns?: string): ProxyRoute | undefined {
     return this.router.resolve(name, ns);
+  }
+
+  /** A manifest pulled through the proxy (counted as a pull for the cache cap). */
+  async getManifest(route: ProxyRoute, reference: string): Promise<CachedManifest> {
+    const manifest = await this.manifests.get(route, reference);
+    this.cap?.touch(route.name, manifest.digest);
+    return manifest;
   }
 
   /** Whether the blob is served from cache, and its size when known (HEAD of a proxied blob). */
@@ -83,6 +115,7 @@ export class PullThroughProxy {
   /** Lets running fills finish, then closes upstream connections. */
   async close(): Promise<void> {
     await this.fills.idle();
+    await this.cap?.idle();
     this.router.close();
   }
 
