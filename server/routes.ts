@@ -37,6 +37,8 @@ export interface RouteMatch {
 export interface RouteOptions {
   deleteEnabled: boolean;
   readOnly: boolean;
+  /** Blob GETs answer 307 to the storage's own URL (storage.redirect, server/route-options.ts). */
+  redirect?: boolean;
 }
 
 export interface Services {

@@ -70,6 +70,15 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Where a client may fetch the blob's bytes directly (storage.redirect), after the same link
+   * check as open(); undefined when the driver serves no such URLs.
+   */
+  async redirectURL(name: string, digest: string, expiresInSeconds = 20 * 60): Promise<string | undefined> {
+    await this.stat(name, digest);
+    return this.driver.urlFor?.(blobDataKey(digest), expiresInSeconds);
+  }
+
   /** Bytes of a blob by content address alone (manifests, which are checked by their own links). */
   async readGlobal(digest: string): Promise<Buffer> {
     return this.driver.getContent(blobDataKey(digest));

@@ -63,6 +63,12 @@ export interface StorageDriver {
 
   /** Checks the storage is reachable and usable (readiness, start-up). */
   check(): Promise<void>;
+
+  /**
+   * A URL from which a client may GET the object's bytes itself for expiresInSeconds (a presigned
+   * S3 URL), for storage.redirect. Absent or undefined: the registry serves the bytes.
+   */
+  urlFor?(key: string, expiresInSeconds: number): Promise<string | undefined>;
 }
 
 const KEY_RE = /^[A-Za-z0-9._+=-]+(?:\/[A-Za-z0-9._+=-]+)*$/;

@@ -190,6 +190,11 @@ export class S3Driver implements StorageDriver {
     await this.s3.removeMany(names);
   }
 
+  /** A presigned GET URL (storage.redirect); the client fetches the bytes from the bucket itself. */
+  async urlFor(key: string, expiresInSeconds: number): Promise<string> {
+    return this.s3.client.presignedGetObject(this.options.bucket, this.objectName(key), expiresInSeconds);
+  }
+
   /** Says plainly what is wrong: an endpoint that does not answer, credentials it refuses, no bucket. */
   async check(): Promise<void> {
     const { bucket } = this.options;

@@ -22,7 +22,7 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { start, end };
 }
 
-export async function get(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+export async function get(ctx: Context, route: RouteMatch, { storage, options }: Services): Promise<void> {
   const digest = route.param;
   assertDigest(digest);
   const { size } = await storage.blobs.stat(route.name, digest);
@@ -43,6 +43,9 @@ export async function get(ctx: Context, route: RouteMatch, { storage }: Services
     ctx.set('Content-Length', String(size));
     return;
   }
+  // Distribution's redirect middleware: the bytes flow from storage; the client sends any Range there.
+  const location = options.redirect ? await storage.blobs.redirectURL(route.name, digest) : undefined;
+  if (location) return sendEmpty(ctx, 307, { Location: location, 'Docker-Content-Digest': digest });
   if (range) {
     const stream = await storage.blobs.open(route.name, digest, range);
     sendStream(ctx, 206, 'application/octet-stream', range.end - range.start + 1, stream, {
