@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { pushBlob } from '../helpers/registry-client.js';
-import { blobOf } from '../helpers/content.js';
+import { pushBlob, putManifest } from '../helpers/registry-client.js';
+import { blobOf, ociManifest } from '../helpers/content.js';
 
 const blob = blobOf('a layer to delete');
 
@@ -27,6 +27,25 @@ describe.each(DRIVERS)('deleting a blob ($name)', (factory) => {
     await registry().request.delete(`/v2/library/alpine/blobs/${blob.digest}`);
     const other = await registry().request.head(`/v2/library/busybox/blobs/${blob.digest}`);
     expectAnswer(other, 200);
+  });
+
+  it('makes a manifest naming the deleted blob fail with MANIFEST_BLOB_UNKNOWN', async () => {
+    const config = blobOf('{"config":true}');
+    await pushBlob(registry(), 'library/alpine', config);
+    await pushBlob(registry(), 'library/alpine', blob);
+    // A pull first, so a cached "the repository holds it" would show.
+    expectAnswer(await registry().request.head(`/v2/library/alpine/blobs/${blob.digest}`), 200);
+    expectAnswer(await registry().request.delete(`/v2/library/alpine/blobs/${blob.digest}`), 202);
+    const manifest = ociManifest(config, [blob]);
+    const res = await putManifest(registry(), 'library/alpine', 'v1', manifest.bytes, manifest.mediaType);
+    expectError(res, 400, 'MANIFEST_BLOB_UNKNOWN');
+  });
+
+  it('can be undone by pushing the blob again', async () => {
+    await pushBlob(registry(), 'library/alpine', blob);
+    expectAnswer(await registry().request.delete(`/v2/library/alpine/blobs/${blob.digest}`), 202);
+    await pushBlob(registry(), 'library/alpine', blob);
+    expectAnswer(await registry().request.head(`/v2/library/alpine/blobs/${blob.digest}`), 200);
   });
 
   it('answers 404 BLOB_UNKNOWN for a blob the repository does not hold', async () => {

@@ -1,4 +1,5 @@
 // Pulling blobs (end-2 GET/HEAD) and single byte ranges (206, 416).
+import http from 'node:http';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { freshNamespace, useTestRegistry } from '../helpers/test-registry.js';
@@ -32,6 +33,22 @@ describe.each(DRIVERS)('pulling a blob ($name)', (factory) => {
     expect(res.headers['docker-content-digest']).toBe(blob.digest);
     expect(res.headers['content-type']).toBe('application/octet-stream');
     expect(res.text ?? '').toBe('');
+  });
+
+  it('keeps serving after a client hangs up mid-download', async () => {
+    const big = randomBlob(3 * 1024 * 1024, 8);
+    await pushBlob(registry(), `${ns}/alpine`, big);
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port: registry().port, path: `/v2/${ns}/alpine/blobs/${big.digest}`, agent: false }, (res) => {
+        expect(res.statusCode).toBe(200);
+        res.once('data', () => req.destroy());
+      });
+      req.on('close', () => resolve());
+      req.on('error', (err) => (req.destroyed ? resolve() : reject(err)));
+    });
+    const pulled = await asBytes(registry().request.get(`/v2/${ns}/alpine/blobs/${big.digest}`));
+    expectAnswer(pulled, 200);
+    expect((pulled.body as Buffer).equals(big.bytes)).toBe(true);
   });
 
   it('serves an empty blob', async () => {

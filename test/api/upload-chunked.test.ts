@@ -94,6 +94,16 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
     await expectBlob(registry(), `${ns}/alpine`);
   });
 
+  it('takes one of two concurrent chunks for the same offset and answers the other 416', async () => {
+    const upload = await startUpload(registry(), `${ns}/alpine`);
+    const answers = await Promise.all([patchChunk(registry(), upload, parts[0], 0), patchChunk(registry(), upload, parts[0], 0)]);
+    expect(answers.map((res) => res.status).sort()).toEqual([202, 416]);
+    await expectUploadSize(registry(), upload, 10_000);
+    expectAnswer(await patchChunk(registry(), upload, Buffer.concat([parts[1], parts[2]]), 10_000), 202);
+    expectAnswer(await registry().request.put(withQuery(upload, 'digest', blob.digest)), 201);
+    await expectBlob(registry(), `${ns}/alpine`);
+  });
+
   it('answers a first chunk that does not start at 0 with 416', async () => {
     const upload = await startUpload(registry(), `${ns}/alpine`);
     const res = await patchChunk(registry(), upload, parts[1], 10_000);
