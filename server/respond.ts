@@ -1,7 +1,7 @@
 // Exact answers: status, Content-Type, Content-Length and the registry headers are set here by
 // hand, never guessed by Koa's body setter (which turns an empty body into a 204 text answer).
 import type { Context } from 'koa';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 
 export type Headers = Record<string, string | number | undefined>;
 
@@ -40,4 +40,35 @@ export function sendStream(ctx: Context, status: number, contentType: string, le
   ctx.set('Content-Type', contentType);
   ctx.set('Content-Length', String(length));
   ctx.body = stream;
+}
+
+/**
+ * Copies a body of known length straight into the response (a blob from storage). If the copy
+ * fails before the first byte the error is answered as usual; after it, the connection is cut so
+ * the client sees a failed transfer, never a short success.
+ */
+export async function sendCopy(
+  ctx: Context,
+  status: number,
+  contentType: string,
+  length: number,
+  copy: (destination: Writable) => Promise<number>,
+  headers: Headers = {},
+): Promise<void> {
+  ctx.status = status;
+  setHeaders(ctx, headers);
+  ctx.set('Content-Type', contentType);
+  ctx.set('Content-Length', String(length));
+  ctx.respond = false;
+  try {
+    await copy(ctx.res);
+  } catch (err) {
+    if (!ctx.res.headersSent) {
+      ctx.respond = true;
+      throw err;
+    }
+    ctx.res.destroy(err as Error);
+    throw err;
+  }
+  ctx.res.end();
 }

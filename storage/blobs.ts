@@ -1,7 +1,7 @@
 // Blobs: one copy of each blob registry-wide, and per-repository links that say a repository may
 // serve it (distribution's linkedblobstore). A mount, a second push of a known layer or a retag is
 // a link write, never a byte copy. Every read checks the repository's link first.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { ByteRange, StorageDriver } from './driver.js';
 import { RegistryError, isNotFound } from './errors.js';
 import { RegistryCache } from './cache.js';
@@ -77,6 +77,20 @@ export class BlobStore {
   async redirectURL(name: string, digest: string, expiresInSeconds = 20 * 60): Promise<string | undefined> {
     await this.stat(name, digest);
     return this.driver.urlFor?.(blobDataKey(digest), expiresInSeconds);
+  }
+
+  /** Writes the bytes of a blob the repository links into destination (see StorageDriver.copyTo). */
+  async copyTo(name: string, digest: string, destination: Writable, range?: ByteRange, signal?: AbortSignal): Promise<number> {
+    await this.stat(name, digest);
+    try {
+      return await this.driver.copyTo(blobDataKey(digest), destination, range, signal);
+    } catch (err) {
+      if (isNotFound(err)) {
+        this.cache.blobs.delete(RegistryCache.contentKey(name, digest));
+        throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
+      }
+      throw err;
+    }
   }
 
   /** Bytes of a blob by content address alone (manifests, which are checked by their own links). */

@@ -2,6 +2,7 @@
 // repositories or HTTP. Keys are "/"-separated paths built only by storage/layout.ts.
 // Every driver runs the same contract suite (test/contract/driver.contract.ts).
 import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 
 export interface ObjectInfo {
   size: number;
@@ -38,6 +39,14 @@ export interface StorageDriver {
 
   /** A stream of the object's bytes (all, or the inclusive range). Throws NotFoundError when absent. */
   read(key: string, range?: ByteRange, signal?: AbortSignal): Promise<Readable>;
+
+  /**
+   * Writes the object's bytes (all, or the inclusive range) into destination, resolving with the
+   * count once destination has taken them all; rejects if destination closes first. Throws
+   * NotFoundError when absent (before writing anything). Unlike read(), a driver may reuse its
+   * buffers here, since it knows when destination is done with them.
+   */
+  copyTo(key: string, destination: Writable, range?: ByteRange, signal?: AbortSignal): Promise<number>;
 
   /** The whole content of a small object (links, state). Throws NotFoundError when absent. */
   getContent(key: string, signal?: AbortSignal): Promise<Buffer>;
@@ -80,4 +89,23 @@ export function assertKey(key: string): string {
     throw new Error(`refusing storage key ${JSON.stringify(key.slice(0, 200))}`);
   }
   return key;
+}
+
+/** copyTo for drivers with nothing better than read(): pipes the stream, counting bytes, and
+ *  leaves destination open (the caller ends it). */
+export async function copyByReading(driver: StorageDriver, key: string, destination: Writable, range?: ByteRange, signal?: AbortSignal): Promise<number> {
+  const source = await driver.read(key, range, signal);
+  let copied = 0;
+  await pipeline(
+    source,
+    async function* count(chunks: AsyncIterable<Buffer>) {
+      for await (const chunk of chunks) {
+        copied += chunk.length;
+        yield chunk;
+      }
+    },
+    destination,
+    { end: false, signal },
+  );
+  return copied;
 }

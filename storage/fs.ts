@@ -1,15 +1,14 @@
 // Filesystem driver: keys are files below one root directory. Atomic replacement is a write to a
 // temporary file next to the target followed by rename(2), which POSIX makes atomic.
-import { createWriteStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { CoalescingFileWriter, copyFileTo } from './fs-streams.js';
 import { NotFoundError } from './errors.js';
 import { assertKey, type ByteRange, type DriverWriter, type ObjectInfo, type StorageDriver } from './driver.js';
 
 const READ_CHUNK = 256 * 1024;
-const WRITE_CHUNK = 256 * 1024;
 
 function isEnoent(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -59,6 +58,23 @@ export class FilesystemDriver implements StorageDriver {
     });
   }
 
+  async copyTo(key: string, destination: Writable, range?: ByteRange, signal?: AbortSignal): Promise<number> {
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(this.resolve(key), 'r');
+    } catch (err) {
+      if (isEnoent(err)) throw new NotFoundError(key, { cause: err });
+      throw err;
+    }
+    try {
+      const start = range?.start ?? 0;
+      const end = range?.end ?? (await handle.stat()).size - 1;
+      return await copyFileTo(handle, destination, start, end - start + 1, signal);
+    } finally {
+      await handle.close();
+    }
+  }
+
   async getContent(key: string): Promise<Buffer> {
     try {
       return await fsp.readFile(this.resolve(key));
@@ -85,11 +101,11 @@ export class FilesystemDriver implements StorageDriver {
     const target = this.resolve(key);
     await fsp.mkdir(path.dirname(target), { recursive: true });
     if (options.append) {
-      const stream = createWriteStream(target, { flags: 'a', highWaterMark: WRITE_CHUNK });
+      const stream = new CoalescingFileWriter(await fsp.open(target, 'a'));
       return { stream, commit: async () => {}, abort: async () => {} };
     }
     const temp = target + tempSuffix();
-    const stream = createWriteStream(temp, { flags: 'wx', highWaterMark: WRITE_CHUNK });
+    const stream = new CoalescingFileWriter(await fsp.open(temp, 'wx'));
     return {
       stream,
       commit: () => fsp.rename(temp, target),

@@ -9,10 +9,10 @@
 //
 // Reading or moving a key with an append in progress first seals it into a plain object.
 // Appends to one key must not run concurrently (the upload protocol sends chunks in order).
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { Client } from 'minio';
 import { NotFoundError } from './errors.js';
-import { assertKey, type ByteRange, type DriverWriter, type ObjectInfo, type StorageDriver } from './driver.js';
+import { assertKey, copyByReading, type ByteRange, type DriverWriter, type ObjectInfo, type StorageDriver } from './driver.js';
 import { APPEND_MARK, MIN_PART_SIZE, S3Objects, appendDir, appendStateName, appendedSize } from './s3-objects.js';
 import { AppendWriter, PlainWriter, seal } from './s3-writers.js';
 
@@ -126,6 +126,10 @@ export class S3Driver implements StorageDriver {
     const state = await this.s3.loadState(name);
     if (!state) throw new NotFoundError(key);
     return { size: appendedSize(state), modifiedAt: new Date(state.modifiedAt) };
+  }
+
+  copyTo(key: string, destination: Writable, range?: ByteRange, signal?: AbortSignal): Promise<number> {
+    return copyByReading(this, key, destination, range, signal);
   }
 
   async read(key: string, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { RegistryError } from '../../storage/errors.js';
 import { assertDigest } from '../../storage/grammar.js';
 import type { ByteRange } from '../../storage/driver.js';
-import { sendEmpty, sendStream } from '../respond.js';
+import { sendEmpty, sendCopy } from '../respond.js';
 import type { RouteMatch, Services } from '../routes.js';
 
 /** Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range. Multiple ranges get the whole blob. */
@@ -47,15 +47,14 @@ export async function get(ctx: Context, route: RouteMatch, { storage, options }:
   const location = options.redirect ? await storage.blobs.redirectURL(route.name, digest) : undefined;
   if (location) return sendEmpty(ctx, 307, { Location: location, 'Docker-Content-Digest': digest });
   if (range) {
-    const stream = await storage.blobs.open(route.name, digest, range);
-    sendStream(ctx, 206, 'application/octet-stream', range.end - range.start + 1, stream, {
+    const length = range.end - range.start + 1;
+    await sendCopy(ctx, 206, 'application/octet-stream', length, (res) => storage.blobs.copyTo(route.name, digest, res, range), {
       ...headers,
       'Content-Range': `bytes ${range.start}-${range.end}/${size}`,
     });
     return;
   }
-  const stream = await storage.blobs.open(route.name, digest);
-  sendStream(ctx, 200, 'application/octet-stream', size, stream, headers);
+  await sendCopy(ctx, 200, 'application/octet-stream', size, (res) => storage.blobs.copyTo(route.name, digest, res), headers);
 }
 
 export async function remove(ctx: Context, route: RouteMatch, { storage, options }: Services): Promise<void> {

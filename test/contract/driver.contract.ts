@@ -1,7 +1,7 @@
 // The StorageDriver contract (storage/driver.ts), written once and run by every driver with its
 // own factory, as distribution's driver/testsuites is. Nothing here asks which driver it has:
 // a backend's quirks (no rename, no append) must be hidden inside the driver.
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StorageDriver } from '../../storage/driver.js';
@@ -113,6 +113,52 @@ export function describeDriverContract(factory: DriverFactory): void {
 
       it('throws NotFoundError for an absent key', async () => {
         await expect(driver.read('r/missing')).rejects.toBeInstanceOf(NotFoundError);
+      });
+    });
+
+    describe('copyTo', () => {
+      /** A destination that keeps what it is given, slowly, the way a socket takes bytes. */
+      function collector(delayMs = 0): { sink: Writable; bytes: () => Buffer } {
+        const chunks: Buffer[] = [];
+        const sink = new Writable({
+          highWaterMark: 16 * 1024,
+          write(chunk: Buffer, _encoding, callback) {
+            // Copy: a driver may reuse the buffer it wrote once the callback has run.
+            chunks.push(Buffer.from(chunk));
+            setTimeout(callback, delayMs);
+          },
+        });
+        return { sink, bytes: () => Buffer.concat(chunks) };
+      }
+
+      it('writes the whole object and resolves with its size, leaving the destination open', async () => {
+        const big = Buffer.alloc(2 * 1024 * 1024 + 5);
+        for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+        await driver.putContent('c/big', big);
+        const { sink, bytes } = collector(1);
+        expect(await driver.copyTo('c/big', sink)).toBe(big.length);
+        expect(sink.writableEnded).toBe(false);
+        expect(bytes().equals(big)).toBe(true);
+      });
+
+      it('writes an inclusive range', async () => {
+        await driver.putContent('c/object', '0123456789');
+        const { sink, bytes } = collector();
+        expect(await driver.copyTo('c/object', sink, { start: 2, end: 5 })).toBe(4);
+        expect(bytes().toString()).toBe('2345');
+      });
+
+      it('throws NotFoundError for an absent key and writes nothing', async () => {
+        const { sink, bytes } = collector();
+        await expect(driver.copyTo('c/missing', sink)).rejects.toBeInstanceOf(NotFoundError);
+        expect(bytes().length).toBe(0);
+      });
+
+      it('rejects when the destination closes part way', async () => {
+        await driver.putContent('c/large', Buffer.alloc(4 * 1024 * 1024, 1));
+        const { sink } = collector(2);
+        setTimeout(() => sink.destroy(), 20);
+        await expect(driver.copyTo('c/large', sink)).rejects.toThrow();
       });
     });
 
