@@ -24,16 +24,25 @@ export interface UploadedPart {
   size: number;
 }
 
-/** An append in progress: full parts in a multipart upload, then a small tail object. */
+export interface TailSegment {
+  name: string;
+  size: number;
+}
+
+/**
+ * An append in progress: full parts in a multipart upload, then the bytes after the last full
+ * part (less than one part) as small segment objects, one per append that did not fill a part,
+ * so a small chunk costs one small PUT instead of a rewrite of everything since the last part.
+ */
 export interface AppendState {
   uploadId?: string;
   parts: UploadedPart[];
-  tail?: { name: string; size: number };
+  tail: TailSegment[];
   modifiedAt: string;
 }
 
 export function appendedSize(state: AppendState): number {
-  return state.parts.reduce((sum, p) => sum + p.size, 0) + (state.tail?.size ?? 0);
+  return state.parts.reduce((sum, p) => sum + p.size, 0) + state.tail.reduce((sum, t) => sum + t.size, 0);
 }
 
 export function appendDir(name: string): string {
@@ -201,6 +210,17 @@ export class S3Objects {
   /** Frees an unfinished upload's parts. Best effort: a bucket lifecycle rule is the backstop. */
   async abortUpload(name: string, uploadId: string): Promise<void> {
     await this.client.abortMultipartUpload(this.bucket, name, uploadId).catch(() => {});
+  }
+
+  /** The tail segments' bytes, in order, checked against the sizes the state recorded. */
+  async tailBytes(name: string, tail: TailSegment[]): Promise<Buffer> {
+    const pieces: Buffer[] = [];
+    for (const segment of tail) {
+      const bytes = await this.bytes(segment.name);
+      if (!bytes || bytes.length !== segment.size) throw new Error(`append state of ${name} names a missing or changed tail ${segment.name}`);
+      pieces.push(bytes);
+    }
+    return Buffer.concat(pieces);
   }
 
   async loadState(name: string): Promise<AppendState | undefined> {

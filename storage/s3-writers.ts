@@ -6,7 +6,10 @@
 // continue or seal the key; seal() turns that state into a plain object when someone reads it.
 import { Writable } from 'node:stream';
 import type { DriverWriter } from './driver.js';
-import { appendDir, newTailName, type AppendState, type S3Objects, type UploadedPart } from './s3-objects.js';
+import { appendDir, newTailName, type AppendState, type S3Objects, type TailSegment, type UploadedPart } from './s3-objects.js';
+
+/** Past this many tail segments an append merges them into one (bounds the state and a seal's GETs). */
+const MAX_TAIL_SEGMENTS = 32;
 
 abstract class PartWriter implements DriverWriter {
   readonly stream: Writable;
@@ -98,9 +101,11 @@ export class AppendWriter extends PartWriter {
   private state: AppendState;
   /** A plain object at the key whose bytes are carried into the append; deleted once saved. */
   private base: string | undefined;
-  /** True while bytes already stored (the base object, the saved tail) go through the buffer. */
+  /** True while the bytes of a base object go through the buffer (they are not new). */
   private carrying = false;
   private dirty = false;
+  /** Saved tail segments not loaded into the buffer: they logically precede its bytes. */
+  private remote: TailSegment[] = [];
 
   private constructor(s3: S3Objects, name: string, partSize: number, state: AppendState, signal?: AbortSignal) {
     super(s3, name, partSize, signal);
@@ -118,13 +123,10 @@ export class AppendWriter extends PartWriter {
   static async open(s3: S3Objects, name: string, partSize: number, signal?: AbortSignal): Promise<AppendWriter> {
     const existing = await s3.size(name);
     const state = existing === undefined ? await s3.loadState(name) : undefined;
-    const writer = new AppendWriter(s3, name, partSize, state ?? { parts: [], modifiedAt: new Date().toISOString() }, signal);
-    if (state?.tail) {
-      const tail = await s3.bytes(state.tail.name);
-      if (!tail || tail.length !== state.tail.size) throw new Error(`append state of ${name} names a missing tail ${state.tail.name}`);
-      writer.carrying = true;
-      await writer.accept(tail);
-      writer.carrying = false;
+    const writer = new AppendWriter(s3, name, partSize, state ?? { parts: [], tail: [], modifiedAt: new Date().toISOString() }, signal);
+    if (state) {
+      // The saved tail stays in the bucket until a part fills (loadRemote) or a merge is due.
+      writer.remote = [...state.tail];
     } else if (existing !== undefined) {
       writer.base = name;
       if (existing > 0) {
@@ -142,7 +144,22 @@ export class AppendWriter extends PartWriter {
 
   protected override async accept(chunk: Buffer): Promise<void> {
     if (chunk.length > 0 && !this.carrying) this.dirty = true;
+    if (this.remote.length > 0 && this.remoteSize() + this.fill + chunk.length >= this.partSize) await this.loadRemote();
     await super.accept(chunk);
+  }
+
+  private remoteSize(): number {
+    return this.remote.reduce((sum, t) => sum + t.size, 0);
+  }
+
+  /** Puts the saved tail in front of the buffered bytes (together less than a part). */
+  private async loadRemote(): Promise<void> {
+    const saved = await this.s3.tailBytes(this.name, this.remote);
+    this.buffer ??= Buffer.allocUnsafe(this.partSize);
+    this.buffer.copy(this.buffer, saved.length, 0, this.fill);
+    saved.copy(this.buffer, 0);
+    this.fill += saved.length;
+    this.remote = [];
   }
 
   protected override async partSent(): Promise<void> {
@@ -170,17 +187,21 @@ export class AppendWriter extends PartWriter {
     if (this.uploadId && this.uploadId !== this.state.uploadId) await this.s3.abortUpload(this.name, this.uploadId);
   }
 
-  /** Writes the buffered bytes as a new tail object, then the state naming it, then drops the old. */
+  /** Writes the buffered bytes as a new tail segment, then the state naming it, then drops the old. */
   private async save(): Promise<void> {
-    const previousTail = this.state.tail?.name;
-    let tail: AppendState['tail'];
+    if (this.remote.length >= MAX_TAIL_SEGMENTS) await this.loadRemote();
+    const tail = [...this.remote];
     if (this.fill > 0) {
-      tail = { name: newTailName(this.name), size: this.fill };
-      await this.s3.put(tail.name, this.buffered());
+      const segment = { name: newTailName(this.name), size: this.fill };
+      await this.s3.put(segment.name, this.buffered());
+      tail.push(segment);
     }
+    const previous = this.state.tail;
     this.state = { uploadId: this.uploadId, parts: [...this.parts], tail, modifiedAt: new Date().toISOString() };
     await this.s3.saveState(this.name, this.state);
-    if (previousTail && previousTail !== tail?.name) await this.s3.remove(previousTail);
+    const kept = new Set(tail.map((t) => t.name));
+    const dropped = previous.filter((t) => !kept.has(t.name)).map((t) => t.name);
+    if (dropped.length > 0) await this.s3.removeMany(dropped);
     if (this.base) {
       await this.s3.remove(this.base);
       this.base = undefined;
@@ -190,20 +211,19 @@ export class AppendWriter extends PartWriter {
 
 /**
  * Turns an append in progress at name into a plain object there (complete the multipart upload
- * with the tail as its last part, or copy the tail), then drops the state. False when there is none.
+ * with the tail as its last part, or put the tail), then drops the state. False when there is none.
  */
 export async function seal(s3: S3Objects, name: string): Promise<boolean> {
   const state = await s3.loadState(name);
   if (!state) return false;
-  const tail = state.tail ? await s3.bytes(state.tail.name) : undefined;
-  if (state.tail && (!tail || tail.length !== state.tail.size)) throw new Error(`append state of ${name} names a missing tail ${state.tail.name}`);
+  const tail = await s3.tailBytes(name, state.tail);
   if (state.uploadId && state.parts.length > 0) {
     const parts = [...state.parts];
-    if (tail && tail.length > 0) parts.push(await s3.uploadPart(name, state.uploadId, parts.length + 1, tail));
+    if (tail.length > 0) parts.push(await s3.uploadPart(name, state.uploadId, parts.length + 1, tail));
     await s3.complete(name, state.uploadId, parts);
   } else {
     if (state.uploadId) await s3.abortUpload(name, state.uploadId);
-    await s3.put(name, tail ?? Buffer.alloc(0));
+    await s3.put(name, tail);
   }
   await s3.removeMany(await s3.listAll(appendDir(name)));
   return true;

@@ -4,8 +4,8 @@
 // object beside the key (s3-writers.ts), so every replica sees the same upload:
 //
 //   <rootdirectory>/<key>                       the object stat()/read() return
-//   <rootdirectory>/<key>~append/state          JSON: upload id, parts (etag, size), tail object
-//   <rootdirectory>/<key>~append/tail-<random>  bytes after the last full part (< one part)
+//   <rootdirectory>/<key>~append/state          JSON: upload id, parts (etag, size), tail segments
+//   <rootdirectory>/<key>~append/tail-<random>  a segment of the bytes after the last full part
 //
 // Reading or moving a key with an append in progress first seals it into a plain object.
 // Appends to one key must not run concurrently (the upload protocol sends chunks in order).

@@ -111,6 +111,26 @@ describe('S3 driver appends', () => {
     expect(await a.list('uploads/u2')).toEqual([]);
   });
 
+  it('stores each small chunk once, as a tail segment, until enough gather for a part', async () => {
+    let tailBytesPut = 0;
+    const putObject = Client.prototype.putObject;
+    vi.spyOn(Client.prototype, 'putObject').mockImplementation(function (this: Client, bucket: string, name: string, ...rest: unknown[]) {
+      if (name.includes('~append/tail-')) tailBytesPut += Buffer.byteLength(rest[0] as Buffer);
+      return (putObject as (...args: unknown[]) => ReturnType<Client['putObject']>).call(this, bucket, name, ...rest);
+    });
+    const chunks = Array.from({ length: 36 }, (_, i) => bytes(100 * 1024, 100 + i));
+    for (const chunk of chunks) await append(replica(), 'small/data', chunk);
+    const small = Buffer.concat(chunks);
+    expect((await replica().stat('small/data')).size).toBe(small.length);
+    // Rewriting the tail on every chunk would put about 18 times the bytes; segments put each once,
+    // plus one merge when they reach 32.
+    expect(tailBytesPut).toBeLessThan(2 * small.length);
+    const more = bytes(PART, 200);
+    await append(replica(), 'small/data', more);
+    const all = Buffer.concat([small, more]);
+    expect(sha256(await readAll(await replica().read('small/data')))).toBe(sha256(all));
+  });
+
   it('reads a range of an append in progress', async () => {
     const content = bytes(PART + 100, 6);
     await append(replica(), 'k/data', content);
