@@ -46,6 +46,9 @@ export function errorMiddleware(logger: Logger) {
       }
       ctx.status = gone ? 400 : err.status;
       for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+      // A refused request whose body is still arriving (401 before an upload, 413 on a declared
+      // huge manifest): close the connection instead of reading and discarding the rest.
+      if (!ctx.req.complete) ctx.set('Connection', 'close');
       ctx.set('Content-Type', 'application/json');
       ctx.body = Buffer.from(errorBody(err));
     }

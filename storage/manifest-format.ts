@@ -47,6 +47,21 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * Annotations are a string-to-string map (image-spec); anything else is refused, so that no
+ * nested value (a JSON bomb) is kept and later re-serialised, e.g. into a referrers index.
+ */
+function parseAnnotations(value: unknown, where: string): Record<string, string> | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value) || !Object.values(value).every((v) => typeof v === 'string')) throw invalid(`${where} must map strings to strings`);
+  return value as Record<string, string>;
+}
+
+/** A platform holds strings and lists of strings (architecture, os, os.features ...), nothing nested. */
+function isFlatPlatform(value: unknown): boolean {
+  return isObject(value) && Object.values(value).every((v) => typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'string')));
+}
+
 function parseDescriptor(value: unknown, where: string): Descriptor {
   if (!isObject(value)) throw invalid(`${where} is not a descriptor`);
   const { mediaType, digest, size } = value;
@@ -55,9 +70,13 @@ function parseDescriptor(value: unknown, where: string): Descriptor {
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw invalid(`${where}.size is invalid`);
   const descriptor: Descriptor = { mediaType, digest, size };
   if (typeof value.artifactType === 'string') descriptor.artifactType = value.artifactType;
-  if (isObject(value.annotations)) descriptor.annotations = value.annotations as Record<string, string>;
+  const annotations = parseAnnotations(value.annotations, `${where}.annotations`);
+  if (annotations) descriptor.annotations = annotations;
   if (Array.isArray(value.urls)) descriptor.urls = value.urls as string[];
-  if (value.platform !== undefined) descriptor.platform = value.platform;
+  if (value.platform !== undefined) {
+    if (!isFlatPlatform(value.platform)) throw invalid(`${where}.platform is invalid`);
+    descriptor.platform = value.platform;
+  }
   return descriptor;
 }
 
@@ -118,6 +137,7 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): P
     parsed.artifactType = doc.artifactType;
   }
   if (doc.subject !== undefined) parsed.subject = parseDescriptor(doc.subject, 'subject');
-  if (isObject(doc.annotations)) parsed.annotations = doc.annotations as Record<string, string>;
+  const annotations = parseAnnotations(doc.annotations, 'annotations');
+  if (annotations) parsed.annotations = annotations;
   return parsed;
 }

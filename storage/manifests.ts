@@ -209,15 +209,21 @@ export class ManifestStore {
   }
 
   private async checkReferences(name: string, blobs: Descriptor[], manifests: Descriptor[]): Promise<void> {
+    // A 4 MiB manifest can name tens of thousands of descriptors: each digest is looked up once,
+    // a few at a time, and the error names at most MAX_MISSING_IN_DETAIL of those missing.
+    const checks = [
+      ...[...new Set(blobs.map((d) => d.digest))].map((digest) => () => this.blobs.has(name, digest).then((ok) => (ok ? undefined : digest))),
+      ...[...new Set(manifests.map((d) => d.digest))].map((digest) => () => this.has(name, digest).then((ok) => (ok ? undefined : digest))),
+    ];
     const missing: string[] = [];
-    await Promise.all([
-      ...blobs.map(async (d) => {
-        if (!(await this.blobs.has(name, d.digest))) missing.push(d.digest);
-      }),
-      ...manifests.map(async (d) => {
-        if (!(await this.has(name, d.digest))) missing.push(d.digest);
-      }),
-    ]);
+    let next = 0;
+    const worker = async () => {
+      while (next < checks.length && missing.length < MAX_MISSING_IN_DETAIL) {
+        const absent = await checks[next++]();
+        if (absent) missing.push(absent);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(REFERENCE_CHECK_CONCURRENCY, checks.length) }, worker));
     if (missing.length > 0) {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digests: missing.sort() } });
     }
@@ -227,6 +233,11 @@ export class ManifestStore {
     return `tags:${name}`;
   }
 }
+
+/** Lookups of a manifest's references in flight at once. */
+const REFERENCE_CHECK_CONCURRENCY = 16;
+/** Missing references named in a MANIFEST_BLOB_UNKNOWN detail; the check stops there. */
+const MAX_MISSING_IN_DETAIL = 100;
 
 /** Byte-wise order, as the spec's "lexical" ordering of tags and repositories. */
 export function compareLexically(a: string, b: string): number {
