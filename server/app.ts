@@ -43,20 +43,26 @@ export interface AppOptions {
 let requestCounter = 0;
 const bootId = Date.now().toString(36);
 
+/** A client's own X-Request-Id is kept when it is short and plain (it goes into logs and headers). */
+const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
+
 function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: RegistryMetrics) {
   const extra = Object.entries(config.http.headers ?? {}).map(([k, v]) => [k, v.join(', ')] as const);
   const accessLog = !config.log.accesslog.disabled;
   return async function headersLogAndMetrics(ctx: Context, next: Next): Promise<void> {
     const started = process.hrtime.bigint();
+    const { req, res } = ctx;
     // Hold the socket: req.socket can be null by the end of a request answered before its body.
-    const socket = ctx.req.socket;
+    const socket = req.socket;
     const bytesReadBefore = socket.bytesRead;
-    const requestId = ctx.get('X-Request-Id') || `${bootId}-${(++requestCounter).toString(36)}`;
+    const given = req.headers['x-request-id'];
+    const requestId = typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : `${bootId}-${(++requestCounter).toString(36)}`;
     ctx.state.requestId = requestId;
-    ctx.set('Docker-Distribution-API-Version', 'registry/2.0');
-    ctx.set('X-Request-Id', requestId);
-    for (const [k, v] of extra) ctx.set(k, v);
-    const isUpload = ctx.method !== 'GET' && ctx.method !== 'HEAD' && ctx.path.includes('/blobs/uploads');
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    res.setHeader('X-Request-Id', requestId);
+    for (const [k, v] of extra) res.setHeader(k, v);
+    const method = req.method ?? 'GET';
+    const isUpload = method !== 'GET' && method !== 'HEAD' && ctx.path.includes('/blobs/uploads');
     if (isUpload) metrics.uploadsInFlight.inc();
     try {
       await next();
@@ -65,16 +71,14 @@ function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: Regis
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       // /v2 routes name their resource; operator routes their path; anything else is 'other'.
       const route: string = ctx.state.route ?? (ctx as { _matchedRoute?: string })._matchedRoute ?? 'other';
-      const status = ctx.status;
-      metrics.requests.inc({ route, method: ctx.method, status });
-      metrics.latency.observe({ route, method: ctx.method }, seconds);
-      if (status >= 500) metrics.storageErrors.inc({ route });
-      const length = Number(ctx.response.get('Content-Length') || 0);
-      if (ctx.method !== 'HEAD' && length > 0) metrics.bytesOut.inc({ route }, length);
+      const status = res.statusCode;
+      metrics.recordRequest(route, method, status, seconds);
+      const length = method === 'HEAD' ? 0 : Number(res.getHeader('content-length') ?? 0);
+      if (length > 0) metrics.bytesOut.inc({ route }, length);
       const received = socket.bytesRead - bytesReadBefore;
       if (received > 0) metrics.bytesIn.inc({ route }, received);
       if (accessLog && logger.isLevelEnabled('info')) {
-        logger.info({ reqId: requestId, method: ctx.method, url: ctx.url, status, ms: Math.round(seconds * 1e5) / 100 }, 'request');
+        logger.info({ reqId: requestId, method, url: ctx.url, status, ms: Math.round(seconds * 1e5) / 100 }, 'request');
       }
     }
   };
