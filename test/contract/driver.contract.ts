@@ -1,7 +1,7 @@
 // The StorageDriver contract (storage/driver.ts), written once and run by every driver with its
 // own factory, as distribution's driver/testsuites is. Nothing here asks which driver it has:
 // a backend's quirks (no rename, no append) must be hidden inside the driver.
-import { Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StorageDriver } from '../../storage/driver.js';
@@ -380,6 +380,7 @@ export function describeDriverContract(factory: DriverFactory): void {
         const calls: Array<[string, () => Promise<unknown>]> = [
           ['stat', () => driver.stat(key)],
           ['read', () => driver.read(key)],
+          ['copyTo', () => driver.copyTo(key, new PassThrough())],
           ['getContent', () => driver.getContent(key)],
           ['putContent', () => driver.putContent(key, 'evil')],
           ['writer', () => driver.writer(key)],
