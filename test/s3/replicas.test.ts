@@ -79,7 +79,7 @@ async function startReplica(s3: S3rverInstance): Promise<Replica> {
     log: { level: 'error', accesslog: { disabled: true } },
   });
   // The path production takes: the driver the config names, a RegistryStorage, createApp.
-  const storage = new RegistryStorage(driverFromConfig(config, {}), {
+  const storage = new RegistryStorage(await driverFromConfig(config, {}), {
     ttlMs: parseDuration(config.stowage.cache.ttl),
     manifestBytes: config.stowage.cache.manifestbytes,
   });
