@@ -81,6 +81,8 @@ export class UpstreamClient {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 64 });
   private readonly tokens = new Map<string, CachedToken>();
+  /** Token requests in flight per scope: concurrent cold pulls share one. */
+  private readonly pendingTokens = new Map<string, Promise<string | undefined>>();
   private readonly timeoutMs: number;
   private readonly basic?: string;
   private readonly logger: Logger;
@@ -136,11 +138,14 @@ export class UpstreamClient {
     const scope = `repository:${name}:pull`;
     const url = new URL(`${this.base.pathname.replace(/\/+$/, '')}/v2/${name}${suffix}`, this.base);
     try {
-      let res = await this.request(method, url, this.authorization(scope), options);
+      const sent = this.authorization(scope);
+      let res = await this.request(method, url, sent, options);
       if (res.status === 401) {
         const challenge = parseChallenge(headerValue(res.headers['www-authenticate']));
         res.body.resume();
-        const retryAuth = await this.answerChallenge(challenge, scope, options.signal);
+        // A request that went out before a concurrent one fetched the token only needs that token.
+        const fresh = this.authorization(scope);
+        const retryAuth = fresh?.startsWith('Bearer ') && fresh !== sent ? fresh : await this.answerChallenge(challenge, scope, options.signal);
         if (retryAuth) res = await this.request(method, url, retryAuth, options);
       }
       if (res.status >= 500 || res.status === 429) {
@@ -177,6 +182,14 @@ export class UpstreamClient {
       return this.basic;
     }
     if (challenge?.scheme !== 'bearer' || !challenge.params.realm) return undefined;
+    const pending = this.pendingTokens.get(scope);
+    if (pending) return pending;
+    const fetching = this.fetchToken(challenge, scope, signal).finally(() => this.pendingTokens.delete(scope));
+    this.pendingTokens.set(scope, fetching);
+    return fetching;
+  }
+
+  private async fetchToken(challenge: Challenge, scope: string, signal?: AbortSignal): Promise<string | undefined> {
     const realm = new URL(challenge.params.realm);
     if (challenge.params.service) realm.searchParams.set('service', challenge.params.service);
     realm.searchParams.set('scope', challenge.params.scope ?? scope);

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fsp from 'node:fs/promises';
 import { BlobFill } from '../../server/proxy/blob-fill.js';
-import { randomBlob } from './images.js';
+import { randomBlob } from '../helpers/content.js';
 import { listen, pull, pushImage, startProxy, startUpstream, tempDir, type Listening, type ProxyServer, type Upstream } from './harness.js';
 
 let upstream: Upstream | undefined;

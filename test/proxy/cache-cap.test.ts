@@ -2,7 +2,7 @@
 // evicted, local repositories and the blobs they hold are never touched, and an evicted image
 // pulls again from upstream.
 import { afterEach, describe, expect, it } from 'vitest';
-import { randomBlob } from './images.js';
+import { randomBlob } from '../helpers/content.js';
 import { TestClock, pull, pushImage, startProxy, startUpstream, type Image, type ProxyServer, type Upstream } from './harness.js';
 
 let upstream: Upstream | undefined;

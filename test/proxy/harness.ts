@@ -14,7 +14,7 @@ import { PullThroughProxy } from '../../server/proxy/pull-through.js';
 import { silentLogger } from '../../server/logger.js';
 import { FilesystemDriver } from '../../storage/fs.js';
 import { RegistryStorage } from '../../storage/registry.js';
-import { blobOf, imageIndex, imageManifest, randomBlob, type Blob, type Manifest } from './images.js';
+import { blobOf, ociIndex, ociManifest, randomBlob, type Blob, type Manifest } from '../helpers/content.js';
 
 export interface Listening {
   server: http.Server;
@@ -117,7 +117,7 @@ export interface Image {
 export async function pushImage(storage: RegistryStorage, name: string, tag: string, layers: Blob[] = [randomBlob(300_000, 7)]): Promise<Image> {
   const config = blobOf(JSON.stringify({ architecture: 'amd64', os: 'linux', seed: randomBytes(4).toString('hex') }));
   for (const blob of [config, ...layers]) await pushBlob(storage, name, blob);
-  const manifest = imageManifest(config, layers);
+  const manifest = ociManifest(config, layers);
   await storage.manifests.put(name, tag, manifest.bytes, manifest.mediaType);
   return { name, tag, config, layers, manifest };
 }
@@ -129,7 +129,7 @@ export async function pushBlob(storage: RegistryStorage, name: string, blob: Blo
 
 /** Pushes an index of the given images' manifests under tag (the images must be in name). */
 export async function pushIndex(storage: RegistryStorage, name: string, tag: string, children: Manifest[]): Promise<Manifest> {
-  const index = imageIndex(children);
+  const index = ociIndex(children);
   await storage.manifests.put(name, tag, index.bytes, index.mediaType);
   return index;
 }

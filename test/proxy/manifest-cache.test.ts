@@ -2,7 +2,7 @@
 // stored under the stowage-side name, tags revalidated with one HEAD at most once per TTL, an
 // upstream 404 remembered, and index children fetched only when a client pulls them.
 import { afterEach, describe, expect, it } from 'vitest';
-import { imageManifest, randomBlob } from './images.js';
+import { dockerManifest, randomBlob } from '../helpers/content.js';
 import { ACCEPT_ALL, TestClock, pull, pushBlob, pushImage, pushIndex, startProxy, startUpstream, type ProxyServer, type Upstream } from './harness.js';
 
 let upstream: Upstream;
@@ -38,7 +38,7 @@ describe('manifests through the proxy', () => {
     const layer = randomBlob(1000, 4);
     await pushBlob(upstream.storage, 'legacy/app', config);
     await pushBlob(upstream.storage, 'legacy/app', layer);
-    const manifest = imageManifest(config, [layer], 'docker');
+    const manifest = dockerManifest(config, [layer]);
     await upstream.storage.manifests.put('legacy/app', 'old', manifest.bytes, manifest.mediaType);
     proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
 

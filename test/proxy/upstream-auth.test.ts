@@ -2,7 +2,7 @@
 // the realm -> retry), anonymous and with credentials, tokens reused until they expire; Basic;
 // and blob redirects that must not carry the upstream's Authorization to another host.
 import { afterEach, describe, expect, it } from 'vitest';
-import { randomBlob } from './images.js';
+import { randomBlob } from '../helpers/content.js';
 import { silentLogger } from '../../server/logger.js';
 import { UpstreamClient, parseChallenge } from '../../server/proxy/upstream-client.js';
 import { TokenIssuer, listen, pull, pushImage, startProxy, startUpstream, type Listening, type ProxyServer, type Upstream } from './harness.js';
@@ -135,5 +135,18 @@ describe('upstream auth', () => {
     expect(res.status).toBe(200);
     expect(res.body.equals(layer.bytes)).toBe(true);
     expect(storageSeen).toEqual([undefined]);
+  });
+});
+
+describe('token requests', () => {
+  it('shares one token request among concurrent cold pulls of one repository', async () => {
+    issuer = new TokenIssuer();
+    await issuer.start();
+    upstream = await startUpstream({ issuer });
+    const image = await pushImage(upstream.storage, 'team/app', 'v1', [randomBlob(1000, 1), randomBlob(1000, 2), randomBlob(1000, 3)]);
+    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    const answers = await Promise.all(image.layers.map((l) => pull(`${proxy!.url}/v2/team/app/blobs/${l.digest}`)));
+    for (const [i, answer] of answers.entries()) expect(answer.body.equals(image.layers[i].bytes)).toBe(true);
+    expect(issuer.issued).toHaveLength(1);
   });
 });

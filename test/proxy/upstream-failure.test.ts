@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { randomBlob } from './images.js';
+import { randomBlob } from '../helpers/content.js';
 import { TestClock, listen, pull, pushImage, startProxy, startUpstream, type Listening, type ProxyServer, type Upstream } from './harness.js';
 
 let upstream: Upstream | undefined;
