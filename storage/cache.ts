@@ -26,14 +26,16 @@ export class RegistryCache {
 
   constructor(options: CacheOptions = DEFAULT_CACHE_OPTIONS) {
     const ttl = Math.max(1, options.ttlMs);
-    this.tags = new LRUCache({ max: 100_000, ttl, ttlAutopurge: false });
+    // lru-cache allocates its index arrays for `max` entries up front: keep the bounds modest,
+    // they cost start-up time and resident memory whether or not they fill.
+    this.tags = new LRUCache({ max: 20_000, ttl, ttlAutopurge: false });
     this.manifests = new LRUCache({
       maxSize: Math.max(1, options.manifestBytes),
       sizeCalculation: (m) => m.bytes.length + 200,
       ttl,
     });
-    this.blobs = new LRUCache({ max: 200_000, ttl });
-    this.listings = new LRUCache({ max: 10_000, ttl });
+    this.blobs = new LRUCache({ max: 50_000, ttl });
+    this.listings = new LRUCache({ max: 2_000, ttl });
   }
 
   static tagKey(name: string, tag: string): string {
