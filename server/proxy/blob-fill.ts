@@ -223,6 +223,11 @@ class SpoolWriter extends Writable {
     this.writeAll(chunk).then(() => callback(), callback);
   }
 
+  // Chunks that queued up while a write was in flight go down in one system call.
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.writeAll(Buffer.concat(chunks.map((c) => c.chunk))).then(() => callback(), callback);
+  }
+
   private async writeAll(chunk: Buffer): Promise<void> {
     let offset = 0;
     while (offset < chunk.length) {
