@@ -29,6 +29,8 @@ busybox_bin=$(command -v busybox || echo /bin/busybox)
 
 rootfs=$(mktemp -d /tmp/stowage-node-base.XXXXXX)
 trap 'rm -rf "$rootfs"' EXIT
+# mktemp makes the directory 0700; as the image's / it would lock uid 1000 out of everything.
+chmod 755 "$rootfs"
 
 # Debian's merged /usr: /bin, /lib and friends are links into /usr.
 mkdir -p "$rootfs"/usr/{bin,sbin,lib,lib64,local/bin,local/lib/node_modules} "$rootfs"/{etc/ssl/certs,tmp,root,home/node}
