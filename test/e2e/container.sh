@@ -54,7 +54,9 @@ stop_everything() {
   fi
 }
 trap 'stop_everything' EXIT
-trap 'echo "interrupted" >&2; exit 130' INT TERM
+trap 'echo "interrupted" >&2; exit 130' INT TERM HUP
+# A reader that went away (`| head`) must not skip the cleanup.
+trap 'exit 141' PIPE
 
 missing=()
 for tool in dockerd curl ip node /bin/busybox; do
