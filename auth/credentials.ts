@@ -6,7 +6,7 @@ export type Credentials =
   | { scheme: 'bearer'; token: string }
   | { scheme: 'malformed' };
 
-/** undefined when the request carries no Authorization header. */
+/** undefined when the request carries no Authorization header, or empty Basic credentials. */
 export function parseAuthorization(header: string | undefined): Credentials | undefined {
   if (header === undefined || header === '') return undefined;
   const space = header.indexOf(' ');
@@ -15,6 +15,8 @@ export function parseAuthorization(header: string | undefined): Credentials | un
   if (scheme === 'basic') {
     if (!/^[A-Za-z0-9+/]+=*$/.test(value)) return { scheme: 'malformed' };
     const decoded = Buffer.from(value, 'base64').toString('utf8');
+    // containers/image sends "Basic Og==" (":") when it has no credentials: that is no login.
+    if (decoded === ':') return undefined;
     const colon = decoded.indexOf(':');
     if (colon <= 0) return { scheme: 'malformed' };
     return { scheme: 'basic', user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };

@@ -124,8 +124,10 @@ describe('credentials and challenges', () => {
     },
   );
 
-  it('has nothing to read without a header', () => {
+  it('has nothing to read without a header, or with empty Basic credentials', () => {
     expect(parseAuthorization(undefined)).toBeUndefined();
+    expect(parseAuthorization('')).toBeUndefined();
+    expect(parseAuthorization(`Basic ${Buffer.from(':').toString('base64')}`)).toBeUndefined();
   });
 
   it('quotes challenge parameters safely', () => {

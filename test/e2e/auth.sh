@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# End-to-end checks of authentication with real clients: stowage with auth.htpasswd, then with
+# auth.token and its built-in token endpoint, both with access rules (alice may do everything,
+# reader may only pull, everyone may pull public/*). docker login then push and pull, a wrong
+# password refused, a pull-only user denied on push with Docker's "denied" message, anonymous
+# pull of public/*, skopeo --creds, podman login, and no password in the registry's log.
+# Reuses test/e2e/lib (harness, clients, images, services: the private dockerd) without the
+# suite's own registry. Ends with one line `e2e-auth: N passed, M failed`; exits non-zero when
+# anything failed. Everything listens on 127.0.0.1 and is stopped and removed on exit.
+#   E2E_KEEP=1   keep the temporary directory (logs, data) for inspection
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+REGISTRY_LOG=/dev/null
+RUN_STARTED=$SECONDS
+
+source "$HERE/lib/harness.sh"
+source "$HERE/lib/services.sh"
+source "$HERE/lib/clients.sh"
+source "$HERE/lib/images.sh"
+
+ALICE_PASSWORD="alice-$RANDOM-$RANDOM-pw"
+READER_PASSWORD="reader-$RANDOM-$RANDOM-pw"
+
+finish() {
+  cleanup
+  echo "e2e-auth: $E2E_PASSED passed, $E2E_FAILED failed"
+  ((E2E_FAILED == 0))
+  exit
+}
+trap 'cleanup' EXIT
+trap 'echo "interrupted" >&2; exit 130' INT TERM
+
+DOCKER_BIN=${E2E_DOCKER:-/usr/bin/docker}
+[[ -x "$DOCKER_BIN" ]] || DOCKER_BIN=$(command -v docker || echo docker)
+E2E_DIR=$(mktemp -d /tmp/stowage-e2e-auth.XXXXXX)
+mkdir -p "$E2E_DIR/logs"
+
+# Build: dist/ must exist and be newer than every source file.
+cli="$ROOT/dist/server/cli.js"
+if [[ ! -f "$cli" ]] || [[ -n "$(find "$ROOT/server" "$ROOT/storage" "$ROOT/auth" "$ROOT/tsconfig.json" "$ROOT/package.json" \
+  -newer "$cli" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]]; then
+  echo "building stowage (npm run build)"
+  if ! (cd "$ROOT" && npm run build) >"$E2E_DIR/build.log" 2>&1; then
+    setup_failed "npm run build" "$E2E_DIR/build.log"
+    finish
+  fi
+fi
+
+# The users, bcrypt-hashed with the bcryptjs stowage itself uses (no htpasswd tool needed).
+HTPASSWD="$E2E_DIR/users.htpasswd"
+node -e "
+  const bcrypt = require('$ROOT/node_modules/bcryptjs');
+  const [file, ...pairs] = process.argv.slice(1);
+  const lines = [];
+  for (let i = 0; i < pairs.length; i += 2) lines.push(pairs[i] + ':' + bcrypt.hashSync(pairs[i + 1], 10).replace(/^\\\$2b\\\$/, '\$2y\$'));
+  require('node:fs').writeFileSync(file, lines.join('\n') + '\n');
+" "$HTPASSWD" alice "$ALICE_PASSWORD" reader "$READER_PASSWORD"
+
+ACCESS_RULES='
+    access:
+      - { repositories: ["public/**"], anonymous: true, actions: [pull] }
+      - { repositories: ["**"], users: [alice], actions: [pull, push, delete] }
+      - { repositories: ["**"], users: [reader], actions: [pull] }'
+
+# Starts stowage on a free port with the given auth section (@REG@ stands for its host:port) and
+# stowage.auth settings; sets REG, REGISTRY_LOG, REGISTRY_PID. Like the suite's start_registry, it
+# runs without REGISTRY_* variables (skopeo's REGISTRY_AUTH_FILE would read as a config override).
+start_stowage() {
+  local kind=$1 auth=$2 stowage_auth=$3 config="$E2E_DIR/$1.yml" unset_env=() variable
+  for variable in $(compgen -e | grep '^REGISTRY_'); do unset_env+=(-u "$variable"); done
+  REGISTRY_PORT=$(free_port)
+  REG="127.0.0.1:$REGISTRY_PORT"
+  auth=${auth//@REG@/$REG}
+  REGISTRY_LOG="$E2E_DIR/registry-$kind.log"
+  mkdir -p "$E2E_DIR/data-$kind"
+  cat >"$config" <<EOF
+http: { addr: "127.0.0.1:$REGISTRY_PORT" }
+storage: { filesystem: { rootdirectory: "$E2E_DIR/data-$kind" }, delete: { enabled: true } }
+log: { level: info }
+$auth
+stowage:
+  auth:$stowage_auth
+EOF
+  env "${unset_env[@]}" node "$cli" serve --config "$config" >"$REGISTRY_LOG" 2>&1 &
+  REGISTRY_PID=$!
+  wait_for 20 registry_challenges
+}
+
+registry_challenges() {
+  [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$REG/v2/")" == 401 ]]
+}
+
+# The WWW-Authenticate header of an anonymous GET of a path.
+challenge_of() {
+  curl -sS --max-time 10 -o /dev/null -D - "http://$REG$1" | tr -d '\r' | awk -F': ' 'tolower($1) == "www-authenticate" { print $2 }'
+}
+
+# --- checks shared by both kinds of auth ----------------------------------------------------
+
+docker_imports_busybox() {
+  make_busybox_rootfs "$E2E_DIR/rootfs-busybox"
+  reproducible_tar "$E2E_DIR/rootfs-busybox" | docker import - busybox:latest
+}
+
+docker_login_refuses_wrong_password() {
+  if run docker login --username alice --password-stdin "$REG" <<<"not-the-password"; then fail 'docker login succeeded with a wrong password'; fi
+  expect_match "$OUT" '(401 Unauthorized|unauthorized)' 'docker login output'
+}
+
+docker_pull_refused_without_login() {
+  run docker logout "$REG"
+  if run docker pull "$REG/team/busybox:1"; then fail 'pulled a private repository without logging in'; fi
+  expect_match "$OUT" "(no basic auth credentials|may require 'docker login')" 'docker pull output'
+}
+
+docker_login_push_pull_as_alice() {
+  run docker login --username alice --password-stdin "$REG" <<<"$ALICE_PASSWORD"
+  expect_contains "$OUT" 'Login Succeeded' 'docker login output'
+  run docker tag busybox:latest "$REG/team/busybox:1"
+  run docker push "$REG/team/busybox:1"
+  expect_match "$OUT" '1: digest: sha256:[0-9a-f]{64}' 'docker push output'
+  run docker tag busybox:latest "$REG/public/busybox:1"
+  run docker push "$REG/public/busybox:1"
+  run docker rmi "$REG/team/busybox:1" "$REG/public/busybox:1"
+  run docker pull "$REG/team/busybox:1"
+  expect_contains "$OUT" "Downloaded newer image for $REG/team/busybox:1" 'docker pull output'
+  run docker run --rm --network none "$REG/team/busybox:1" /bin/echo "Hello world"
+  expect_eq "$OUT" 'Hello world' 'container output'
+}
+
+docker_pull_only_user_is_denied_push() {
+  run docker logout "$REG"
+  run docker login --username reader --password-stdin "$REG" <<<"$READER_PASSWORD"
+  run docker rmi "$REG/team/busybox:1"
+  run docker pull "$REG/team/busybox:1"
+  run docker tag busybox:latest "$REG/team/busybox:by-reader"
+  if run docker push "$REG/team/busybox:by-reader"; then fail 'a pull-only user pushed'; fi
+  expect_contains "$OUT" 'denied: requested access to the resource is denied' 'docker push output'
+  run docker logout "$REG"
+}
+
+# With Basic auth the docker CLI will not send a request without credentials once /v2/ has
+# challenged ("no basic auth credentials"): anonymous pulls there are for skopeo, podman, curl.
+skopeo_and_curl_pull_public_anonymously() {
+  run skopeo inspect --tls-verify=false "docker://$REG/public/busybox:1"
+  expect_eq "$(jq -r .Name <<<"$OUT")" "$REG/public/busybox" 'anonymous skopeo inspect'
+  expect_eq "$(registry_status GET /v2/public/busybox/manifests/1)" 200 'anonymous GET of public/busybox:1'
+  expect_eq "$(registry_status GET /v2/team/busybox/manifests/1)" 401 'anonymous GET of team/busybox:1'
+}
+
+docker_pulls_public_anonymously() {
+  run docker logout "$REG"
+  run docker rmi "$REG/public/busybox:1" || true
+  run docker pull "$REG/public/busybox:1"
+  expect_contains "$OUT" "Downloaded newer image for $REG/public/busybox:1" 'anonymous docker pull output'
+}
+
+skopeo_uses_creds() {
+  run skopeo inspect --tls-verify=false --creds "alice:$ALICE_PASSWORD" "docker://$REG/team/busybox:1"
+  expect_eq "$(jq -r .Name <<<"$OUT")" "$REG/team/busybox" 'skopeo inspect name'
+  if run skopeo inspect --tls-verify=false "docker://$REG/team/busybox:1"; then fail 'skopeo inspected a private repository without credentials'; fi
+  if run skopeo inspect --tls-verify=false --creds "alice:wrong" "docker://$REG/team/busybox:1"; then fail 'skopeo inspected with a wrong password'; fi
+  run skopeo copy --src-tls-verify=false --dest-tls-verify=false --src-creds "reader:$READER_PASSWORD" --dest-creds "alice:$ALICE_PASSWORD" \
+    "docker://$REG/team/busybox:1" "docker://$REG/team/skopeo-copy:1"
+  if run skopeo copy --src-tls-verify=false --dest-tls-verify=false --src-creds "reader:$READER_PASSWORD" --dest-creds "reader:$READER_PASSWORD" \
+    "docker://$REG/team/busybox:1" "docker://$REG/team/by-reader:1"; then fail 'skopeo pushed as a pull-only user'; fi
+}
+
+podman_login_push_pull() {
+  if run podman login --tls-verify=false --username alice --password "wrong" "$REG"; then fail 'podman login succeeded with a wrong password'; fi
+  run podman login --tls-verify=false --username alice --password-stdin "$REG" <<<"$ALICE_PASSWORD"
+  expect_contains "$OUT" 'Login Succeeded' 'podman login output'
+  run podman pull --tls-verify=false "$REG/team/busybox:1"
+  run podman tag "$REG/team/busybox:1" "$REG/team/podman:1"
+  run podman push --tls-verify=false "$REG/team/podman:1"
+  run podman rmi --all --force
+  run podman pull --tls-verify=false "$REG/team/podman:1"
+  run podman logout "$REG"
+  if run podman pull --tls-verify=false "$REG/team/podman:1"; then fail 'podman pulled a private repository after logout'; fi
+}
+
+registry_never_logged_passwords() {
+  if grep -qF -e "$ALICE_PASSWORD" -e "$READER_PASSWORD" "$REGISTRY_LOG"; then fail "a password appears in $REGISTRY_LOG"; fi
+  if grep -qF -e "$(printf 'alice:%s' "$ALICE_PASSWORD" | base64 -w0)" "$REGISTRY_LOG"; then fail "credentials appear in $REGISTRY_LOG"; fi
+  grep -q '"msg":"request"' "$REGISTRY_LOG" || fail 'the registry logged no requests at all'
+}
+
+run_client_checks() {
+  local kind=$1
+  check "$kind: docker login refuses a wrong password" docker_login_refuses_wrong_password
+  check "$kind: docker pull without login is refused" docker_pull_refused_without_login
+  check "$kind: docker login, push, pull and run as alice" docker_login_push_pull_as_alice
+  check "$kind: a pull-only user gets 'denied' on docker push" docker_pull_only_user_is_denied_push
+  if [[ "$kind" == token ]]; then
+    check "$kind: docker pulls public/* anonymously" docker_pulls_public_anonymously
+  else
+    check "$kind: skopeo and curl pull public/* anonymously" skopeo_and_curl_pull_public_anonymously
+  fi
+  check "$kind: skopeo --creds inspects and copies, refuses without" skopeo_uses_creds
+  check "$kind: podman login, push and pull" podman_login_push_pull
+  check "$kind: no password in the registry log" registry_never_logged_passwords
+}
+
+# --- htpasswd -------------------------------------------------------------------------------
+
+htpasswd_challenges_with_basic() {
+  expect_eq "$(challenge_of /v2/)" 'Basic realm="stowage-e2e"' 'challenge of /v2/'
+}
+
+# --- token ----------------------------------------------------------------------------------
+
+token_challenges_with_bearer() {
+  expect_eq "$(challenge_of /v2/)" "Bearer realm=\"http://$REG/token\",service=\"stowage-e2e\"" 'challenge of /v2/'
+  expect_eq "$(challenge_of /v2/team/busybox/manifests/1)" \
+    "Bearer realm=\"http://$REG/token\",service=\"stowage-e2e\",scope=\"repository:team/busybox:pull\"" 'challenge of a pull'
+}
+
+token_endpoint_answers() {
+  run curl -sS --max-time 10 -u "alice:$ALICE_PASSWORD" "http://$REG/token?service=stowage-e2e&scope=repository:team/busybox:pull,push"
+  expect_match "$(jq -r '.token | split(".") | length' <<<"$OUT")" '^3$' 'parts of the JWT'
+  expect_eq "$(jq -r '.access_token == .token' <<<"$OUT")" true 'access_token equals token'
+  expect_eq "$(jq -r .expires_in <<<"$OUT")" 300 'expires_in'
+  local claims
+  claims=$(node -e "console.log(Buffer.from(process.argv[1].split('.')[1], 'base64url').toString())" "$(jq -r .token <<<"$OUT")")
+  expect_eq "$(jq -c .access <<<"$claims")" '[{"type":"repository","name":"team/busybox","actions":["pull","push"]}]' 'access claim'
+  expect_eq "$(jq -r .sub <<<"$claims")" alice 'subject'
+}
+
+# --- run ------------------------------------------------------------------------------------
+
+prepare_clients
+# dockerd is started against a port nobody uses: 127.0.0.0/8 registries are insecure (plain
+# HTTP, credentials sent) by default, which is what these checks rely on.
+REG="127.0.0.1:$(free_port)"
+if ! start_dockerd; then
+  setup_failed "dockerd starts on $DOCKER_HOST" "$DOCKERD_LOG"
+  finish
+fi
+check "docker imports a busybox image made from busybox-static" docker_imports_busybox
+
+if start_stowage htpasswd 'auth: { htpasswd: { realm: stowage-e2e, path: "'"$HTPASSWD"'" } }' "$ACCESS_RULES"; then
+  echo "registry: stowage with auth.htpasswd on $REG"
+  check "htpasswd: /v2/ challenges with Basic realm" htpasswd_challenges_with_basic
+  run_client_checks htpasswd
+else
+  setup_failed "stowage with auth.htpasswd starts and challenges GET /v2/" "$REGISTRY_LOG"
+fi
+stop_pid "$REGISTRY_PID" 10
+
+if start_stowage token 'auth: { token: { realm: "http://@REG@/token", service: stowage-e2e, issuer: stowage-e2e-issuer } }' \
+  "$(printf '\n    issuer: { htpasswd: "%s" }%s' "$HTPASSWD" "$ACCESS_RULES")"; then
+  echo "registry: stowage with auth.token and the built-in issuer on $REG"
+  check "token: /v2/ challenges with Bearer realm, service and scope" token_challenges_with_bearer
+  check "token: GET /token answers a JWT with the granted access" token_endpoint_answers
+  run_client_checks token
+else
+  setup_failed "stowage with auth.token starts and challenges GET /v2/" "$REGISTRY_LOG"
+fi
+
+echo "took $((SECONDS - RUN_STARTED)) s"
+finish
