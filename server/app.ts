@@ -106,7 +106,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   if (events.enabled) app.use(notificationMiddleware(events));
   app.use(async (ctx, next) => {
     if (ctx.path === '/v2' || ctx.path.startsWith('/v2/')) return routeV2(ctx);
-    if (issuer && ctx.path === '/token') return token(ctx, issuer);
+    if (ctx.path === '/token') return token(ctx, issuer);
     return next();
   });
   app.use(opsRouter({ config, storage, metrics }).routes());

@@ -17,6 +17,9 @@ export const OPS_ROUTES = [
   { method: 'GET', path: '/metrics' },
   // Served by server/routes/admin.ts.
   { method: 'POST', path: '/admin/retag' },
+  // Served by server/routes/token.ts (405 unless stowage.auth.issuer is set).
+  { method: 'GET', path: '/token' },
+  { method: 'POST', path: '/token' },
 ] as const;
 
 const PAGE_REPOSITORIES = 200;

@@ -2,6 +2,7 @@
 // GET /token?service=&scope= with Basic credentials (or none, for an anonymous token), and the
 // OAuth 2 password grant (docs/spec/auth/oauth.md) as a POST form, which containerd tries first.
 // The logic is auth/token-issuer.ts; this file only reads the request and writes the answer.
+// Without the built-in issuer the path answers 405 UNSUPPORTED, saying how to turn it on.
 import type { Context } from 'koa';
 import { RegistryError } from '../../storage/errors.js';
 import type { TokenIssuer } from '../../auth/token-issuer.js';
@@ -18,8 +19,9 @@ function first(value: string | string[] | undefined): string | undefined {
   return all(value)[0];
 }
 
-export async function token(ctx: Context, issuer: TokenIssuer): Promise<void> {
+export async function token(ctx: Context, issuer: TokenIssuer | undefined): Promise<void> {
   ctx.state.route = 'token';
+  if (!issuer) throw new RegistryError('UNSUPPORTED', 'no built-in token endpoint: configure auth.token and stowage.auth.issuer');
   if (ctx.method === 'GET') {
     const answer = await issuer.issue({
       authorization: ctx.get('Authorization') || undefined,

@@ -137,7 +137,7 @@ describe('a registry trusting an external issuer', () => {
       expectError(other, 401, 'UNAUTHORIZED');
       expect(other.headers['www-authenticate']).toBe(`Bearer realm="https://auth.example.test/token",service="${SERVICE}",scope="repository:team/other:pull",error="insufficient_scope"`);
       // There is no built-in token endpoint.
-      expectError(await reg.request.get('/token'), 404, 'NAME_UNKNOWN');
+      expectError(await reg.request.get('/token'), 405, 'UNSUPPORTED');
     } finally {
       await reg.cleanup();
     }
