@@ -17,6 +17,8 @@ const COPY_PART_SIZE = 1024 * 1024 * 1024;
 
 /** Registry keys never contain "~" (driver.ts assertKey), so "<name>~append/..." cannot collide with a key. */
 export const APPEND_MARK = '~append';
+/** User metadata of the empty object that stands at a key while an append to it is in progress. */
+const MARKER_META = 'stowage-append';
 
 export interface UploadedPart {
   part: number;
@@ -70,41 +72,49 @@ export class S3Objects {
     readonly bucket: string,
   ) {}
 
-  /** Size of a plain object, or undefined when there is none. */
-  async size(name: string): Promise<number | undefined> {
-    try {
-      return (await this.client.statObject(this.bucket, name)).size;
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
-  }
-
-  async stat(name: string): Promise<{ size: number; modifiedAt: Date } | undefined> {
+  /** What stands at name: nothing, a plain object, or the marker of an append in progress. */
+  async stat(name: string): Promise<{ size: number; modifiedAt: Date; appending: boolean } | undefined> {
     try {
       const info = await this.client.statObject(this.bucket, name);
-      return { size: info.size, modifiedAt: info.lastModified };
+      return { size: info.size, modifiedAt: info.lastModified, appending: MARKER_META in (info.metaData ?? {}) };
     } catch (err) {
       if (isMissing(err)) return undefined;
       throw err;
     }
   }
 
-  /** The object's bytes (all, or an inclusive range), or undefined when there is no such object. */
-  async stream(name: string, range?: ByteRange): Promise<Readable | undefined> {
+  /**
+   * The object's bytes (all, or an inclusive range); undefined when there is no such object, and
+   * 'appending' when an append marker stands there (its bytes are in the append state).
+   */
+  async stream(name: string, range?: ByteRange): Promise<Readable | 'appending' | undefined> {
+    let stream: Readable;
     try {
-      if (range) return await this.client.getPartialObject(this.bucket, name, range.start, range.end - range.start + 1);
-      return await this.client.getObject(this.bucket, name);
+      stream = range
+        ? await this.client.getPartialObject(this.bucket, name, range.start, range.end - range.start + 1)
+        : await this.client.getObject(this.bucket, name);
     } catch (err) {
       if (isMissing(err)) return undefined;
+      // A range of the empty marker is unsatisfiable; any range the layer above asks is checked.
+      if ((err as { code?: string }).code === 'InvalidRange' && (await this.stat(name))?.appending) return 'appending';
       throw err;
     }
+    if ((stream as Readable & { headers?: Record<string, string> }).headers?.[`x-amz-meta-${MARKER_META}`] !== undefined) {
+      stream.destroy();
+      return 'appending';
+    }
+    return stream;
+  }
+
+  /** Puts the append marker at name (replacing a plain object there). */
+  async putMarker(name: string): Promise<void> {
+    await this.client.putObject(this.bucket, name, Buffer.alloc(0), 0, { [MARKER_META]: '1' });
   }
 
   /** A small object's whole content, or undefined. */
   async bytes(name: string): Promise<Buffer | undefined> {
     const stream = await this.stream(name);
-    if (!stream) return undefined;
+    if (stream === undefined || stream === 'appending') return undefined;
     return Buffer.concat(await stream.toArray());
   }
 

@@ -99,8 +99,8 @@ export class PlainWriter extends PartWriter {
  */
 export class AppendWriter extends PartWriter {
   private state: AppendState;
-  /** A plain object at the key whose bytes are carried into the append; deleted once saved. */
-  private base: string | undefined;
+  /** Whether the append marker stands at the key (written by the first save). */
+  private marked: boolean;
   /** True while the bytes of a base object go through the buffer (they are not new). */
   private carrying = false;
   private dirty = false;
@@ -112,26 +112,29 @@ export class AppendWriter extends PartWriter {
     this.state = state;
     this.uploadId = state.uploadId;
     this.parts = [...state.parts];
+    this.marked = false;
   }
 
   /**
-   * Opens an append on name. A plain object there (an upload just started holds an empty one, and
-   * seal() leaves one) wins over any leftover state and becomes the start of a new append: its bytes
-   * are fed through the part buffer once (S3 cannot start a multipart upload from an existing object
+   * Opens an append on name. What stands at the key decides: the append marker means the state
+   * holds the bytes; a plain object (an upload just started holds an empty one, and seal() leaves
+   * one) becomes the start of a new append, any leftover state being stale: its bytes are fed
+   * through the part buffer once (S3 cannot start a multipart upload from an existing object
    * without UploadPartCopy), so appending after a read of a large key rewrites it once.
    */
   static async open(s3: S3Objects, name: string, partSize: number, signal?: AbortSignal): Promise<AppendWriter> {
-    const existing = await s3.size(name);
-    const state = existing === undefined ? await s3.loadState(name) : undefined;
+    const existing = await s3.stat(name);
+    const state = existing?.appending ? await s3.loadState(name) : undefined;
+    if (existing?.appending && !state) throw new Error(`append marker at ${name} without its state ${appendDir(name)}state`);
     const writer = new AppendWriter(s3, name, partSize, state ?? { parts: [], tail: [], modifiedAt: new Date().toISOString() }, signal);
     if (state) {
+      writer.marked = true;
       // The saved tail stays in the bucket until a part fills (loadRemote) or a merge is due.
       writer.remote = [...state.tail];
-    } else if (existing !== undefined) {
-      writer.base = name;
-      if (existing > 0) {
+    } else if (existing) {
+      if (existing.size > 0) {
         const stream = await s3.stream(name);
-        if (!stream) throw new Error(`object ${name} vanished while an append began`);
+        if (stream === undefined || stream === 'appending') throw new Error(`object ${name} changed while an append began`);
         writer.carrying = true;
         for await (const chunk of stream) await writer.accept(chunk as Buffer);
         writer.carrying = false;
@@ -163,7 +166,7 @@ export class AppendWriter extends PartWriter {
   }
 
   protected override async partSent(): Promise<void> {
-    // While a base object is being carried over it still holds the truth; save once it is all in.
+    // While a plain object is being carried over it still holds the truth; save once it is all in.
     if (!this.carrying) await this.save();
   }
 
@@ -187,7 +190,11 @@ export class AppendWriter extends PartWriter {
     if (this.uploadId && this.uploadId !== this.state.uploadId) await this.s3.abortUpload(this.name, this.uploadId);
   }
 
-  /** Writes the buffered bytes as a new tail segment, then the state naming it, then drops the old. */
+  /**
+   * Writes the buffered bytes as a new tail segment, then the state naming it, then (the first
+   * time) the marker over the key, then drops the old segments. Until the marker is written a
+   * plain object at the key still wins, so a crash in between loses only unacknowledged bytes.
+   */
   private async save(): Promise<void> {
     if (this.remote.length >= MAX_TAIL_SEGMENTS) await this.loadRemote();
     const tail = [...this.remote];
@@ -201,21 +208,22 @@ export class AppendWriter extends PartWriter {
     await this.s3.saveState(this.name, this.state);
     const kept = new Set(tail.map((t) => t.name));
     const dropped = previous.filter((t) => !kept.has(t.name)).map((t) => t.name);
-    if (dropped.length > 0) await this.s3.removeMany(dropped);
-    if (this.base) {
-      await this.s3.remove(this.base);
-      this.base = undefined;
+    if (!this.marked) {
+      await this.s3.putMarker(this.name);
+      this.marked = true;
     }
+    if (dropped.length > 0) await this.s3.removeMany(dropped);
   }
 }
 
 /**
- * Turns an append in progress at name into a plain object there (complete the multipart upload
- * with the tail as its last part, or put the tail), then drops the state. False when there is none.
+ * Turns the append in progress at name (its marker stands there) into a plain object: completes
+ * the multipart upload with the tail as its last part, or puts the tail, over the marker; then
+ * drops the state.
  */
-export async function seal(s3: S3Objects, name: string): Promise<boolean> {
+export async function seal(s3: S3Objects, name: string): Promise<void> {
   const state = await s3.loadState(name);
-  if (!state) return false;
+  if (!state) throw new Error(`append marker at ${name} without its state ${appendDir(name)}state`);
   const tail = await s3.tailBytes(name, state.tail);
   if (state.uploadId && state.parts.length > 0) {
     const parts = [...state.parts];
@@ -226,5 +234,4 @@ export async function seal(s3: S3Objects, name: string): Promise<boolean> {
     await s3.put(name, tail);
   }
   await s3.removeMany(await s3.listAll(appendDir(name)));
-  return true;
 }

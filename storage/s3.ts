@@ -3,17 +3,20 @@
 // delete, and an append in progress lives in the bucket as a multipart upload plus a small state
 // object beside the key (s3-writers.ts), so every replica sees the same upload:
 //
-//   <rootdirectory>/<key>                       the object stat()/read() return
+//   <rootdirectory>/<key>                       the object stat()/read() return, or while an append
+//                                               is in progress an empty marker (user metadata
+//                                               stowage-append) saying the bytes are below
 //   <rootdirectory>/<key>~append/state          JSON: upload id, parts (etag, size), tail segments
 //   <rootdirectory>/<key>~append/tail-<random>  a segment of the bytes after the last full part
 //
-// Reading or moving a key with an append in progress first seals it into a plain object.
+// So an absent key costs one request to find absent. Reading or moving a key with an append in
+// progress first seals it into a plain object.
 // Appends to one key must not run concurrently (the upload protocol sends chunks in order).
 import type { Readable, Writable } from 'node:stream';
 import { Client } from 'minio';
 import { NotFoundError } from './errors.js';
 import { assertKey, copyByReading, type ByteRange, type DriverWriter, type ObjectInfo, type StorageDriver } from './driver.js';
-import { APPEND_MARK, MIN_PART_SIZE, S3Objects, appendDir, appendStateName, appendedSize } from './s3-objects.js';
+import { MIN_PART_SIZE, S3Objects, appendDir, appendStateName, appendedSize } from './s3-objects.js';
 import { AppendWriter, PlainWriter, seal } from './s3-writers.js';
 
 export const DEFAULT_PART_SIZE = 10 * 1024 * 1024;
@@ -122,7 +125,8 @@ export class S3Driver implements StorageDriver {
   async stat(key: string): Promise<ObjectInfo> {
     const name = this.objectName(key);
     const info = await this.s3.stat(name);
-    if (info) return info;
+    if (!info) throw new NotFoundError(key);
+    if (!info.appending) return { size: info.size, modifiedAt: info.modifiedAt };
     const state = await this.s3.loadState(name);
     if (!state) throw new NotFoundError(key);
     return { size: appendedSize(state), modifiedAt: new Date(state.modifiedAt) };
@@ -136,8 +140,11 @@ export class S3Driver implements StorageDriver {
     signal?.throwIfAborted();
     const name = this.objectName(key);
     let stream = await this.s3.stream(name, range);
-    if (!stream && (await seal(this.s3, name))) stream = await this.s3.stream(name, range);
-    if (!stream) throw new NotFoundError(key);
+    if (stream === 'appending') {
+      await seal(this.s3, name);
+      stream = await this.s3.stream(name, range);
+    }
+    if (stream === undefined || stream === 'appending') throw new NotFoundError(key);
     if (signal) {
       const stop = () => stream.destroy(signal.reason as Error);
       signal.addEventListener('abort', stop, { once: true });
@@ -163,9 +170,8 @@ export class S3Driver implements StorageDriver {
   async list(prefix: string): Promise<string[]> {
     const children = new Set<string>();
     for (const child of await this.s3.listChildren(`${this.objectName(prefix)}/`)) {
-      // "<key>~append" is the state of an append to <key>, which may have no plain object yet.
-      if (child.endsWith(APPEND_MARK)) children.add(child.slice(0, -APPEND_MARK.length));
-      else if (child && !child.includes('~')) children.add(child);
+      // "<key>~append/" holds an append's state; the key itself is listed by its marker.
+      if (child && !child.includes('~')) children.add(child);
     }
     return [...children].sort();
   }
@@ -173,11 +179,14 @@ export class S3Driver implements StorageDriver {
   async move(from: string, to: string): Promise<void> {
     const source = this.objectName(from);
     const target = this.objectName(to);
-    let size = await this.s3.size(source);
-    if (size === undefined && (await seal(this.s3, source))) size = await this.s3.size(source);
-    if (size === undefined) throw new NotFoundError(from);
+    let info = await this.s3.stat(source);
+    if (info?.appending) {
+      await seal(this.s3, source);
+      info = await this.s3.stat(source);
+    }
+    if (!info || info.appending) throw new NotFoundError(from);
     // One CopyObject copies up to 5 GiB; S3Objects.copy goes part by part (UploadPartCopy) above that.
-    await this.s3.copy(source, target, size);
+    await this.s3.copy(source, target, info.size);
     await this.s3.remove(source);
   }
 

@@ -131,6 +131,25 @@ describe('S3 driver appends', () => {
     expect(sha256(await readAll(await replica().read('small/data')))).toBe(sha256(all));
   });
 
+  it('finds an absent key with one request, and a plain object with one', async () => {
+    const a = replica();
+    await a.putContent('here', 'x');
+    const requests: string[] = [];
+    const makeRequest = (Client.prototype as unknown as { makeRequestAsync: (...args: unknown[]) => Promise<unknown> }).makeRequestAsync;
+    vi.spyOn(Client.prototype as unknown as { makeRequestAsync: (...args: unknown[]) => Promise<unknown> }, 'makeRequestAsync').mockImplementation(
+      function (this: Client, options: unknown, ...rest: unknown[]) {
+        const { method, objectName } = options as { method: string; objectName?: string };
+        requests.push(`${method} ${objectName}`);
+        return makeRequest.call(this, options, ...rest);
+      },
+    );
+    await expect(a.stat('missing/link')).rejects.toThrow('not found');
+    await expect(a.getContent('missing/link')).rejects.toThrow('not found');
+    await expect(a.read('missing/link')).rejects.toThrow('not found');
+    expect((await a.stat('here')).size).toBe(1);
+    expect(requests).toEqual([`HEAD ${root}/missing/link`, `GET ${root}/missing/link`, `GET ${root}/missing/link`, `HEAD ${root}/here`]);
+  });
+
   it('reads a range of an append in progress', async () => {
     const content = bytes(PART + 100, 6);
     await append(replica(), 'k/data', content);
@@ -158,12 +177,16 @@ describe('S3 driver appends', () => {
     expect(sha256(await readAll(await replica().read('uploads/u3/data')))).toBe(sha256(Buffer.concat([first, rest])));
   });
 
-  it('lists a key whose bytes are all still in an append, and hides the append state', async () => {
+  it('lists a key whose bytes are all still in an append by its marker, and hides the append state', async () => {
     const a = replica();
     await a.putContent('uploads/u4/startedat', 'now');
     await a.putContent('uploads/u4/data', Buffer.alloc(0));
     await append(a, 'uploads/u4/data', bytes(PART + 5, 9));
-    await expect(s3.client().statObject(s3.bucket, `${root}/uploads/u4/data`)).rejects.toThrow();
+    // While the append is in progress an empty marker stands at the key; the bytes are below it.
+    const marker = await s3.client().statObject(s3.bucket, `${root}/uploads/u4/data`);
+    expect(marker.size).toBe(0);
+    expect(marker.metaData['stowage-append']).toBe('1');
+    expect((await a.stat('uploads/u4/data')).size).toBe(PART + 5);
     expect(await a.list('uploads/u4')).toEqual(['data', 'startedat']);
   });
 
