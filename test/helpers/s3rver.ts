@@ -17,6 +17,7 @@ interface S3rverServer {
   run(): Promise<AddressInfo>;
   close(): Promise<void>;
   httpServer?: http.Server;
+  logger: { close(): void };
 }
 type S3rverClass = new (options: Record<string, unknown>) => S3rverServer;
 // s3rver with the fixes that give it S3's semantics where 3.7 is looser (see the module).
@@ -49,6 +50,9 @@ export async function startS3rver(options: { buckets?: string[] } = { buckets: [
     silent: true,
     configureBuckets: (options.buckets ?? []).map((name) => ({ name })),
   });
+  // s3rver closes its (silent) logger when its server closes; a request still finishing then
+  // makes winston warn "Attempt to write logs with no transports" on stderr. Keep it open.
+  server.logger.close = () => {};
   let address: AddressInfo;
   try {
     address = await server.run();
