@@ -95,7 +95,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
     storage,
     options: routeOptions(config),
     logger,
-    proxy: proxy ?? PullThroughProxy.fromConfig(config, storage, logger),
+    proxy: proxy ?? PullThroughProxy.fromConfig(config, storage, logger, { observer: metrics.proxyObserver() }),
     access: auth?.controller,
     aliases: new Aliases(config.stowage.aliases),
   });

@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client), one registry per app so that several apps in one process
 // (tests, replicas) do not share counters. Recorded once per request by the access middleware.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ProxyObserver } from './proxy/observer.js';
 
 export class RegistryMetrics {
   readonly registry = new Registry();
@@ -42,7 +43,7 @@ export class RegistryMetrics {
   });
   readonly proxyRequests = new Counter({
     name: 'stowage_proxy_requests_total',
-    help: 'Pull-through cache lookups by kind (manifest, blob) and result (hit, miss, revalidated, stale, error)',
+    help: 'Pull-through cache lookups by kind (manifest, blob) and result (hit, miss, revalidated, stale, joined, error)',
     labelNames: ['kind', 'result'] as const,
     registers: [this.registry],
   });
@@ -69,6 +70,14 @@ export class RegistryMetrics {
     child.requests.inc();
     child.latency.observe(seconds);
     if (status >= 500) this.storageErrors.inc({ route });
+  }
+
+  /** The pull-through cache's reports, as counters. */
+  proxyObserver(): ProxyObserver {
+    return {
+      lookup: (kind, result) => this.proxyRequests.inc({ kind, result }),
+      upstreamBytes: (upstream, bytes) => this.proxyUpstreamBytes.inc({ upstream }, bytes),
+    };
   }
 
   /** Process metrics (CPU, memory, event loop); only for the served process, not every test app. */

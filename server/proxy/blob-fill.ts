@@ -6,6 +6,7 @@
 // body ended with the right digest and size are the bytes committed to the content store and
 // linked into the repositories that asked; until then each reader holds back the last byte, so
 // a broken or corrupt transfer ends every reader's response in an error, never in a short success.
+import type { ProxyObserver } from './observer.js';
 import { EventEmitter } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { randomUUID, createHash } from 'node:crypto';
@@ -40,6 +41,8 @@ export interface BlobFillsOptions {
   timeoutMs?: number;
   /** Told the size of each blob a fill added to the content store. */
   onStored?: (digest: string, size: number) => void;
+  /** Counts joins, misses, failures and upstream bytes (metrics). */
+  observer?: ProxyObserver;
 }
 
 export interface FilledBlob {
@@ -270,6 +273,7 @@ export class BlobFills {
     let fill = this.fills.get(digest);
     if (fill) {
       this.options.logger.debug({ digest, name: source.name }, 'proxy blob joins a fill in flight');
+      this.options.observer?.lookup('blob', 'joined');
     } else {
       fill = new BlobFill(digest, this.spoolDir);
       this.fills.set(digest, fill);
@@ -316,6 +320,7 @@ export class BlobFills {
       const expected = contentLength(res.headers);
       fill.started(expected);
       logger.info({ digest: fill.digest, name: source.name, upstream: source.upstream.host, size: expected }, 'proxy blob miss: filling from upstream');
+      this.options.observer?.lookup('blob', 'miss');
       const hashing = new HashingStage(createHash(algorithm));
       await pipeline(res.body, hashing, new SpoolWriter(handle, fill), { signal });
       const actual = `${algorithm}:${hashing.hash.digest('hex')}`;
@@ -332,12 +337,14 @@ export class BlobFills {
         { digest: fill.digest, name: source.name, upstream: source.upstream.host, upstreamBytes: hashing.bytes, ms: Date.now() - started },
         'proxy blob fetched from upstream',
       );
+      this.options.observer?.upstreamBytes(source.upstream.host, hashing.bytes);
       if (await this.commit(fill)) this.options.onStored?.(fill.digest, hashing.bytes);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
       if (fill.state !== 'verified') {
         fill.failed(error);
         logger.warn({ digest: fill.digest, name: source.name, err: error.message, ms: Date.now() - started }, 'proxy blob fill failed: nothing cached');
+        this.options.observer?.lookup('blob', 'error');
       } else {
         logger.error({ digest: fill.digest, err: error }, 'proxy blob verified but could not be stored');
       }

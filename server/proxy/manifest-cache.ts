@@ -5,6 +5,7 @@
 // does not count HEADs against its rate limit); an upstream 404 is remembered for notfoundttl;
 // with upstream down or erroring the last known tag is served with a warning. Only manifests that
 // clients ask for are fetched: an index's children come when a client pulls them by digest.
+import { SILENT_OBSERVER, type ProxyObserver } from './observer.js';
 import { LRUCache } from 'lru-cache';
 import type { CachedManifest } from '../../storage/cache.js';
 import { RegistryError, isNotFound } from '../../storage/errors.js';
@@ -34,6 +35,7 @@ export class ProxyManifests {
     private readonly now: () => number = Date.now,
     /** Told the size of each manifest fetched into the cache. */
     private readonly onStored?: (name: string, digest: string, size: number) => void,
+    private readonly observer: ProxyObserver = SILENT_OBSERVER,
   ) {}
 
   /** The manifest a client pulls through the proxy, by tag or digest. */
@@ -43,6 +45,7 @@ export class ProxyManifests {
       const cached = await this.cached(route.name, reference);
       if (cached) {
         this.logger.debug({ name: route.name, reference }, 'proxy manifest hit');
+        this.observer.lookup('manifest', 'hit');
         return cached;
       }
       return this.once(route, reference, () => this.fetch(route, reference));
@@ -57,6 +60,7 @@ export class ProxyManifests {
     }
     if (this.now() - record.validatedAt < route.upstream.ttlMs) {
       this.logger.debug({ name: route.name, reference, digest: record.digest }, 'proxy manifest hit');
+      this.observer.lookup('manifest', 'hit');
       return cached;
     }
     if (this.isKnownMissing(missKey)) throw unknownManifest(route, reference, 'upstream said not found recently');
@@ -71,11 +75,13 @@ export class ProxyManifests {
     } catch (err) {
       if (!(err instanceof UpstreamUnavailableError)) throw err;
       this.logger.warn({ name: route.name, tag, digest: cached.digest, err: err.message }, 'proxy serving the last known tag: upstream unavailable');
+      this.observer.lookup('manifest', 'stale');
       return cached;
     }
     if (head.status === 200 && head.digest === cached.digest) {
       await this.writeTagRecord(route.name, tag, cached.digest);
       this.logger.info({ name: route.name, tag, digest: cached.digest }, 'proxy tag revalidated: unchanged');
+      this.observer.lookup('manifest', 'revalidated');
       return cached;
     }
     if (isMissing(head.status)) {
@@ -84,6 +90,7 @@ export class ProxyManifests {
     }
     if (head.status !== 200) {
       this.logger.warn({ name: route.name, tag, status: head.status }, 'proxy serving the last known tag: upstream answered oddly');
+      this.observer.lookup('manifest', 'stale');
       return cached;
     }
     this.logger.info({ name: route.name, tag, from: cached.digest, to: head.digest }, 'proxy tag revalidated: changed upstream');
@@ -92,6 +99,7 @@ export class ProxyManifests {
     } catch (err) {
       if (!(err instanceof RegistryError) || err.code !== 'UNAVAILABLE') throw err;
       this.logger.warn({ name: route.name, tag, digest: cached.digest }, 'proxy serving the last known tag: upstream failed mid-revalidation');
+      this.observer.lookup('manifest', 'stale');
       return cached;
     }
   }
@@ -127,6 +135,8 @@ export class ProxyManifests {
     }
     this.notFound.delete(this.notFoundKey(route, reference));
     this.onStored?.(route.name, digest, answer.bytes.length);
+    this.observer.lookup('manifest', 'miss');
+    this.observer.upstreamBytes(route.upstream.client.host, answer.bytes.length);
     this.logger.info(
       { name: route.name, reference, digest, upstream: route.upstream.client.host, upstreamBytes: answer.bytes.length },
       'proxy manifest miss: fetched from upstream',

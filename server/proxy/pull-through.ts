@@ -13,6 +13,7 @@ import { ProxyCacheCap } from './cache-cap.js';
 import { ProxyManifests } from './manifest-cache.js';
 import { ProxyRouter, createUpstream, upstreamSettings, type ProxyRoute } from './routing.js';
 import { UpstreamUnavailableError } from './upstream-client.js';
+import { SILENT_OBSERVER, type ProxyObserver } from './observer.js';
 
 export interface PullThroughOptions {
   /** Spool directory for blob fills (default: the OS temp directory). */
@@ -23,6 +24,8 @@ export interface PullThroughOptions {
   now?: () => number;
   /** Cap on the cache's bytes (stowage.proxycache.maxbytes); 0 or absent: no cap. */
   maxCacheBytes?: number;
+  /** Hits, misses and upstream bytes for metrics. */
+  observer?: ProxyObserver;
 }
 
 export type BlobLookup = { hit: true; size: number } | { hit: false; size?: number };
@@ -32,6 +35,7 @@ export class PullThroughProxy {
   readonly manifests: ProxyManifests;
   readonly fills: BlobFills;
   readonly cap?: ProxyCacheCap;
+  private readonly observer: ProxyObserver;
 
   constructor(
     private readonly storage: RegistryStorage,
@@ -51,13 +55,15 @@ export class PullThroughProxy {
       });
     }
     const cap = this.cap;
-    this.manifests = new ProxyManifests(storage, logger, options.now, cap && ((_name, _digest, size) => cap.added(size)));
+    this.observer = options.observer ?? SILENT_OBSERVER;
+    this.manifests = new ProxyManifests(storage, logger, options.now, cap && ((_name, _digest, size) => cap.added(size)), this.observer);
     this.fills = new BlobFills({
       storage,
       logger,
       spoolDir: options.spoolDir,
       timeoutMs: options.fillTimeoutMs,
       onStored: cap && ((_digest, size) => cap.added(size)),
+      observer: this.observer,
     });
   }
 
@@ -107,6 +113,7 @@ export class PullThroughProxy {
     assertDigest(digest);
     if (await this.linkIfCached(route, digest)) {
       this.logger.debug({ name: route.name, digest }, 'proxy blob hit');
+      this.observer.lookup('blob', 'hit');
       return undefined;
     }
     return this.fills.open(digest, { upstream: route.upstream.client, remoteName: route.remoteName, name: route.name });
@@ -139,6 +146,7 @@ export class PullThroughProxy {
     if (status !== 200) return false;
     await this.storage.blobs.link(route.name, digest);
     this.logger.debug({ name: route.name, digest }, 'proxy blob hit: linked from the content store');
+    this.observer.lookup('blob', 'hit');
     return true;
   }
 }

@@ -1,6 +1,7 @@
 // Test parts for the pull-through proxy: an upstream that is another stowage app on 127.0.0.1
 // behind a request counter (optionally demanding Bearer tokens from a small token issuer), and a
 // proxying stowage in front of it. Everything listens on port 0 and is closed by the test.
+import { RegistryMetrics } from '../../server/metrics.js';
 import http from 'node:http';
 import { createHmac, randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
@@ -146,13 +147,15 @@ export async function startProxy(fragment: Record<string, unknown>, options: { f
   const storage = await openStorage(root);
   const config = configFrom({ ...fragment, storage: { filesystem: { rootdirectory: root } } });
   const logger = silentLogger();
+  const metrics = new RegistryMetrics();
   const proxy = PullThroughProxy.fromConfig(config, storage, logger, {
     spoolDir: path.join(root, 'spool'),
     fillTimeoutMs: options.fillTimeoutMs,
     now: options.clock?.now,
+    observer: metrics.proxyObserver(),
   });
   if (!proxy) throw new Error('the fragment configures no proxy');
-  const app = createApp({ config, storage, logger, proxy }).callback();
+  const app = createApp({ config, storage, logger, proxy, metrics }).callback();
   const listening = await listen((req, res) => void app(req, res));
   return {
     ...listening,
