@@ -157,17 +157,25 @@ export async function pushImageWith(
   return { manifest, layer, statuses };
 }
 
-/** Every file under dir as relative path -> sha256, to show that a refused request stored nothing. */
+/**
+ * Every file under dir as relative path -> sha256, to show that a refused request stored nothing.
+ * Entries removed while the walk runs (an upload being cancelled) are left out.
+ */
 export async function snapshot(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
+  const vanished = (err: unknown) => {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  };
   const walk = async (current: string): Promise<void> => {
-    for (const entry of await fsp.readdir(current, { withFileTypes: true })) {
+    const entries = await fsp.readdir(current, { withFileTypes: true }).catch((err: unknown) => (vanished(err), []));
+    for (const entry of entries) {
       const full = path.join(current, entry.name);
       if (entry.isDirectory()) {
         out.set(`${path.relative(dir, full)}/`, 'dir');
         await walk(full);
       } else {
-        out.set(path.relative(dir, full), createHash('sha256').update(await fsp.readFile(full)).digest('hex'));
+        const bytes = await fsp.readFile(full).catch((err: unknown) => vanished(err));
+        if (bytes) out.set(path.relative(dir, full), createHash('sha256').update(bytes).digest('hex'));
       }
     }
   };
