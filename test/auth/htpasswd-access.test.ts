@@ -4,6 +4,7 @@
 // slow-down (429 with Retry-After), and passwords never reaching the log.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
+import { rawRequest } from '../helpers/registry-client.js';
 import { basic, pushImageWith, snapshot, startAuthRegistry, type AuthRegistry } from './auth-registry.js';
 
 const USERS = { admin: 'admin-pw-7f3a', reader: 'reader-pw-19c2', dev: 'dev-pw-5b8e', outsider: 'outsider-pw-c0d4' };
@@ -50,6 +51,18 @@ describe('htpasswd without access rules', () => {
     expectError(await reg.request.get('/v2/_catalog'), 401, 'UNAUTHORIZED');
     const { statuses } = await pushImageWith(reg, undefined, 'team/app', 'v2', 2);
     expect(statuses).toEqual([401, 401, 401]);
+    expect(await snapshot(reg.paths.root)).toEqual(before);
+  });
+
+  it('refuses hostile names with 400 NAME_INVALID, logged in or not, storing nothing', async () => {
+    await pushImageWith(reg, ADMIN, 'team/app', 'v1');
+    const before = await snapshot(reg.paths.root);
+    for (const name of ['..', 'team/..%2F..%2Fetc', '%2e%2e/app', 'Team/App', encodeURIComponent('tеam/app'), `${'a'.repeat(256)}`]) {
+      for (const authorization of [undefined, ADMIN, basic('admin', 'wrong')]) {
+        const res = await rawRequest(reg.port, 'POST', `/v2/${name}/blobs/uploads/`, { headers: authorization ? { Authorization: authorization } : {} });
+        expectError(res, 400, 'NAME_INVALID');
+      }
+    }
     expect(await snapshot(reg.paths.root)).toEqual(before);
   });
 
