@@ -109,7 +109,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
     if (ctx.path === '/token') return token(ctx, issuer);
     return next();
   });
-  app.use(opsRouter({ config, storage, metrics }).routes());
+  app.use(opsRouter({ config, storage, metrics, access: auth?.controller }).routes());
   app.use(adminRouter({ storage, options: routeOptions(config), access: auth?.controller }).routes());
   app.use(async (ctx) => {
     throw new RegistryError('NAME_UNKNOWN', 'not found', { status: 404, detail: { path: ctx.path.slice(0, 300) } });

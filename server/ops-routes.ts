@@ -9,6 +9,8 @@ import { sendBytes, sendJson } from './respond.js';
 import { renderStatusPage, type RegistryStatus } from './status-page.js';
 import { PACKAGE } from './version.js';
 import { routeOptions } from './route-options.js';
+import type { AccessController, Grant } from '../auth/access-controller.js';
+import { CATALOG_ACCESS } from '../auth/scope.js';
 
 export const OPS_ROUTES = [
   { method: 'GET', path: '/' },
@@ -28,6 +30,8 @@ export interface OpsDependencies {
   config: RegistryConfig;
   storage: RegistryStorage;
   metrics: RegistryMetrics;
+  /** With auth on, the status page lists only what the caller may pull, as _catalog does. */
+  access?: AccessController;
 }
 
 export function upstreamsOf(config: RegistryConfig): Array<{ prefix: string; remoteurl: string }> {
@@ -37,8 +41,9 @@ export function upstreamsOf(config: RegistryConfig): Array<{ prefix: string; rem
   return upstreams;
 }
 
-async function statusOf({ config, storage }: OpsDependencies): Promise<RegistryStatus> {
-  const names = await storage.catalog.repositories();
+async function statusOf({ config, storage }: OpsDependencies, caller?: Grant): Promise<RegistryStatus> {
+  const all = await storage.catalog.repositories();
+  const names = caller ? all.filter((name) => caller.canPull(name)) : all;
   const shown = names.slice(0, PAGE_REPOSITORIES);
   const repositories = await Promise.all(shown.map(async (name) => ({ name, tags: await storage.manifests.listTags(name) })));
   const options = routeOptions(config);
@@ -57,7 +62,8 @@ async function statusOf({ config, storage }: OpsDependencies): Promise<RegistryS
 export function opsRouter(deps: OpsDependencies): Router {
   const router = new Router();
   router.get('/', async (ctx: Context) => {
-    const status = await statusOf(deps);
+    const caller = deps.access ? await deps.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, [CATALOG_ACCESS]) : undefined;
+    const status = await statusOf(deps, caller);
     if (ctx.accepts('html', 'json') === 'json') {
       sendJson(ctx, 200, { ...status, repositories: status.repositories.map((r) => ({ name: r.name, tags: r.tags.length })) });
       return;

@@ -158,6 +158,26 @@ describe('htpasswd with access rules', () => {
     expect(await list()).toEqual(['public/app']);
   });
 
+  it('shows on the status page only the repositories the caller may pull', async () => {
+    const names = async (authorization?: string) => {
+      const req = reg.request.get('/').set('Accept', 'application/json');
+      const res = await (authorization ? req.set('Authorization', authorization) : req);
+      expect(res.status, res.text).toBe(200);
+      const status = JSON.parse(res.text) as { repositories: Array<{ name: string }>; repositoryCount: number };
+      expect(status.repositoryCount).toBe(status.repositories.length);
+      return status.repositories.map((r) => r.name);
+    };
+    expect(await names(ADMIN)).toEqual(['public/app', 'secret/app', 'team/app']);
+    expect(await names(DEV)).toEqual(['public/app', 'team/app']);
+    expect(await names()).toEqual(['public/app']);
+    const html = await reg.request.get('/').set('Authorization', OUTSIDER);
+    expect(html.status).toBe(200);
+    expect(html.text).toContain('public/app');
+    expect(html.text).not.toContain('secret/app');
+    expect(html.text).not.toContain('team/app');
+    expectError(await reg.request.get('/').set('Authorization', basic('admin', 'wrong')), 401, 'UNAUTHORIZED');
+  });
+
   it('paginates the filtered catalog', async () => {
     const res = await reg.request.get('/v2/_catalog?n=1').set('Authorization', DEV);
     expectAnswer(res, 200);

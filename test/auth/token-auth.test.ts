@@ -190,6 +190,14 @@ describe('token auth with the built-in issuer', () => {
     expect(await list(undefined)).toEqual(['public/app']);
   });
 
+  it('asks for a token with the catalog scope on the status page too', async () => {
+    const res = await reg.request.get('/').set('Accept', 'application/json');
+    expectError(res, 401, 'UNAUTHORIZED');
+    expect(res.headers['www-authenticate']).toContain('scope="registry:catalog:*"');
+    const token = await tokenFor(basic('reader', USERS.reader), 'registry:catalog:*');
+    expect((await reg.request.get('/').set('Accept', 'application/json').set('Authorization', bearer(token))).status).toBe(200);
+  });
+
   it('mounts only from a source the token may pull, else falls back to an upload', async () => {
     const admin = await tokenFor(basic('admin', USERS.admin), 'repository:team/base:pull,push');
     const { layer } = await pushImageWith(reg, bearer(admin), 'team/base', 'v1', 3);
