@@ -1,10 +1,12 @@
 // The Koa application: the middleware order and nothing else.
+//   0. before Koa: GET/HEAD of a cached manifest (server/fast-path.ts)
 //   1. request id, API version and configured headers on every answer; one log line and the
 //      metrics of every request
 //   2. errors -> the spec's JSON envelope (server/errors.ts); webhook events of answered requests
 //   3. /v2 dispatch (server/routes.ts; it asks auth/ whether the caller may, before any handler),
 //      the built-in token endpoint /token, then the operator routes (server/ops-routes.ts);
 //      anything else is a JSON 404
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
 import type { RegistryStorage } from '../storage/registry.js';
@@ -21,6 +23,8 @@ import { RegistryMetrics } from './metrics.js';
 import { opsRouter } from './ops-routes.js';
 import { adminRouter } from './routes/admin.js';
 import { Aliases } from './aliases.js';
+import { requestIdOf } from './request-id.js';
+import { createManifestFastPath, type FastPath } from './fast-path.js';
 import { Notifier, notificationMiddleware } from './notifications.js';
 import { PullThroughProxy } from './proxy/pull-through.js';
 
@@ -40,12 +44,6 @@ export interface AppOptions {
   notifier?: Notifier;
 }
 
-let requestCounter = 0;
-const bootId = Date.now().toString(36);
-
-/** A client's own X-Request-Id is kept when it is short and plain (it goes into logs and headers). */
-const CLIENT_REQUEST_ID = /^[\w.:-]{1,128}$/;
-
 function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: RegistryMetrics) {
   const extra = Object.entries(config.http.headers ?? {}).map(([k, v]) => [k, v.join(', ')] as const);
   const accessLog = !config.log.accesslog.disabled;
@@ -55,8 +53,7 @@ function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: Regis
     // Hold the socket: req.socket can be null by the end of a request answered before its body.
     const socket = req.socket;
     const bytesReadBefore = socket.bytesRead;
-    const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : `${bootId}-${(++requestCounter).toString(36)}`;
+    const requestId = requestIdOf(req);
     ctx.state.requestId = requestId;
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     res.setHeader('X-Request-Id', requestId);
@@ -84,26 +81,45 @@ function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: Regis
   };
 }
 
+/** Koa, with the manifest fast path (server/fast-path.ts) offered each request first. */
+class RegistryApp extends Koa {
+  fastPath?: FastPath;
+
+  override callback(): ReturnType<Koa['callback']> {
+    const handle = super.callback();
+    const fast = this.fastPath;
+    if (!fast) return handle;
+    return (req, res) => (fast(req as IncomingMessage, res as ServerResponse) ? Promise.resolve() : handle(req, res));
+  }
+}
+
 export function createApp({ config, storage, logger = silentLogger(), proxy, metrics = new RegistryMetrics(), auth, notifier }: AppOptions): Koa {
   // Never serve an open registry from a config that asks for authentication.
   if (authEnabled(config) && !auth) throw new Error('the config sets auth: pass createApp the RegistryAuth openAuth() builds from it');
-  const app = new Koa();
+  const app = new RegistryApp();
   app.proxy = false;
   // Errors are answered and logged by errorMiddleware; Koa's default handler would print them again.
   app.silent = true;
-  const routeV2 = v2Router({
-    storage,
-    options: routeOptions(config),
-    logger,
-    proxy: proxy ?? PullThroughProxy.fromConfig(config, storage, logger, { observer: metrics.proxyObserver() }),
-    access: auth?.controller,
-    aliases: new Aliases(config.stowage.aliases),
-  });
+  const pullThrough = proxy ?? PullThroughProxy.fromConfig(config, storage, logger, { observer: metrics.proxyObserver() });
+  const aliases = new Aliases(config.stowage.aliases);
+  const routeV2 = v2Router({ storage, options: routeOptions(config), logger, proxy: pullThrough, access: auth?.controller, aliases });
   const issuer = auth?.issuer;
   app.use(accessMiddleware(config, logger, metrics));
   app.use(errorMiddleware(logger));
   const events = notifier ?? new Notifier(config.notifications?.endpoints ?? [], logger);
   if (events.enabled) app.use(notificationMiddleware(events));
+  // Auth and notifications act on every request in the middleware: with either on, no fast path.
+  if (!auth && !events.enabled) {
+    app.fastPath = createManifestFastPath({
+      storage,
+      metrics,
+      logger,
+      accessLog: !config.log.accesslog.disabled,
+      extraHeaders: Object.entries(config.http.headers ?? {}).map(([k, v]) => [k, v.join(', ')] as const),
+      aliases: aliases.empty ? undefined : aliases,
+      proxy: pullThrough,
+    });
+  }
   app.use(async (ctx, next) => {
     if (ctx.path === '/v2' || ctx.path.startsWith('/v2/')) return routeV2(ctx);
     if (ctx.path === '/token') return token(ctx, issuer);

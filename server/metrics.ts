@@ -41,6 +41,11 @@ export class RegistryMetrics {
     labelNames: ['route'] as const,
     registers: [this.registry],
   });
+  readonly fastPathAnswers = new Counter({
+    name: 'stowage_manifest_fast_path_total',
+    help: 'Manifest GET/HEAD answered from memory before the middleware (server/fast-path.ts)',
+    registers: [this.registry],
+  });
   readonly proxyRequests = new Counter({
     name: 'stowage_proxy_requests_total',
     help: 'Pull-through cache lookups by kind (manifest, blob) and result (hit, miss, revalidated, stale, joined, error)',
