@@ -163,7 +163,14 @@ const schema = z.strictObject({
           ciphersuites: z.array(z.string()).optional(),
         })
         .optional(),
-      debug: anyMap.optional(),
+      /** Distribution's debug server: here it serves /metrics on its own address when prometheus is enabled. */
+      debug: z
+        .strictObject({
+          addr: z.string(),
+          prometheus: z.strictObject({ enabled: z.boolean().default(false), path: z.string().default('/metrics') }).optional(),
+          tls: anyMap.optional(),
+        })
+        .optional(),
       http2: anyMap.optional(),
     })
     .prefault({}),
@@ -229,6 +236,15 @@ const schema = z.strictObject({
   // Stowage's own settings, apart from Distribution's.
   stowage: z
     .strictObject({
+      /** Garbage collection run by the server on a timer (off unless interval is set). */
+      gc: z
+        .strictObject({
+          interval: duration.optional(),
+          /** Anything written more recently than this is kept. */
+          grace: duration.default('1h'),
+          deleteuntagged: z.boolean().default(false),
+        })
+        .prefault({}),
       cache: z
         .strictObject({
           /** How long a replica may serve a cached tag or listing before re-reading storage. */

@@ -1,22 +1,58 @@
 // Timers the server runs beside requests: purging stale upload sessions (Distribution's
-// storage.maintenance.uploadpurging, on by default: older than 168h, every 24h).
+// storage.maintenance.uploadpurging, on by default: older than 168h, every 24h) and, when
+// stowage.gc.interval is set, garbage collection (the same as `stowage gc`).
 import type { RegistryStorage } from '../storage/registry.js';
+import { collectGarbage } from '../storage/gc.js';
 import { purgeUploads } from '../storage/upload-purge.js';
 import { parseDuration, type RegistryConfig } from './config.js';
 import type { Logger } from './logger.js';
 
-export function startMaintenance(config: RegistryConfig, storage: RegistryStorage, logger: Logger): () => void {
-  const purging = config.storage.maintenance?.uploadpurging ?? { enabled: true, age: '168h', interval: '24h', dryrun: false };
-  if (!purging.enabled) return () => {};
-  const age = parseDuration(purging.age);
-  const run = () => {
-    purgeUploads(storage, { olderThanMs: age, dryRun: purging.dryrun })
-      .then((report) => {
-        if (report.purged.length > 0) logger.info({ purged: report.purged.length, dryRun: purging.dryrun }, 'purged stale uploads');
-      })
-      .catch((err: unknown) => logger.error({ err }, 'upload purging failed'));
-  };
-  const timer = setInterval(run, Math.max(1000, parseDuration(purging.interval)));
+/** Runs job every intervalMs, never two at once; returns the stopper. */
+function every(intervalMs: number, job: () => Promise<void>): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    void job().finally(() => {
+      running = false;
+    });
+  }, Math.max(1000, intervalMs));
   timer.unref();
   return () => clearInterval(timer);
+}
+
+export function startMaintenance(config: RegistryConfig, storage: RegistryStorage, logger: Logger): () => void {
+  const stoppers: Array<() => void> = [];
+  const purging = config.storage.maintenance?.uploadpurging ?? { enabled: true, age: '168h', interval: '24h', dryrun: false };
+  if (purging.enabled) {
+    const age = parseDuration(purging.age);
+    stoppers.push(
+      every(parseDuration(purging.interval), async () => {
+        try {
+          const report = await purgeUploads(storage, { olderThanMs: age, dryRun: purging.dryrun });
+          if (report.purged.length > 0) logger.info({ purged: report.purged.length, dryRun: purging.dryrun }, 'purged stale uploads');
+        } catch (err) {
+          logger.error({ err }, 'upload purging failed');
+        }
+      }),
+    );
+  }
+  const gc = config.stowage.gc;
+  if (gc.interval !== undefined) {
+    const grace = parseDuration(gc.grace);
+    stoppers.push(
+      every(parseDuration(gc.interval), async () => {
+        try {
+          const report = await collectGarbage(storage, { gracePeriodMs: grace, deleteUntagged: gc.deleteuntagged });
+          logger.info(
+            { blobsDeleted: report.blobsDeleted.length, bytesFreed: report.bytesFreed, manifestsDeleted: report.manifestsDeleted.length },
+            'garbage collection done',
+          );
+        } catch (err) {
+          logger.error({ err }, 'garbage collection failed');
+        }
+      }),
+    );
+  }
+  return () => stoppers.forEach((stop) => stop());
 }

@@ -11,11 +11,14 @@ import { ConfigError, authSettingsFrom, parseDuration, parseListenAddress, type 
 import { openAuth } from '../auth/open-auth.js';
 import { openStorage } from './open-storage.js';
 import { startMaintenance } from './maintenance.js';
+import { startDebugServer } from './debug-server.js';
 import type { Logger } from './logger.js';
 
 export interface RunningServer {
   server: http.Server | https.Server;
   port: number;
+  /** Port of the http.debug metrics server, when configured. */
+  debugPort?: number;
   close(): Promise<void>;
 }
 
@@ -51,18 +54,26 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
     });
   });
   const actualPort = (server.address() as AddressInfo).port;
+  const debug = await startDebugServer(config, metrics);
   logger.info({ addr: config.http.addr, port: actualPort, storage: driver.kind, tls: tls !== undefined, auth: auth ? Object.keys(config.auth ?? {}) : 'off' }, 'listening');
   const drainMs = config.http.draintimeout !== undefined ? parseDuration(config.http.draintimeout) : 30_000;
   return {
     server,
     port: actualPort,
+    debugPort: debug?.port,
     close: () =>
       new Promise<void>((resolve) => {
         stopMaintenance();
+        void debug?.close();
         const deadline = setTimeout(() => server.closeAllConnections(), drainMs);
         deadline.unref();
+        // A keep-alive connection whose last transfer ends while we drain would otherwise stay
+        // open until it times out: keep closing connections as they fall idle.
+        const sweep = setInterval(() => server.closeIdleConnections(), 100);
+        sweep.unref();
         server.close(() => {
           clearTimeout(deadline);
+          clearInterval(sweep);
           resolve();
         });
         server.closeIdleConnections();
