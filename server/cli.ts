@@ -64,7 +64,10 @@ program
         process.stderr.write(`stowage: ${err.message}\n`);
         process.exit(2);
       }
-      throw err;
+      // Storage that cannot be opened, a port in use: say why in one line (the stack at debug).
+      const detail = loaded.config.log.level === 'debug' || loaded.config.log.level === 'trace' ? (err as Error).stack : (err as Error).message;
+      process.stderr.write(`stowage: cannot start: ${detail}\n`);
+      process.exit(1);
     }
     let stopping = false;
     const stop = (signal: string) => {

@@ -59,7 +59,8 @@ describe('deploy/Dockerfile', () => {
     expect(user).toMatch(/^[1-9]\d*(:\d+)?$/);
     const entrypoint = execForm(instructionsOf(final, 'ENTRYPOINT')[0]);
     expect(entrypoint[0]).toBe('node');
-    expect(entrypoint[1]).toBe('/app/dist/server/cli.js');
+    expect(entrypoint[1]).toBe('/app/dist/stowage.mjs');
+    expect(readRepoFile('scripts/bundle.mjs')).toContain("outfile: 'dist/stowage.mjs'");
     expect(existsSync(join(ROOT, 'server/cli.ts'))).toBe(true);
     expect(readRepoFile('tsconfig.json')).toMatch(/"outDir":\s*"dist"/);
     expect(execForm(instructionsOf(final, 'CMD')[0])).toEqual(['serve']);
