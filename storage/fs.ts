@@ -42,14 +42,18 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async read(key: string, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
-    let handle: fsp.FileHandle;
+  /** Opens an object for reading; NotFoundError when absent. */
+  private async open(key: string): Promise<fsp.FileHandle> {
     try {
-      handle = await fsp.open(this.resolve(key), 'r');
+      return await fsp.open(this.resolve(key), 'r');
     } catch (err) {
       if (isEnoent(err)) throw new NotFoundError(key, { cause: err });
       throw err;
     }
+  }
+
+  async read(key: string, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
+    const handle = await this.open(key);
     return handle.createReadStream({
       start: range?.start,
       end: range?.end,
@@ -59,13 +63,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async copyTo(key: string, destination: Writable, range?: ByteRange, signal?: AbortSignal): Promise<number> {
-    let handle: fsp.FileHandle;
-    try {
-      handle = await fsp.open(this.resolve(key), 'r');
-    } catch (err) {
-      if (isEnoent(err)) throw new NotFoundError(key, { cause: err });
-      throw err;
-    }
+    const handle = await this.open(key);
     try {
       const start = range?.start ?? 0;
       const end = range?.end ?? (await handle.stat()).size - 1;
