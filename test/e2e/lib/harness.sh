@@ -1,10 +1,12 @@
-# Named checks and assertions for the end-to-end suite (sourced by run.sh).
+# Named checks, setup steps and assertions for the end-to-end scripts (sourced by suite.sh).
 # `check NAME FUNCTION [ARGS...]` runs the function in a subshell with errexit, its output
 # captured; a pass prints one line, a failure prints the output (each `run` command with what it
-# printed, and where the check stopped) and what the registry logged meanwhile. The counters feed
-# the closing `e2e: N passed, M failed`.
+# printed, and where the check stopped) and what $REGISTRY_LOG got meanwhile. `setup` runs a step
+# the checks depend on. The counters feed the closing `<suite>: N passed, M failed`.
 
-declare -i E2E_PASSED=0 E2E_FAILED=0
+declare -i E2E_PASSED=0 E2E_FAILED=0 E2E_SETUPS=0
+E2E_CHECK_PID=
+REGISTRY_LOG=/dev/null
 
 # Milliseconds since the epoch.
 now_ms() {
@@ -22,13 +24,17 @@ check() {
   registry_lines_before=$(wc -l <"$REGISTRY_LOG" 2>/dev/null || echo 0)
   local started
   started=$(now_ms)
+  # In the background and waited for, so a signal is handled at once (cleanup stops the check).
   (
     set -Eeuo pipefail
     E2E_CHECK_SUBSHELL=$BASH_SUBSHELL
     trap 'trace_failure $?' ERR
     "$@"
-  ) >"$log" 2>&1 </dev/null
+  ) >"$log" 2>&1 </dev/null &
+  E2E_CHECK_PID=$!
+  wait "$E2E_CHECK_PID"
   local rc=$?
+  E2E_CHECK_PID=
   local elapsed=$(($(now_ms) - started))
   if ((rc == 0)); then
     E2E_PASSED+=1
@@ -75,6 +81,24 @@ setup_failed() {
   printf 'FAIL  %s\n' "$name"
   [[ -n "$log" && -s "$log" ]] && tail -n 60 "$log" | sed 's/^/      | /'
   return 0
+}
+
+# try_setup NAME COMMAND...: a setup step, run in this shell (what it sets stays set) with its
+# output in a log. When it fails it counts as a failed check, shows the end of that output and
+# returns 1.
+try_setup() {
+  local name=$1 log
+  shift
+  E2E_SETUPS+=1
+  log="$E2E_DIR/logs/setup-$E2E_SETUPS.log"
+  "$@" >"$log" 2>&1 </dev/null && return 0
+  setup_failed "$name" "$log"
+  return 1
+}
+
+# setup NAME COMMAND...: a setup step the rest of the run depends on; when it fails, the run ends.
+setup() {
+  try_setup "$@" || finish
 }
 
 fail() {
