@@ -4,59 +4,28 @@
 # reader may only pull, everyone may pull public/*). docker login then push and pull, a wrong
 # password refused, a pull-only user denied on push with Docker's "denied" message, anonymous
 # pull of public/*, skopeo --creds, podman login, and no password in the registry's log.
-# Reuses test/e2e/lib (harness, clients, images, services: the private dockerd) without the
-# suite's own registry. Ends with one line `e2e-auth: N passed, M failed`; exits non-zero when
+# Uses test/e2e/lib (the private dockerd, the clients, the busybox image) without the main
+# suite's registry. Ends with one line `e2e-auth: N passed, M failed`; exits non-zero when
 # anything failed. Everything listens on 127.0.0.1 and is stopped and removed on exit.
 #   E2E_KEEP=1   keep the temporary directory (logs, data) for inspection
 set -uo pipefail
-
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-REGISTRY_LOG=/dev/null
-RUN_STARTED=$SECONDS
-
-source "$HERE/lib/harness.sh"
-source "$HERE/lib/services.sh"
-source "$HERE/lib/clients.sh"
-source "$HERE/lib/images.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/suite.sh"
 
 ALICE_PASSWORD="alice-$RANDOM-$RANDOM-pw"
 READER_PASSWORD="reader-$RANDOM-$RANDOM-pw"
-
-finish() {
-  cleanup
-  echo "e2e-auth: $E2E_PASSED passed, $E2E_FAILED failed"
-  ((E2E_FAILED == 0))
-  exit
-}
-trap 'cleanup' EXIT
-trap 'echo "interrupted" >&2; exit 130' INT TERM
-
-DOCKER_BIN=${E2E_DOCKER:-/usr/bin/docker}
-[[ -x "$DOCKER_BIN" ]] || DOCKER_BIN=$(command -v docker || echo docker)
-E2E_DIR=$(mktemp -d /tmp/stowage-e2e-auth.XXXXXX)
-mkdir -p "$E2E_DIR/logs"
-
-# Build: dist/ must exist and be newer than every source file.
-cli="$ROOT/dist/server/cli.js"
-if [[ ! -f "$cli" ]] || [[ -n "$(find "$ROOT/server" "$ROOT/storage" "$ROOT/auth" "$ROOT/tsconfig.json" "$ROOT/package.json" \
-  -newer "$cli" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]]; then
-  echo "building stowage (npm run build)"
-  if ! (cd "$ROOT" && npm run build) >"$E2E_DIR/build.log" 2>&1; then
-    setup_failed "npm run build" "$E2E_DIR/build.log"
-    finish
-  fi
-fi
+HTPASSWD=
 
 # The users, bcrypt-hashed with the bcryptjs stowage itself uses (no htpasswd tool needed).
-HTPASSWD="$E2E_DIR/users.htpasswd"
-node -e "
-  const bcrypt = require('$ROOT/node_modules/bcryptjs');
-  const [file, ...pairs] = process.argv.slice(1);
-  const lines = [];
-  for (let i = 0; i < pairs.length; i += 2) lines.push(pairs[i] + ':' + bcrypt.hashSync(pairs[i + 1], 10).replace(/^\\\$2b\\\$/, '\$2y\$'));
-  require('node:fs').writeFileSync(file, lines.join('\n') + '\n');
-" "$HTPASSWD" alice "$ALICE_PASSWORD" reader "$READER_PASSWORD"
+write_htpasswd() {
+  HTPASSWD="$E2E_DIR/users.htpasswd"
+  node -e "
+    const bcrypt = require('$ROOT/node_modules/bcryptjs');
+    const [file, ...pairs] = process.argv.slice(1);
+    const lines = [];
+    for (let i = 0; i < pairs.length; i += 2) lines.push(pairs[i] + ':' + bcrypt.hashSync(pairs[i + 1], 10).replace(/^\\\$2b\\\$/, '\$2y\$'));
+    require('node:fs').writeFileSync(file, lines.join('\n') + '\n');
+  " "$HTPASSWD" alice "$ALICE_PASSWORD" reader "$READER_PASSWORD"
+}
 
 ACCESS_RULES='
     access:
@@ -65,31 +34,15 @@ ACCESS_RULES='
       - { repositories: ["**"], users: [reader], actions: [pull] }'
 
 # Starts stowage on a free port with the given auth section (@REG@ stands for its host:port) and
-# stowage.auth settings; sets REG, REGISTRY_LOG, REGISTRY_PID. Like the suite's start_registry, it
-# runs without REGISTRY_* variables (skopeo's REGISTRY_AUTH_FILE would read as a config override).
-start_stowage() {
-  local kind=$1 auth=$2 stowage_auth=$3 config="$E2E_DIR/$1.yml" unset_env=() variable
-  for variable in $(compgen -e | grep '^REGISTRY_'); do unset_env+=(-u "$variable"); done
-  REGISTRY_PORT=$(free_port)
-  REG="127.0.0.1:$REGISTRY_PORT"
-  auth=${auth//@REG@/$REG}
-  REGISTRY_LOG="$E2E_DIR/registry-$kind.log"
-  mkdir -p "$E2E_DIR/data-$kind"
-  cat >"$config" <<EOF
-http: { addr: "127.0.0.1:$REGISTRY_PORT" }
-storage: { filesystem: { rootdirectory: "$E2E_DIR/data-$kind" }, delete: { enabled: true } }
-log: { level: info }
-$auth
-stowage:
-  auth:$stowage_auth
-EOF
-  env "${unset_env[@]}" node "$cli" serve --config "$config" >"$REGISTRY_LOG" 2>&1 &
-  REGISTRY_PID=$!
-  wait_for 20 registry_challenges
-}
-
-registry_challenges() {
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$REG/v2/")" == 401 ]]
+# stowage.auth settings, and waits until GET /v2/ challenges; sets REG and REGISTRY_LOG.
+start_auth_registry() {
+  local kind=$1 auth=$2 stowage_auth=$3 port
+  port=$(free_port)
+  REG="127.0.0.1:$port"
+  REGISTRY_LOG="$E2E_DIR/logs/registry-$kind.log"
+  start_stowage "registry-$kind" "$port" "$(filesystem_storage "$E2E_DIR/data-$kind" delete)" \
+    "${auth//@REG@/$REG}" "stowage:" "  auth:$stowage_auth" &&
+    await_registry "registry-$kind" "$REG" 401
 }
 
 # The WWW-Authenticate header of an anonymous GET of a path.
@@ -230,34 +183,32 @@ token_endpoint_answers() {
 
 # --- run ------------------------------------------------------------------------------------
 
+begin_suite e2e-auth
+need_tools dockerd skopeo podman curl jq node /bin/busybox
+build_stowage
+setup "bcrypt the users' passwords into an htpasswd file" write_htpasswd
+
 prepare_clients
-# dockerd is started against a port nobody uses: 127.0.0.0/8 registries are insecure (plain
-# HTTP, credentials sent) by default, which is what these checks rely on.
-REG="127.0.0.1:$(free_port)"
-if ! start_dockerd; then
-  setup_failed "dockerd starts on $DOCKER_HOST" "$DOCKERD_LOG"
-  finish
-fi
+# dockerd names no insecure registry: 127.0.0.0/8 registries are insecure (plain HTTP,
+# credentials sent) by default, which is what these checks rely on.
+setup "dockerd starts on $E2E_DIR/docker/sock" start_dockerd '{}' --storage-driver=vfs --bridge=none
 check "docker imports a busybox image made from busybox-static" docker_imports_busybox
 
-if start_stowage htpasswd 'auth: { htpasswd: { realm: stowage-e2e, path: "'"$HTPASSWD"'" } }' "$ACCESS_RULES"; then
+if try_setup "stowage with auth.htpasswd starts and challenges GET /v2/" \
+  start_auth_registry htpasswd 'auth: { htpasswd: { realm: stowage-e2e, path: "'"$HTPASSWD"'" } }' "$ACCESS_RULES"; then
   echo "registry: stowage with auth.htpasswd on $REG"
   check "htpasswd: /v2/ challenges with Basic realm" htpasswd_challenges_with_basic
   run_client_checks htpasswd
-else
-  setup_failed "stowage with auth.htpasswd starts and challenges GET /v2/" "$REGISTRY_LOG"
 fi
-stop_pid "$REGISTRY_PID" 10
+stop_pid "${STARTED[registry-htpasswd]:-}"
 
-if start_stowage token 'auth: { token: { realm: "http://@REG@/token", service: stowage-e2e, issuer: stowage-e2e-issuer } }' \
+if try_setup "stowage with auth.token starts and challenges GET /v2/" \
+  start_auth_registry token 'auth: { token: { realm: "http://@REG@/token", service: stowage-e2e, issuer: stowage-e2e-issuer } }' \
   "$(printf '\n    issuer: { htpasswd: "%s" }%s' "$HTPASSWD" "$ACCESS_RULES")"; then
   echo "registry: stowage with auth.token and the built-in issuer on $REG"
   check "token: /v2/ challenges with Bearer realm, service and scope" token_challenges_with_bearer
   check "token: GET /token answers a JWT with the granted access" token_endpoint_answers
   run_client_checks token
-else
-  setup_failed "stowage with auth.token starts and challenges GET /v2/" "$REGISTRY_LOG"
 fi
 
-echo "took $((SECONDS - RUN_STARTED)) s"
 finish

@@ -13,16 +13,7 @@
 #   E2E_DOCKER=PATH     docker client to use (default: Debian's /usr/bin/docker)
 #   E2E_STORAGE_DRIVER  dockerd storage driver (default: overlay2, falling back to vfs)
 set -uo pipefail
-
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
-REGISTRY_LOG=/dev/null
-RUN_STARTED=$SECONDS
-
-source "$HERE/lib/harness.sh"
-source "$HERE/lib/services.sh"
-source "$HERE/lib/clients.sh"
-source "$HERE/lib/images.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/suite.sh"
 
 IMAGE=stowage:e2e
 BASE_IMAGE=stowage-node-base:e2e
@@ -33,47 +24,6 @@ STOP_GRACE=10
 BRIDGE=
 HARDENING=(--cap-drop ALL --read-only --security-opt no-new-privileges
   --tmpfs /tmp:rw,nosuid,nodev,size=64m -v "$VOLUME:/var/lib/registry")
-
-finish() {
-  stop_everything
-  echo "e2e-container: $E2E_PASSED passed, $E2E_FAILED failed"
-  ((E2E_FAILED == 0))
-  exit
-}
-
-# Containers first (so docker-proxy and shims go with them), then dockerd and the directory
-# (services.sh's cleanup), then the bridge, which only exists while dockerd needs it.
-stop_everything() {
-  if [[ -n "$DOCKERD_PID" ]] && kill -0 "$DOCKERD_PID" 2>/dev/null; then
-    timeout 60 "$DOCKER_BIN" rm -f "$FIRST" "$SECOND" >/dev/null 2>&1 || true
-  fi
-  cleanup
-  if [[ -n "$BRIDGE" ]]; then
-    ip link delete "$BRIDGE" 2>/dev/null || true
-    BRIDGE=
-  fi
-}
-trap 'stop_everything' EXIT
-trap 'echo "interrupted" >&2; exit 130' INT TERM HUP
-# A reader that went away (`| head`) must not skip the cleanup.
-trap 'exit 141' PIPE
-
-missing=()
-for tool in dockerd curl ip node /bin/busybox; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-if ((${#missing[@]} > 0)); then
-  if ((EUID == 0)); then
-    bash "$ROOT/scripts/install-e2e-deps.sh" || true
-  else
-    echo "missing: ${missing[*]} (run scripts/install-e2e-deps.sh as root)" >&2
-  fi
-fi
-DOCKER_BIN=${E2E_DOCKER:-/usr/bin/docker}
-[[ -x "$DOCKER_BIN" ]] || DOCKER_BIN=$(command -v docker || echo docker)
-
-E2E_DIR=$(mktemp -d /tmp/stowage-e2e-container.XXXXXX)
-mkdir -p "$E2E_DIR/logs"
 
 # A bridge of our own for the containers (name and /24 unused on this machine), so the -p and -P
 # mappings work without touching docker0 or any firewall rule.
@@ -88,37 +38,37 @@ make_bridge() {
   ip addr add "10.213.$octet.1/24" dev "$name" && ip link set "$name" up
 }
 
-# dockerd on $E2E_DIR/docker/sock with that bridge; ports published without an address bind to
-# 127.0.0.1 (--ip). Sets DOCKER_HOST, DOCKER_CONFIG and DOCKERD_PID (stopped by cleanup).
+# The bridge goes once dockerd, which needs it, has stopped.
+delete_bridge() {
+  [[ -n "$BRIDGE" ]] || return 0
+  ip link delete "$BRIDGE" 2>/dev/null || true
+  BRIDGE=
+}
+
+# Containers go while dockerd still runs, so docker-proxy and the shims go with them.
+remove_containers() {
+  [[ -n "${STARTED[dockerd]:-}" ]] && kill -0 "${STARTED[dockerd]}" 2>/dev/null || return 0
+  timeout 60 "$DOCKER_BIN" rm -f "$FIRST" "$SECOND" >/dev/null 2>&1 || true
+}
+
+# dockerd with that bridge; ports published without an address bind to 127.0.0.1 (--ip). Tries
+# overlay2 and falls back to vfs, unless E2E_STORAGE_DRIVER names the driver.
 start_bridged_dockerd() {
-  local driver=$1 dir="$E2E_DIR/docker"
-  mkdir -p "$dir/root" "$dir/exec" "$dir/config"
-  echo '{}' >"$dir/daemon.json"
-  export DOCKER_HOST="unix://$dir/sock" DOCKER_CONFIG="$dir/config"
-  DOCKERD_LOG="$dir/dockerd.log"
-  dockerd \
-    --config-file "$dir/daemon.json" \
-    --storage-driver="$driver" \
-    --data-root "$dir/root" \
-    --exec-root "$dir/exec" \
-    --pidfile "$dir/pid" \
-    -H "$DOCKER_HOST" \
-    --bridge="$BRIDGE" \
-    --ip=127.0.0.1 \
-    --iptables=false \
-    --ip6tables=false \
-    >>"$DOCKERD_LOG" 2>&1 &
-  DOCKERD_PID=$!
-  wait_for 60 docker_answers
+  local flags=(--bridge="$BRIDGE" --ip=127.0.0.1)
+  start_dockerd '{}' --storage-driver="${E2E_STORAGE_DRIVER:-overlay2}" "${flags[@]}" && return 0
+  [[ -z "${E2E_STORAGE_DRIVER:-}" ]] || return 1
+  echo "dockerd did not start with overlay2; trying vfs"
+  stop_pid "${STARTED[dockerd]}"
+  rm -rf "$E2E_DIR/docker/root"
+  start_dockerd '{}' --storage-driver=vfs "${flags[@]}"
 }
 
-# Prints the HTTP status of GET http://ADDR/PATH (000 when nothing answers).
-http_status() {
-  curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$1$2" || true
-}
-
-registry_up() {
-  [[ "$(http_status "$1" /v2/)" == 200 ]]
+# A busybox image from /bin/busybox, e2e-busybox:1; sets BUSYBOX_ID.
+import_busybox() {
+  make_busybox_rootfs "$E2E_DIR/busybox"
+  reproducible_tar "$E2E_DIR/busybox" | "$DOCKER_BIN" import -c 'CMD ["/bin/sh"]' - e2e-busybox:1 || return 1
+  rm -rf "$E2E_DIR/busybox"
+  BUSYBOX_ID=$("$DOCKER_BIN" image inspect -f '{{.Id}}' e2e-busybox:1)
 }
 
 # The 127.0.0.1:PORT a container's 5000/tcp is published on; fails if it is published elsewhere.
@@ -193,7 +143,7 @@ image_runs_as_non_root_with_a_volume_port_and_healthcheck() {
 unprivileged_container_serves_on_the_published_port() {
   run docker volume create "$VOLUME"
   run docker run -d --name "$FIRST" -p "127.0.0.1:$FIRST_PORT:5000" --health-interval 1s "${HARDENING[@]}" "$IMAGE"
-  wait_for 30 registry_up "127.0.0.1:$FIRST_PORT" || { docker logs "$FIRST"; fail "nothing answers GET /v2/ on 127.0.0.1:$FIRST_PORT"; }
+  wait_for 30 v2_answers "127.0.0.1:$FIRST_PORT" 200 || { docker logs "$FIRST"; fail "nothing answers GET /v2/ on 127.0.0.1:$FIRST_PORT"; }
   expect_eq "$(published_address "$FIRST")" "127.0.0.1:$FIRST_PORT" 'published address'
   expect_eq "$(docker inspect -f '{{.HostConfig.Privileged}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.CapDrop}} {{.HostConfig.SecurityOpt}} {{.HostConfig.NetworkMode}} {{.HostConfig.PidMode}}' "$FIRST")" \
     'false true [ALL] [no-new-privileges] default ' 'host config'
@@ -236,7 +186,7 @@ docker_pushes_and_pulls_busybox_through_the_published_port() {
 
 restarted_container_keeps_its_data() {
   run docker restart -t "$STOP_GRACE" "$FIRST"
-  wait_for 30 registry_up "127.0.0.1:$FIRST_PORT" || { docker logs --tail 20 "$FIRST"; fail "no answer after restart"; }
+  wait_for 30 v2_answers "127.0.0.1:$FIRST_PORT" 200 || { docker logs --tail 20 "$FIRST"; fail "no answer after restart"; }
   expect_eq "$(docker inspect -f '{{.RestartCount}} {{.State.Running}}' "$FIRST")" '0 true' 'restart count, running'
   run docker logs "$FIRST"
   expect_contains "$OUT" '"signal":"SIGTERM"' 'log of the first run'
@@ -249,7 +199,7 @@ second_container_with_P_serves_the_same_volume() {
   addr=$(published_address "$SECOND")
   expect_match "$addr" '^127\.0\.0\.1:[0-9]+$' 'docker port'
   [[ "$addr" != "127.0.0.1:$FIRST_PORT" ]] || fail "both containers on $addr"
-  wait_for 30 registry_up "$addr" || { docker logs "$SECOND"; fail "nothing answers GET /v2/ on $addr"; }
+  wait_for 30 v2_answers "$addr" 200 || { docker logs "$SECOND"; fail "nothing answers GET /v2/ on $addr"; }
   run curl -sS --max-time 10 "http://$addr/v2/e2e/busybox/tags/list"
   expect_eq "$OUT" '{"name":"e2e/busybox","tags":["1"]}' 'tags of the second container'
   pull_and_run_busybox "$addr"
@@ -279,30 +229,16 @@ container_check() {
   fi
 }
 
-if ! make_bridge; then
-  setup_failed "a bridge for the containers (ip link add ... type bridge; needs root)"
-  finish
-fi
-if ! start_bridged_dockerd "${E2E_STORAGE_DRIVER:-overlay2}"; then
-  if [[ -z "${E2E_STORAGE_DRIVER:-}" ]]; then
-    echo "dockerd did not start with overlay2; trying vfs" >&2
-    stop_pid "$DOCKERD_PID" 30
-    rm -rf "$E2E_DIR/docker/root"
-    start_bridged_dockerd vfs || { setup_failed "dockerd starts on $DOCKER_HOST" "$DOCKERD_LOG"; finish; }
-  else
-    setup_failed "dockerd starts on $DOCKER_HOST" "$DOCKERD_LOG"
-    finish
-  fi
-fi
-echo "docker: $("$DOCKER_BIN" version --format 'client {{.Client.Version}}, engine {{.Server.Version}}') on $DOCKER_HOST, bridge $BRIDGE"
+begin_suite e2e-container
+need_tools dockerd curl ip node /bin/busybox
+before_stopping remove_containers
+after_stopping delete_bridge
 
-make_busybox_rootfs "$E2E_DIR/busybox"
-if ! reproducible_tar "$E2E_DIR/busybox" | "$DOCKER_BIN" import -c 'CMD ["/bin/sh"]' - e2e-busybox:1 >/dev/null; then
-  setup_failed "busybox image from /bin/busybox (docker import)"
-  finish
-fi
-rm -rf "$E2E_DIR/busybox"
-BUSYBOX_ID=$("$DOCKER_BIN" image inspect -f '{{.Id}}' e2e-busybox:1)
+setup "a bridge for the containers (ip link add ... type bridge; needs root)" make_bridge
+setup "dockerd starts on $E2E_DIR/docker/sock" start_bridged_dockerd
+echo "docker: $("$DOCKER_BIN" version --format 'client {{.Client.Version}}, engine {{.Server.Version}}') on $DOCKER_HOST," \
+  "bridge $BRIDGE, storage $("$DOCKER_BIN" info --format '{{.Driver}}')"
+setup "busybox image from /bin/busybox (docker import)" import_busybox
 FIRST_PORT=$(free_port)
 
 container_check "base image is made from this machine's node (scripts/make-node-base-image.sh)" base_image_is_made_from_this_machines_node
@@ -321,5 +257,4 @@ container_check "a second container with -P (port from docker port) serves the s
 container_check "docker stop ends the first container (node as PID 1) with exit 0 within ${STOP_GRACE}s" docker_stop_ends_the_first_container_cleanly
 container_check "docker stop ends the second container (--init) with exit 0 within ${STOP_GRACE}s" docker_stop_ends_the_second_container_cleanly
 
-echo "took $((SECONDS - RUN_STARTED)) s"
 finish

@@ -10,76 +10,46 @@
 #   E2E_KEEP=1                 keep the temporary directory (logs, data) for inspection
 #   E2E_DOCKER=PATH            docker client to use (default: Debian's /usr/bin/docker)
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/suite.sh"
 
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
 REGISTRY_KIND=${E2E_REGISTRY:-stowage}
-REGISTRY_LOG=/dev/null
-RUN_STARTED=$SECONDS
 
-source "$HERE/lib/harness.sh"
-source "$HERE/lib/services.sh"
-source "$HERE/lib/clients.sh"
-source "$HERE/lib/images.sh"
-
-finish() {
-  cleanup
-  echo "e2e: $E2E_PASSED passed, $E2E_FAILED failed"
-  ((E2E_FAILED == 0))
-  exit
+# The registry under test on $REGISTRY_PORT with an empty data dir; sets BLOBS_DIR, REGISTRY_LOG.
+# Its config is $E2E_DIR/registry.yml (cases/ run `stowage retag` with it).
+start_registry() {
+  local data="$E2E_DIR/registry-data"
+  REGISTRY_LOG="$E2E_DIR/logs/registry.log"
+  case "$REGISTRY_KIND" in
+    stowage)
+      BLOBS_DIR="$data/blobs"
+      start_stowage registry "$REGISTRY_PORT" "$(filesystem_storage "$data" delete)"
+      ;;
+    distribution)
+      BLOBS_DIR="$data/docker/registry/v2/blobs"
+      start_distribution registry "$REGISTRY_PORT" "$(filesystem_storage "$data" delete)"
+      ;;
+    *)
+      echo "unknown E2E_REGISTRY '$REGISTRY_KIND' (stowage or distribution)"
+      return 1
+      ;;
+  esac
 }
-trap 'cleanup' EXIT
-trap 'echo "interrupted" >&2; exit 130' INT TERM
 
-# Tools: install them when running as root (CI), otherwise say what is missing.
-missing=()
-for tool in dockerd skopeo podman docker-registry curl jq node /bin/busybox; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
-if ((${#missing[@]} > 0)); then
-  if ((EUID == 0)); then
-    bash "$ROOT/scripts/install-e2e-deps.sh" || true
-  else
-    echo "missing: ${missing[*]} (run scripts/install-e2e-deps.sh as root)" >&2
-  fi
-fi
-DOCKER_BIN=${E2E_DOCKER:-/usr/bin/docker}
-[[ -x "$DOCKER_BIN" ]] || DOCKER_BIN=$(command -v docker || echo docker)
-
-E2E_DIR=$(mktemp -d /tmp/stowage-e2e.XXXXXX)
-mkdir -p "$E2E_DIR/logs"
-
-# Build: dist/ must exist and be newer than every source file.
-if [[ "$REGISTRY_KIND" == stowage ]]; then
-  cli="$ROOT/dist/server/cli.js"
-  if [[ ! -f "$cli" ]] || [[ -n "$(find "$ROOT/server" "$ROOT/storage" "$ROOT/auth" "$ROOT/tsconfig.json" "$ROOT/package.json" \
-    -newer "$cli" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]]; then
-    echo "building stowage (npm run build)"
-    if ! (cd "$ROOT" && npm run build) >"$E2E_DIR/build.log" 2>&1; then
-      setup_failed "npm run build" "$E2E_DIR/build.log"
-      finish
-    fi
-  fi
-fi
+begin_suite e2e
+need_tools dockerd skopeo podman docker-registry curl jq node /bin/busybox
+[[ "$REGISTRY_KIND" != stowage ]] || build_stowage
 
 REGISTRY_PORT=$(free_port)
 REG="127.0.0.1:$REGISTRY_PORT"
 prepare_clients
 
-if ! start_registry "$REGISTRY_KIND"; then
-  setup_failed "$REGISTRY_KIND starts and answers GET /v2/ on $REG" "$REGISTRY_LOG"
-  finish
-fi
-echo "registry: $REGISTRY_KIND on $REG (data: $REGISTRY_DATA)"
-if ! start_dockerd; then
-  setup_failed "dockerd starts on $DOCKER_HOST" "$DOCKERD_LOG"
-  finish
-fi
+setup "$REGISTRY_KIND starts and answers GET /v2/ on $REG" start_registry
+echo "registry: $REGISTRY_KIND on $REG (data: $E2E_DIR/registry-data)"
+setup "dockerd starts on $E2E_DIR/docker/sock" start_dockerd '{}' --storage-driver=vfs --bridge=none --insecure-registry "$REG"
 echo "docker: $("$DOCKER_BIN" version --format 'client {{.Client.Version}}, engine {{.Server.Version}}') on $DOCKER_HOST"
 
 for case_file in "$HERE"/cases/*.sh; do
   source "$case_file"
 done
 
-echo "took $((SECONDS - RUN_STARTED)) s"
 finish

@@ -2,19 +2,12 @@
 # byte, and an alias reaches a proxied upstream's image with no retag at all. stowage only: the
 # reference registry has neither. (The dockerd registry-mirror pull by bare name is in proxy.sh.)
 
-# Starts a process in the background for this check; cleanup() kills what names $E2E_DIR.
-start_in_background() { # LOG COMMAND...
-  local log=$1
-  shift
-  "$@" >"$log" 2>&1 &
-}
-
 short_name_by_retag() {
   run docker tag "$REG/busybox:latest" "$REG/team/base/busybox:1.36"
   run docker push "$REG/team/base/busybox:1.36"
   local before
   before=$(count_blob_files)
-  run node "$ROOT/dist/server/cli.js" retag team/base/busybox:1.36 busybox:1.36 --config "$E2E_DIR/registry.yml"
+  run node "$STOWAGE_CLI" retag team/base/busybox:1.36 busybox:1.36 --config "$E2E_DIR/registry.yml"
   expect_contains "$OUT" 'no bytes copied'
   expect_eq "$(count_blob_files)" "$before" 'blob data files after the retag'
   expect_eq "$(registry_manifest_digest busybox 1.36)" "$(registry_manifest_digest team/base/busybox 1.36)" 'digest of busybox:1.36'
@@ -25,26 +18,15 @@ short_name_by_retag() {
 }
 
 alias_to_proxied_upstream() {
-  local upstream_port stowage_port dir=$E2E_DIR/short-names
+  local upstream_port stowage_port
   upstream_port=$(free_port)
   stowage_port=$(free_port)
-  mkdir -p "$dir"
-  printf 'version: 0.1\nlog: { level: info }\nhttp: { addr: "127.0.0.1:%s" }\nstorage: { filesystem: { rootdirectory: "%s" } }\n' \
-    "$upstream_port" "$dir/upstream-data" >"$dir/upstream.yml"
-  start_in_background "$dir/upstream.log" env -u REGISTRY_AUTH_FILE docker-registry serve "$dir/upstream.yml"
-  cat >"$dir/stowage.yml" <<YAML
-http: { addr: "127.0.0.1:$stowage_port" }
-storage: { filesystem: { rootdirectory: "$dir/stowage-data" } }
-log: { level: info }
-stowage:
-  proxies:
-    - { prefix: hub, remoteurl: "http://127.0.0.1:$upstream_port" }
-  aliases:
-    busybox: hub/library/busybox
-YAML
-  start_in_background "$dir/stowage.log" node "$ROOT/dist/server/cli.js" serve --config "$dir/stowage.yml"
-  REG="127.0.0.1:$upstream_port" wait_for 20 registry_answers || fail 'upstream docker-registry did not start'
-  REG="127.0.0.1:$stowage_port" wait_for 20 registry_answers || fail 'stowage with the alias did not start'
+  # Started inside the check: cleanup stops them as processes that name $E2E_DIR.
+  start_distribution short-names-upstream "$upstream_port" "$(filesystem_storage "$E2E_DIR/short-names-upstream-data")" \
+    || fail 'upstream docker-registry did not start'
+  start_stowage short-names "$stowage_port" "$(filesystem_storage "$E2E_DIR/short-names-data")" \
+    "stowage: { proxies: [ { prefix: hub, remoteurl: 'http://127.0.0.1:$upstream_port' } ], aliases: { busybox: hub/library/busybox } }" \
+    || fail 'stowage with the alias did not start'
   # The image exists only upstream, as library/busybox.
   run docker tag "$REG/busybox:latest" "127.0.0.1:$upstream_port/library/busybox:latest"
   run docker push "127.0.0.1:$upstream_port/library/busybox:latest"

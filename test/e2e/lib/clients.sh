@@ -1,9 +1,12 @@
 # The real clients, each bounded by a timeout and kept off the machine's own state (sourced by
-# run.sh): docker talks to the suite's dockerd (DOCKER_HOST, DOCKER_CONFIG set by start_dockerd),
-# skopeo uses an accept-anything signature policy of ours, podman keeps its storage, run state
-# and temporary files under $E2E_DIR. curl answers come from `registry_*` helpers.
+# suite.sh): docker talks to the script's dockerd (DOCKER_HOST, DOCKER_CONFIG set by
+# start_dockerd), skopeo uses an accept-anything signature policy of ours, podman keeps its
+# storage, run state and temporary files under $E2E_DIR. curl answers come from `registry_*`.
+#   E2E_DOCKER=PATH   docker client to use (default: Debian's /usr/bin/docker)
 
 CLIENT_TIMEOUT=${E2E_CLIENT_TIMEOUT:-180}
+DOCKER_BIN=${E2E_DOCKER:-/usr/bin/docker}
+[[ -x "$DOCKER_BIN" ]] || DOCKER_BIN=$(type -P docker || echo docker)
 MANIFEST_TYPES='application/vnd.oci.image.index.v1+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.docker.distribution.manifest.v2+json'
 
 docker() {

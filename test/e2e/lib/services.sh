@@ -1,10 +1,14 @@
-# The daemons the suite starts and stops itself (sourced by run.sh): the registry under test
-# (stowage from dist/, or Debian's docker-registry as the reference when E2E_REGISTRY=distribution)
-# and a private dockerd with its own socket, data, exec root and no bridge or iptables rules, so
-# it clashes with no other Docker engine on the machine. Everything lives under $E2E_DIR.
+# The daemons the end-to-end scripts start and stop themselves (sourced by suite.sh): stowage from
+# dist/, Debian's docker-registry (CNCF Distribution), and a private dockerd with its own socket,
+# data and exec root and no iptables rules, so it clashes with no other Docker engine here. Each
+# listens on 127.0.0.1 only and logs to $E2E_DIR/logs/NAME.log; cleanup stops them all, then
+# whatever else names $E2E_DIR, and removes the directory.
 
-REGISTRY_PID=
-DOCKERD_PID=
+STOWAGE_CLI="$ROOT/dist/server/cli.js"
+declare -A STARTED=() E2E_GRACE=()
+E2E_PIDS=()
+E2E_BEFORE_STOPPING=()
+E2E_AFTER_STOPPING=()
 
 free_port() {
   node -e "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); });"
@@ -20,85 +24,97 @@ wait_for() {
   done
 }
 
-registry_answers() {
-  [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$REG/v2/")" == 200 ]]
+# The HTTP status of GET http://ADDR/PATH (000 when nothing answers).
+http_status() {
+  curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$1$2" || true
 }
 
-# Starts the registry on $REGISTRY_PORT with an empty data dir; sets BLOBS_DIR, REGISTRY_LOG.
-# Both registries read REGISTRY_* variables as config overrides, and skopeo's REGISTRY_AUTH_FILE
-# would become auth.file, so the registry runs without any of them.
-start_registry() {
-  local kind=$1 config="$E2E_DIR/registry.yml" unset_env=() variable
+# v2_answers ADDR [STATUS]: GET /v2/ on ADDR answers STATUS (a regex; default 200 or 401).
+v2_answers() {
+  [[ "$(http_status "$1" /v2/)" =~ ^(${2:-200|401})$ ]]
+}
+
+# launch NAME GRACE COMMAND...: starts COMMAND in the background, its output in
+# $E2E_DIR/logs/NAME.log, its pid in STARTED[NAME]; cleanup gives it GRACE seconds after SIGTERM.
+# Registries read REGISTRY_* variables as config overrides (skopeo's REGISTRY_AUTH_FILE would be
+# one), so the command runs without any of them.
+launch() {
+  local name=$1 grace=$2 unset_env=() variable
+  shift 2
   for variable in $(compgen -e | grep '^REGISTRY_'); do unset_env+=(-u "$variable"); done
-  REGISTRY_DATA="$E2E_DIR/registry-data"
-  REGISTRY_LOG="$E2E_DIR/registry.log"
-  mkdir -p "$REGISTRY_DATA"
-  case "$kind" in
-    stowage)
-      cat >"$config" <<EOF
-http: { addr: "127.0.0.1:$REGISTRY_PORT" }
-storage: { filesystem: { rootdirectory: "$REGISTRY_DATA" }, delete: { enabled: true } }
-log: { level: info }
-EOF
-      BLOBS_DIR="$REGISTRY_DATA/blobs"
-      env "${unset_env[@]}" node "$ROOT/dist/server/cli.js" serve --config "$config" >"$REGISTRY_LOG" 2>&1 &
-      ;;
-    distribution)
-      cat >"$config" <<EOF
-version: 0.1
-log:
-  level: info
-http:
-  addr: 127.0.0.1:$REGISTRY_PORT
-storage:
-  filesystem:
-    rootdirectory: $REGISTRY_DATA
-  delete:
-    enabled: true
-EOF
-      BLOBS_DIR="$REGISTRY_DATA/docker/registry/v2/blobs"
-      env "${unset_env[@]}" docker-registry serve "$config" >"$REGISTRY_LOG" 2>&1 &
-      ;;
-    *)
-      echo "unknown E2E_REGISTRY '$kind' (stowage or distribution)" >"$REGISTRY_LOG"
-      return 1
-      ;;
-  esac
-  REGISTRY_PID=$!
-  wait_for 20 registry_answers
+  env "${unset_env[@]}" "$@" >>"$E2E_DIR/logs/$name.log" 2>&1 &
+  STARTED[$name]=$!
+  E2E_PIDS+=("$!")
+  E2E_GRACE[$!]=$grace
+}
+
+# await_registry NAME ADDR [STATUS]: waits up to 20 s for GET /v2/ to answer; if it does not,
+# prints the end of NAME's log.
+await_registry() {
+  wait_for 20 v2_answers "$2" "${3:-}" && return 0
+  echo "GET http://$2/v2/ did not answer ${3:-200 or 401} within 20 s; the end of logs/$1.log:"
+  tail -n 40 "$E2E_DIR/logs/$1.log"
+  return 1
+}
+
+# A storage section for a filesystem root; `filesystem_storage DIR delete` also allows deletes.
+filesystem_storage() {
+  local delete=
+  [[ "${2:-}" == delete ]] && delete=', delete: { enabled: true }'
+  printf 'storage: { filesystem: { rootdirectory: "%s" }%s }' "$1" "$delete"
+}
+
+# start_stowage NAME PORT YAML...: stowage from dist/ on 127.0.0.1:PORT with the config
+# $E2E_DIR/NAME.yml: the http and log sections, then each YAML argument as lines (storage and the
+# rest). Waits until it answers.
+start_stowage() {
+  local name=$1 port=$2 config="$E2E_DIR/$1.yml"
+  printf 'http: { addr: "127.0.0.1:%s" }\nlog: { level: info }\n' "$port" >"$config"
+  printf '%s\n' "${@:3}" >>"$config"
+  launch "$name" 10 node "$STOWAGE_CLI" serve --config "$config"
+  await_registry "$name" "127.0.0.1:$port"
+}
+
+# start_distribution NAME PORT YAML...: Debian's docker-registry the same way.
+start_distribution() {
+  local name=$1 port=$2 config="$E2E_DIR/$1.yml"
+  printf 'version: 0.1\nlog: { level: info }\nhttp: { addr: "127.0.0.1:%s" }\n' "$port" >"$config"
+  printf '%s\n' "${@:3}" >>"$config"
+  launch "$name" 10 docker-registry serve "$config"
+  await_registry "$name" "127.0.0.1:$port"
 }
 
 docker_answers() {
   timeout 5 "$DOCKER_BIN" version
 }
 
-# Starts dockerd on $E2E_DIR/docker/sock; DOCKER_HOST and DOCKER_CONFIG point every docker call there.
+# start_dockerd DAEMON_JSON DOCKERD_FLAGS...: dockerd on $E2E_DIR/docker/sock; the flags choose
+# its storage driver, bridge and registries. DOCKER_HOST and DOCKER_CONFIG point every docker
+# call there; sets DOCKERD_LOG.
 start_dockerd() {
   local dir="$E2E_DIR/docker"
   mkdir -p "$dir/root" "$dir/exec" "$dir/config"
-  echo '{}' >"$dir/daemon.json"
+  echo "$1" >"$dir/daemon.json"
+  shift
   export DOCKER_HOST="unix://$dir/sock" DOCKER_CONFIG="$dir/config"
-  DOCKERD_LOG="$dir/dockerd.log"
-  dockerd \
-    --config-file "$dir/daemon.json" \
-    --storage-driver=vfs \
-    --data-root "$dir/root" \
-    --exec-root "$dir/exec" \
-    --pidfile "$dir/pid" \
-    -H "$DOCKER_HOST" \
-    --bridge=none \
-    --iptables=false \
-    --ip6tables=false \
-    --insecure-registry "$REG" \
-    >"$DOCKERD_LOG" 2>&1 &
-  DOCKERD_PID=$!
-  wait_for 60 docker_answers
+  DOCKERD_LOG="$E2E_DIR/logs/dockerd.log"
+  launch dockerd 30 dockerd --config-file "$dir/daemon.json" --data-root "$dir/root" --exec-root "$dir/exec" \
+    --pidfile "$dir/pid" -H "$DOCKER_HOST" --iptables=false --ip6tables=false "$@"
+  wait_for 60 docker_answers && return 0
+  echo "dockerd did not answer within 60 s; the end of logs/dockerd.log:"
+  tail -n 40 "$DOCKERD_LOG"
+  return 1
 }
 
-# Sends SIGTERM, waits up to the given seconds, then SIGKILL.
+# stop_pid PID [SECONDS]: SIGTERM, up to SECONDS (default: its grace from launch, else 10) to
+# exit, then SIGKILL. A stopped pid is forgotten, so cleanup never signals a reused one.
 stop_pid() {
-  local pid=$1 seconds=$2
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 0
+  local pid=$1
+  [[ -n "$pid" ]] || return 0
+  local seconds=${2:-${E2E_GRACE[$pid]:-10}} kept=() other
+  for other in "${E2E_PIDS[@]}"; do [[ "$other" == "$pid" ]] || kept+=("$other"); done
+  E2E_PIDS=("${kept[@]}")
+  kill -0 "$pid" 2>/dev/null || return 0
   kill -TERM "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + seconds))
   while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
@@ -106,14 +122,28 @@ stop_pid() {
   wait "$pid" 2>/dev/null || true
 }
 
-# Stops everything started under $E2E_DIR, unmounts what is mounted there and removes it.
-# Safe to call twice (once at the end of the run, once more from the EXIT trap).
+# SIGKILL for a process and everything below it (a check interrupted by a signal).
+kill_tree() {
+  local pid=$1 child
+  kill -STOP "$pid" 2>/dev/null || return 0
+  for child in $(pgrep -P "$pid"); do kill_tree "$child"; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# Steps of a script's own for cleanup: before_stopping FUNCTION runs while the daemons still run
+# (removing containers), after_stopping FUNCTION once they are gone (a bridge dockerd used).
+before_stopping() { E2E_BEFORE_STOPPING+=("$1"); }
+after_stopping() { E2E_AFTER_STOPPING+=("$1"); }
+
+# Stops everything started under $E2E_DIR, newest first, unmounts what is mounted there and
+# removes it. Safe to call twice (once from finish, once more from the EXIT trap).
 cleanup() {
   [[ -n "${E2E_DIR:-}" && -d "$E2E_DIR" ]] || return 0
-  stop_pid "$DOCKERD_PID" 30
-  DOCKERD_PID=
-  stop_pid "$REGISTRY_PID" 10
-  REGISTRY_PID=
+  [[ -z "$E2E_CHECK_PID" ]] || kill_tree "$E2E_CHECK_PID"
+  E2E_CHECK_PID=
+  local step i pids=("${E2E_PIDS[@]}")
+  for step in "${E2E_BEFORE_STOPPING[@]}"; do "$step"; done
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
   # Processes dockerd left behind (its containerd, container shims) name our directory.
   local proc pid
   for proc in /proc/[0-9]*; do
@@ -124,6 +154,7 @@ cleanup() {
   awk -v dir="$E2E_DIR" 'index($2, dir) == 1 { print $2 }' /proc/mounts | sort -r | while read -r mountpoint; do
     umount -l "$mountpoint" 2>/dev/null || true
   done
+  for step in "${E2E_AFTER_STOPPING[@]}"; do "$step"; done
   if [[ "${E2E_KEEP:-}" == 1 ]]; then
     echo "kept $E2E_DIR" >&2
   else
