@@ -1,4 +1,4 @@
-# Test images made offline from files on this machine (sourced by run.sh): a busybox root
+# Test images made offline from files on this machine (sourced by suite.sh): a busybox root
 # filesystem from Debian's busybox-static, and a two-platform OCI image layout written by hand.
 # Tarballs are made reproducibly (sorted, fixed owner and mtime, gzip -n), so digests are stable.
 
@@ -74,9 +74,16 @@ make_oci_index_layout() {
     '{schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [$a, $b]}' >"$E2E_DIR/index.json"
   local index_digest index_size
   read -r index_digest index_size < <(oci_add_blob "$layout" "$E2E_DIR/index.json")
-  jq -cn --arg d "$index_digest" --argjson s "$index_size" --arg tag "$tag" \
-    '{schemaVersion: 2, manifests: [{mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $s,
-      annotations: {"org.opencontainers.image.ref.name": $tag}}]}' >"$layout/index.json"
-  echo '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
+  oci_tag "$layout" "$tag" "$(jq -cn --arg d "$index_digest" --argjson s "$index_size" \
+    '{mediaType: "application/vnd.oci.image.index.v1+json", digest: $d, size: $s}')"
   rm -rf "$native_root" "$foreign_root" "$E2E_DIR/index.json"
+}
+
+# Makes the layout's tag name the descriptor (JSON, as oci_add_image prints it): its index.json
+# lists just that, and oci-layout marks the directory as a layout.
+oci_tag() {
+  local layout=$1 tag=$2 descriptor=$3
+  jq -cn --argjson d "$descriptor" --arg tag "$tag" \
+    '{schemaVersion: 2, manifests: [$d + {annotations: {"org.opencontainers.image.ref.name": $tag}}]}' >"$layout/index.json"
+  echo '{"imageLayoutVersion":"1.0.0"}' >"$layout/oci-layout"
 }
