@@ -26,6 +26,7 @@ interface Counters {
   failures: number;
   hangs: number;
   firstFailures: string[];
+  firstHangs: string[];
 }
 
 interface ClientsResult {
@@ -59,7 +60,7 @@ async function clientsOne(ctx: BenchContext, server: Target, clients: number, se
   for (let k = 0; k < images.length; k++) await pushImage(server, `load/pull${k}`, 'v1', images[k]);
   const agent = keepAliveAgent(clients);
   const target: Target = { ...server, agent, timeoutMs: REQUEST_LIMIT_MS };
-  const counters: Counters = { pulls: 0, pushes: 0, requestsShed: 0, abandoned: 0, failures: 0, hangs: 0, firstFailures: [] };
+  const counters: Counters = { pulls: 0, pushes: 0, requestsShed: 0, abandoned: 0, failures: 0, hangs: 0, firstFailures: [], firstHangs: [] };
   const acknowledged: Array<{ name: string; tag: string; image: Image }> = [];
   const layerBase = randomBuffer(32 * KiB);
   let inFlight = 0;
@@ -99,9 +100,9 @@ async function clientsOne(ctx: BenchContext, server: Target, clients: number, se
       } catch (error) {
         if (error instanceof Abandoned) counters.abandoned++;
         else {
-          if (error instanceof TimedOut) counters.hangs++;
-          else counters.failures++;
-          if (counters.firstFailures.length < 5) counters.firstFailures.push((error as Error).message);
+          const [count, messages] = error instanceof TimedOut ? ['hangs', counters.firstHangs] as const : ['failures', counters.firstFailures] as const;
+          counters[count]++;
+          if (messages.length < 5) messages.push((error as Error).message);
         }
       } finally {
         inFlight--;
@@ -147,8 +148,8 @@ export async function clientsRun(ctx: BenchContext, targets: Target[], clients: 
     '|---|---|---|---|---|---|---|---|---|',
     ...results.map((r) => {
       const c = r.counters;
-      const failures = `${c.failures}${c.firstFailures.length ? `: ${c.firstFailures[0].slice(0, 200)}` : ''}`;
-      return `| ${r.target} | ${c.pulls} (${formatNumber(c.pulls / r.seconds)}/s) | ${c.pushes} | ${c.requestsShed} | ${c.abandoned} | ${failures} | ${c.hangs + r.unfinished} | ${r.verified} of ${r.acknowledged}${r.verifyErrors.length ? `: ${r.verifyErrors[0]}` : ''} | ${formatNumber(r.peakMiB, 0)} |`;
+      const first = (messages: string[]) => (messages.length ? ` (first: ${messages[0].slice(0, 200)})` : '');
+      return `| ${r.target} | ${c.pulls} (${formatNumber(c.pulls / r.seconds)}/s) | ${c.pushes} | ${c.requestsShed} | ${c.abandoned} | ${c.failures}${first(c.firstFailures)} | ${c.hangs + r.unfinished}${first(c.firstHangs)} | ${r.verified} of ${r.acknowledged}${first(r.verifyErrors)} | ${formatNumber(r.peakMiB, 0)} |`;
     }),
   ];
   const s = results.find((r) => r.target === 'stowage');
