@@ -38,8 +38,8 @@ export class UploadStore {
   async start(name: string): Promise<UploadStatus> {
     const id = randomUUID();
     const startedAt = new Date();
+    // The data object appears with the first bytes; until then startedat alone says it exists.
     await this.driver.putContent(uploadStartedAtKey(name, id), startedAt.toISOString());
-    await this.driver.putContent(uploadDataKey(name, id), Buffer.alloc(0));
     this.running.set(this.key(name, id), { hash: createHash('sha256'), size: 0 });
     return { id, name, size: 0, startedAt };
   }
@@ -49,9 +49,45 @@ export class UploadStore {
       const info = await this.driver.stat(uploadDataKey(name, id));
       return { id, name, size: info.size };
     } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    try {
+      await this.driver.stat(uploadStartedAtKey(name, id));
+      return { id, name, size: 0 };
+    } catch (err) {
       if (isNotFound(err)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', undefined, { detail: { uuid: id } });
       throw err;
     }
+  }
+
+  /**
+   * A whole blob in one request (POST ?digest=, end-4b): written to a temporary object while
+   * hashed, checked, then moved into the content store. No session state is written, since no
+   * later request can continue it; a failed or interrupted write leaves nothing visible.
+   */
+  async putMonolithic(name: string, digest: string, source: Readable, signal?: AbortSignal): Promise<BlobInfo> {
+    const { algorithm } = assertDigest(digest);
+    const id = randomUUID();
+    const key = uploadDataKey(name, id);
+    const stage = new HashingStage(createHash(algorithm));
+    const writer = await this.driver.writer(key, { signal });
+    try {
+      await pipeline(source, stage, writer.stream, { signal });
+      await writer.commit();
+    } catch (err) {
+      await writer.abort().catch(() => {});
+      await this.driver.delete(uploadPrefix(name, id)).catch(() => {});
+      throw err;
+    }
+    const actual = `${algorithm}:${stage.hash.digest('hex')}`;
+    if (actual !== digest) {
+      await this.driver.delete(uploadPrefix(name, id));
+      throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { detail: { expected: digest, actual } });
+    }
+    await this.blobs.commit(key, digest);
+    await this.blobs.link(name, digest);
+    await this.driver.delete(uploadPrefix(name, id));
+    return { digest, size: stage.bytes };
   }
 
   /**
@@ -91,6 +127,8 @@ export class UploadStore {
           detail: { expected: digest, actual },
         });
       }
+      // An upload that never received a byte has no data object yet (an empty blob).
+      if (status.size === 0) await this.driver.putContent(uploadDataKey(name, id), Buffer.alloc(0));
       await this.blobs.commit(uploadDataKey(name, id), digest);
       await this.blobs.link(name, digest);
       await this.remove(name, id);

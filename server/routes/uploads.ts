@@ -67,13 +67,7 @@ export async function start(ctx: Context, route: RouteMatch, { storage }: Servic
   const digest = queryString(ctx, 'digest');
   if (digest !== undefined) {
     assertDigest(digest);
-    const upload = await storage.uploads.start(route.name);
-    try {
-      await storage.uploads.finish(route.name, upload.id, digest, ctx.req);
-    } catch (err) {
-      await storage.uploads.cancel(route.name, upload.id).catch(() => {});
-      throw err;
-    }
+    await storage.uploads.putMonolithic(route.name, digest, ctx.req);
     return blobCreated(ctx, route.name, digest);
   }
   const upload = await storage.uploads.start(route.name);
