@@ -101,7 +101,7 @@ export class BlobStore {
   /** Makes digest servable from name. The blob must exist in the content store. */
   async link(name: string, digest: string): Promise<void> {
     await this.driver.putContent(layerLinkKey(name, digest), digest);
-    this.cache.listings.delete('catalog');
+    this.cache.invalidateCatalog();
   }
 
   /** Links a blob that another repository (or any, when from is omitted by the caller) holds. */

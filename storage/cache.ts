@@ -10,6 +10,9 @@ export interface CacheOptions {
   manifestBytes: number;
 }
 
+/** The listings key of the repository catalog. */
+export const CATALOG_LISTING = 'catalog';
+
 export const DEFAULT_CACHE_OPTIONS: CacheOptions = { ttlMs: 2000, manifestBytes: 64 * 1024 * 1024 };
 
 export interface CachedManifest {
@@ -36,6 +39,15 @@ export class RegistryCache {
     });
     this.blobs = new LRUCache({ max: 50_000, ttl });
     this.listings = new LRUCache({ max: 2_000, ttl });
+  }
+
+  /** Bumped whenever a write may add a repository, so a catalog walk that began before it is
+   *  not cached over the newer state. */
+  catalogGeneration = 0;
+
+  invalidateCatalog(): void {
+    this.catalogGeneration++;
+    this.listings.delete(CATALOG_LISTING);
   }
 
   static tagKey(name: string, tag: string): string {

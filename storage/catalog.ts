@@ -2,11 +2,10 @@
 // directory under repositories/ that holds manifests or layers; names nest, so the walk recurses
 // into every child that is not one of the layout's own directories. The sorted result is cached.
 import type { StorageDriver } from './driver.js';
-import type { RegistryCache } from './cache.js';
+import { CATALOG_LISTING, type RegistryCache } from './cache.js';
 import { REPOSITORIES_ROOT, REPOSITORY_INTERNAL_DIRS, repositoryKey } from './layout.js';
 import { compareLexically } from './manifests.js';
 
-const CATALOG_KEY = 'catalog';
 
 export class Catalog {
   constructor(
@@ -14,14 +13,31 @@ export class Catalog {
     private readonly cache: RegistryCache,
   ) {}
 
-  /** Every repository name, sorted lexically. */
+  private walking?: { generation: number; names: Promise<string[]> };
+
+  /** Every repository name, sorted lexically. Concurrent callers share one walk, so an expired
+   *  cache under load costs one walk, not one per request (the bench saw p99 spikes from that). */
   async repositories(): Promise<string[]> {
-    const cached = this.cache.listings.get(CATALOG_KEY);
+    const cached = this.cache.listings.get(CATALOG_LISTING);
     if (cached) return cached;
+    // Join a walk in flight unless a write has happened since it began.
+    const generation = this.cache.catalogGeneration;
+    if (this.walking?.generation !== generation) {
+      const walk = { generation, names: this.walkAll(generation) };
+      this.walking = walk;
+      void walk.names.finally(() => {
+        if (this.walking === walk) this.walking = undefined;
+      }).catch(() => {});
+    }
+    return this.walking!.names;
+  }
+
+  private async walkAll(generation: number): Promise<string[]> {
     const names: string[] = [];
     await this.walk(REPOSITORIES_ROOT, '', names);
     names.sort(compareLexically);
-    this.cache.listings.set(CATALOG_KEY, names);
+    // A write during the walk may have added a repository the walk missed: answer, don't cache.
+    if (generation === this.cache.catalogGeneration) this.cache.listings.set(CATALOG_LISTING, names);
     return names;
   }
 

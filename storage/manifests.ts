@@ -121,7 +121,7 @@ export class ManifestStore {
     }
     this.cache.manifests.set(RegistryCache.contentKey(name, digest), { digest, mediaType: manifest.mediaType, bytes });
     if (!byDigest) await this.tag(name, reference, digest);
-    this.cache.listings.delete('catalog');
+    this.cache.invalidateCatalog();
     return { digest, subject: manifest.subject?.digest };
   }
 
