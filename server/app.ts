@@ -2,7 +2,7 @@
 //   0. before Koa: GET/HEAD of a cached manifest (server/fast-path.ts)
 //   1. request id, API version and configured headers on every answer; one log line and the
 //      metrics of every request
-//   2. errors -> the spec's JSON envelope (server/errors.ts); webhook events of answered requests
+//   2. errors -> the spec's JSON envelope (server/errors.ts); upload load shedding; webhook events
 //   3. /v2 dispatch (server/routes.ts; it asks auth/ whether the caller may, before any handler),
 //      the built-in token endpoint /token, then the operator routes (server/ops-routes.ts);
 //      anything else is a JSON 404
@@ -24,6 +24,7 @@ import { opsRouter } from './ops-routes.js';
 import { adminRouter } from './routes/admin.js';
 import { Aliases } from './aliases.js';
 import { requestIdOf } from './request-id.js';
+import { isUploadRequest, uploadLimiter } from './load-shedding.js';
 import { createManifestFastPath, type FastPath } from './fast-path.js';
 import { Notifier, notificationMiddleware } from './notifications.js';
 import { PullThroughProxy } from './proxy/pull-through.js';
@@ -59,7 +60,7 @@ function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: Regis
     res.setHeader('X-Request-Id', requestId);
     for (const [k, v] of extra) res.setHeader(k, v);
     const method = req.method ?? 'GET';
-    const isUpload = method !== 'GET' && method !== 'HEAD' && ctx.path.includes('/blobs/uploads');
+    const isUpload = isUploadRequest(ctx);
     if (isUpload) metrics.uploadsInFlight.inc();
     try {
       await next();
@@ -106,6 +107,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   const issuer = auth?.issuer;
   app.use(accessMiddleware(config, logger, metrics));
   app.use(errorMiddleware(logger));
+  app.use(uploadLimiter(config.stowage.http.maxuploads));
   const events = notifier ?? new Notifier(config.notifications?.endpoints ?? [], logger);
   if (events.enabled) app.use(notificationMiddleware(events));
   // Auth and notifications act on every request in the middleware: with either on, no fast path.

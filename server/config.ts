@@ -128,6 +128,8 @@ const stowageHttpSchema = z.strictObject({
   headerstimeout: duration.default('60s'),
   /** Largest request header block in bytes; bigger gets 431. */
   maxheadersize: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+  /** Upload requests (POST/PATCH/PUT of blob bytes) served at once; past it, 503 with Retry-After. */
+  maxuploads: z.number().int().positive().default(256),
 });
 
 const schema = z.strictObject({

@@ -20,7 +20,5 @@ export class BufferPool {
   }
 }
 
-/** 256 KiB buffers for copies between files and sockets. */
+/** 256 KiB buffers for copies between files and sockets, and for gathering upload chunks. */
 export const transferBuffers = new BufferPool(256 * 1024, 64);
-/** 1 MiB buffers that coalesce small socket chunks into few large file writes. */
-export const coalescingBuffers = new BufferPool(1024 * 1024, 16);

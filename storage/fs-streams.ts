@@ -1,11 +1,11 @@
 // The filesystem driver's byte paths, built for throughput on small machines:
 // - copyFileTo: file -> writable through two reused buffers; the next read overlaps the previous
 //   write, and a buffer is refilled only after the socket has taken its bytes.
-// - CoalescingFileWriter: socket chunks (64 KiB or less) are gathered into one reused 1 MiB buffer
-//   and written with one call per MiB, instead of one thread-pool round trip per chunk.
+// - CoalescingFileWriter: socket chunks (64 KiB or less) are gathered into one reused 256 KiB
+//   buffer and written with one call per buffer, instead of one thread-pool round trip per chunk.
 import type * as fsp from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { coalescingBuffers, transferBuffers } from './buffer-pool.js';
+import { transferBuffers } from './buffer-pool.js';
 
 function writeChunk(destination: Writable, chunk: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -50,7 +50,9 @@ export async function copyFileTo(handle: fsp.FileHandle, destination: Writable, 
 }
 
 export class CoalescingFileWriter extends Writable {
-  private buffer: Buffer | undefined = coalescingBuffers.take();
+  // 256 KiB: large enough that a 64 MiB blob is 256 writes, small enough that a thousand
+  // concurrent uploads do not hold a gigabyte of buffers.
+  private buffer: Buffer | undefined = transferBuffers.take();
   private used = 0;
   private closing: Promise<void> | undefined;
   /** Bytes written to the file so far. */
@@ -95,7 +97,7 @@ export class CoalescingFileWriter extends Writable {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.buffer) coalescingBuffers.give(this.buffer);
+    if (this.buffer) transferBuffers.give(this.buffer);
     this.buffer = undefined;
     this.close().then(
       () => callback(error),
