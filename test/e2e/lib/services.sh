@@ -10,10 +10,12 @@ E2E_PIDS=()
 E2E_BEFORE_STOPPING=()
 E2E_AFTER_STOPPING=()
 
+# A port nobody listens on at 127.0.0.1 now.
 free_port() {
   node -e "const s = require('node:net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); });"
 }
 
+# wait_for SECONDS COMMAND...: retries COMMAND every 0.2 s until it succeeds or time is up.
 wait_for() {
   local seconds=$1
   shift
@@ -48,12 +50,19 @@ launch() {
   E2E_GRACE[$!]=$grace
 }
 
-# await_registry NAME ADDR [STATUS]: waits up to 20 s for GET /v2/ to answer; if it does not,
-# prints the end of NAME's log.
+# await_registry NAME ADDR [STATUS]: waits up to 20 s, while NAME runs, for GET /v2/ on ADDR to
+# answer STATUS (default 200 or 401); if it does not, prints why and the end of NAME's log.
 await_registry() {
-  wait_for 20 v2_answers "$2" "${3:-}" && return 0
-  echo "GET http://$2/v2/ did not answer ${3:-200 or 401} within 20 s; the end of logs/$1.log:"
-  tail -n 40 "$E2E_DIR/logs/$1.log"
+  local name=$1 addr=$2 deadline=$((SECONDS + 20)) why=
+  until v2_answers "$addr" "${3:-}"; do
+    kill -0 "${STARTED[$name]}" 2>/dev/null || why="$name exited"
+    ((SECONDS < deadline)) || why="20 s passed"
+    [[ -z "$why" ]] || break
+    sleep 0.2
+  done
+  [[ -n "$why" ]] || return 0
+  echo "$why before GET http://$addr/v2/ answered ${3:-200 or 401}; the end of logs/$name.log:"
+  tail -n 40 "$E2E_DIR/logs/$name.log"
   return 1
 }
 
@@ -139,8 +148,11 @@ after_stopping() { E2E_AFTER_STOPPING+=("$1"); }
 # removes it. Safe to call twice (once from finish, once more from the EXIT trap).
 cleanup() {
   [[ -n "${E2E_DIR:-}" && -d "$E2E_DIR" ]] || return 0
-  [[ -z "$E2E_CHECK_PID" ]] || kill_tree "$E2E_CHECK_PID"
-  E2E_CHECK_PID=
+  if [[ -n "$E2E_CHECK_PID" ]]; then
+    disown "$E2E_CHECK_PID" 2>/dev/null # no "Killed" notice for it
+    kill_tree "$E2E_CHECK_PID"
+    E2E_CHECK_PID=
+  fi
   local step i pids=("${E2E_PIDS[@]}")
   for step in "${E2E_BEFORE_STOPPING[@]}"; do "$step"; done
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do stop_pid "${pids[i]}"; done
