@@ -11,6 +11,8 @@ export interface Target {
   base: URL;
   agent: http.Agent;
   pid: number;
+  /** The storage server's process where there is one (s3rver for stowage on S3). */
+  storagePid?: number;
   /** Default time limit of one request (120 s unless set). */
   timeoutMs?: number;
 }

@@ -1,26 +1,40 @@
-// `npm run bench`: stowage side by side with the reference registry (issue 3). Installs what is
-// missing, measures the machine's ceilings, starts both registries with equivalent configs,
-// runs every workload interleaved over several rounds and writes the results (bench/RESULTS.md
-// for a full run). Everything talks to 127.0.0.1; every loop is bounded in count and time.
+// `npm run bench`: stowage side by side with the reference registry (issues 3, 4 and 5). Installs
+// what is missing, measures the machine's ceilings, starts both registries with equivalent
+// configs (and stowage on s3rver for the S3 column), runs every workload interleaved over several
+// rounds and writes the results (bench/RESULTS.md for a full run). Everything talks to 127.0.0.1;
+// every loop is bounded in count and time.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import type { Target } from './client.js';
-import { buildImage, KiB, randomBuffer, OCI_MANIFEST } from './content.js';
+import { buildImage, KiB, MiB, randomBuffer, OCI_MANIFEST, type Image } from './content.js';
+import { withCpuTime } from './cpu.js';
 import type { BenchContext } from './context.js';
 import { ensureInstalled, toolVersion } from './install.js';
 import { startLoadMeter, type MachineLoad } from './machine-load.js';
-import { parseOptions, type Options } from './options.js';
+import { isWanted, parseOptions, type Options } from './options.js';
 import { checkTargets, renderReport, type RunInfo, type Section } from './report.js';
 import { runInterleaved, type Workload, type WorkloadResult } from './runner.js';
-import { launchBareHttp, launchRegistry, LOG_LEVEL, REFERENCE_BINARY, REPO_ROOT, STOWAGE_CLI, type LaunchedServer } from './servers.js';
+import {
+  launchBareHttp,
+  launchRegistry,
+  launchS3rver,
+  LOG_LEVEL,
+  REFERENCE_BINARY,
+  REPO_ROOT,
+  STOWAGE_ENTRY,
+  stopAllChildren,
+  type LaunchedS3rver,
+} from './servers.js';
 import { blobPullWorkloads } from './workloads/blob-pull.js';
 import { blobPushWorkloads } from './workloads/blob-push.js';
 import { ceilingWorkload } from './workloads/ceilings.js';
 import { clientsRun } from './workloads/clients.js';
 import { listingWorkloads } from './workloads/listings.js';
 import { manifestWorkloads } from './workloads/manifests.js';
+import { proxyWorkloads } from './workloads/proxy.js';
+import { s3rverAloneWorkload, s3Section, S3_COLUMN, stowageS3Storage } from './workloads/s3.js';
 import { skopeoWorkload } from './workloads/skopeo-copy.js';
 import { smallBlobWorkload } from './workloads/small-blobs.js';
 import { soakRun } from './workloads/soak.js';
@@ -28,12 +42,12 @@ import { startupWorkload } from './workloads/startup.js';
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
-const running: LaunchedServer[] = [];
+const running: Array<{ stop(): Promise<void> }> = [];
 async function stopAll(): Promise<void> {
   await Promise.all(running.splice(0).map((s) => s.stop().catch(() => {})));
 }
 
-/** Exports a git revision into the work directory and builds it; returns its cli.js. */
+/** Exports a git revision into the work directory and builds it as `npm run build` does; returns its dist/stowage.mjs. */
 function buildRevision(rev: string, workDir: string): string {
   const dir = join(workDir, 'stowage-src');
   mkdirSync(dir);
@@ -41,7 +55,9 @@ function buildRevision(rev: string, workDir: string): string {
   execFileSync('sh', ['-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'sh', REPO_ROOT, rev, dir], { stdio: 'inherit' });
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
   execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { stdio: 'inherit' });
-  return join(dir, 'dist/server/cli.js');
+  if (!existsSync(join(dir, 'scripts/bundle.mjs'))) throw new Error(`${rev} has no scripts/bundle.mjs: it predates dist/stowage.mjs; use --stowage-cli with its dist/server/cli.js`);
+  execFileSync(process.execPath, ['scripts/bundle.mjs'], { cwd: dir, stdio: 'inherit' });
+  return join(dir, 'dist/stowage.mjs');
 }
 
 function gitDescription(rev = 'HEAD', checkTree = true): string {
@@ -59,10 +75,16 @@ function loadAverage(): string {
   return os.loadavg().map((l) => l.toFixed(2)).join(' / ');
 }
 
-function runInfo(options: Options, loadBefore: number, loadAtStart: string, load: MachineLoad): RunInfo {
+/** Which of the optional setups the run used, for the conditions it lists. */
+interface Setups {
+  s3: boolean;
+  proxy: boolean;
+}
+
+function runInfo(options: Options, loadBefore: number, loadAtStart: string, load: MachineLoad, setups: Setups): RunInfo {
   const build = options.stowageRev
     ? `stowage at commit ${gitDescription(options.stowageRev, false)} (--stowage-rev ${options.stowageRev}, built apart from the working tree)`
-    : options.stowageCli === STOWAGE_CLI
+    : options.stowageCli === STOWAGE_ENTRY
       ? `stowage at ${gitDescription()}`
       : `stowage build ${options.stowageCli}`;
   const cpus = os.cpus();
@@ -79,12 +101,18 @@ function runInfo(options: Options, loadBefore: number, loadAtStart: string, load
     command: `npm run bench${options.argv.length ? ` -- ${options.argv.join(' ')}` : ''}`,
     machine: `${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB memory, Linux ${os.release()}; load average (1/5/15 min) at start ${loadAtStart}, at end ${loadAverage()}; CPU used during the run: ${load.benchCores.toFixed(2)} cores by the benchmark (servers and clients), ${load.othersCores.toFixed(2)} cores by other processes`,
     software: [
-      `${build}, Node ${process.version} (\`node dist/server/cli.js serve --config FILE\`)`,
+      `${build}, Node ${process.version} (\`node ${options.stowageRev || options.stowageCli === STOWAGE_ENTRY ? 'dist/stowage.mjs' : options.stowageCli} serve --config FILE\`, the bundled server \`npm start\` runs)`,
       `reference: ${toolVersion(REFERENCE_BINARY, ['--version'])} (\`docker-registry serve FILE\`)`,
       `clients: Node http with keep-alive agents; ${toolVersion('wrk', ['-v'])} for GET loads; ${toolVersion('ab', ['-V'])} for the HEAD load, since wrk 4.1.0 cannot parse answers to HEAD (wrk issue #198); ${toolVersion('skopeo', ['--version'])}`,
     ],
     conditions: [
       `both registries: filesystem storage in fresh empty directories on the same disk, listening on 127.0.0.1 only, log level \`${LOG_LEVEL}\` with the access log disabled (so logging is not what is measured), deletes enabled, upload purging off; the reference also keeps the in-memory blob descriptor cache of its packaged config`,
+      ...(setups.s3
+        ? ['stowage on S3 (the S3 column): `storage.s3` on s3rver (the npm package, with the fixes the tests load) in its own process on 127.0.0.1, storing in the work directory; the reference has no S3 column, since its S3 driver fails every upload against s3rver']
+        : []),
+      ...(setups.proxy
+        ? ['pull-through proxies: stowage and the reference each with `proxy: { remoteurl }` (a fresh process with an empty cache every round), in front of one upstream docker-registry holding the image, through a relay that counts the bytes the upstream serves']
+        : []),
       `${options.rounds} rounds per workload (start-up: ${options.startupRounds}), interleaved stowage, reference (and the bare Node http server where it is the ceiling) in turn; wrk runs ${options.wrk.threads} threads and ab one, both with ${options.wrk.connections} keep-alive connections for ${options.wrk.seconds} s`,
       'every response is checked (status, byte count, digest or exact bytes where they apply); blob pulls are compared byte for byte with what was pushed',
     ],
@@ -134,7 +162,9 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
   const manifestImage = buildImage([randomBuffer(KiB), randomBuffer(2 * KiB), randomBuffer(3 * KiB)], 'manifest');
   const manifestFile = join(workDir, 'manifest.json');
   writeFileSync(manifestFile, manifestImage.manifest);
-  const ctx: BenchContext = { options, workDir, log, manifest: { image: manifestImage, file: manifestFile } };
+  let layered: Image | undefined;
+  const layeredImage = () => (layered ??= buildImage(options.skopeoLayersMiB.map((m) => randomBuffer(m * MiB)), 'skopeo'));
+  const ctx: BenchContext = { options, workDir, log, manifest: { image: manifestImage, file: manifestFile }, layeredImage };
 
   const ceilings = ceilingWorkload(ctx);
   const startup = startupWorkload(ctx);
@@ -145,9 +175,10 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
     ...manifestWorkloads(ctx),
     ...listingWorkloads(ctx),
     skopeoWorkload(ctx),
-  ];
-  const wanted = (id: string) => !options.only || options.only.includes(id);
-  log(`workloads: ceilings, startup, ${workloads.map((w) => w.id).join(', ')}${options.soakSeconds ? ', soak' : ''}${options.clients ? ', clients' : ''}`);
+    ...proxyWorkloads(ctx),
+  ].map((w) => (S3_COLUMN.includes(w.id) ? withCpuTime(w) : w));
+  const wanted = (id: string) => isWanted(options, id);
+  log(`workloads: ceilings, startup, ${workloads.map((w) => w.id).join(', ')}, s3rver-alone${options.soakSeconds ? ', soak' : ''}${options.clients ? ', clients' : ''}`);
   log(`work directory ${workDir}; load average ${loadAtStart}`);
 
   let ceilingResult: WorkloadResult | undefined;
@@ -165,11 +196,24 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
   const soak = options.soakSeconds !== undefined && wanted('soak');
   const clients = options.clients !== undefined && wanted('clients');
   if (selected.length > 0 || soak || clients) {
-    const stowage = await launchRegistry('stowage', workDir, 'stowage', options.stowageCli);
+    const stowage = await launchRegistry('stowage', workDir, 'stowage', { stowageCli: options.stowageCli });
     running.push(stowage);
-    const reference = await launchRegistry('reference', workDir, 'reference', options.stowageCli);
+    const reference = await launchRegistry('reference', workDir, 'reference');
     running.push(reference);
     const targets = [stowage.target, reference.target];
+    let s3rver: LaunchedS3rver | undefined;
+    if (selected.some((w) => w.targets?.includes('stowage-s3'))) {
+      s3rver = await launchS3rver(workDir);
+      running.push(s3rver);
+      const onS3 = await launchRegistry('stowage', workDir, 'stowage-s3', {
+        name: 'stowage-s3',
+        stowageCli: options.stowageCli,
+        s3: stowageS3Storage(s3rver),
+        storagePid: s3rver.pid,
+      });
+      running.push(onS3);
+      targets.push(onS3.target);
+    }
     if (selected.some((w) => w.targets?.includes('node-http'))) {
       const bare = await launchBareHttp(workDir, manifestFile, OCI_MANIFEST, manifestImage.manifestDigest);
       running.push(bare);
@@ -178,6 +222,12 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
     for (const workload of selected) {
       log(`== ${workload.id}: ${workload.title}`);
       results.push(await runInterleaved(workload, targets, options.rounds, log));
+    }
+    if (s3rver && wanted('s3rver-alone')) {
+      const alone = s3rverAloneWorkload(ctx, s3rver);
+      log(`== ${alone.id}: ${alone.title}`);
+      const aloneResult = await runInterleaved(alone, [{ name: 's3rver' as const, pid: s3rver.pid }], options.rounds, log);
+      sections.push(s3Section(ctx, results, aloneResult));
     }
     if (soak) sections.push(await soakRun(ctx, [stowage.target, reference.target], options.soakSeconds!));
     if (clients) sections.push(await clientsRun(ctx, [stowage.target, reference.target], options.clients!, options.clientSeconds));
@@ -188,7 +238,8 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
   const ordered = [...results.filter((r) => r.id !== 'startup'), ...results.filter((r) => r.id === 'startup')];
   const targets = checkTargets(ordered, ceilingResult);
   for (const section of sections) targets.push(...(section.targets ?? []));
-  const report = renderReport(runInfo(options, loadBefore, loadAtStart, loadMeter()), ceilingResult, ordered, sections, targets);
+  const setups = { s3: ordered.some((r) => r.outcomes.has('stowage-s3')), proxy: ordered.some((r) => r.id.startsWith('proxy-')) };
+  const report = renderReport(runInfo(options, loadBefore, loadAtStart, loadMeter(), setups), ceilingResult, ordered, sections, targets);
   const full = !options.quick && !options.only;
   const out = options.out ?? join(REPO_ROOT, full ? 'bench/RESULTS.md' : 'bench/out/RESULTS-quick.md');
   mkdirSync(dirname(out), { recursive: true });
@@ -200,7 +251,9 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     log(`${signal}: stopping servers`);
-    void stopAll().then(() => process.exit(130));
+    void stopAll()
+      .then(stopAllChildren)
+      .then(() => process.exit(130));
   });
 }
 

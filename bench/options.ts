@@ -1,8 +1,8 @@
-// Command-line options and the two presets: the full benchmark of issue 3 and `--quick`, a short
-// run for development that keeps every workload's shape at smaller counts.
+// Command-line options and the two presets: the full benchmark of issues 3, 4 and 5 and `--quick`,
+// a short run for development that keeps every workload's shape at smaller counts.
 import { resolve } from 'node:path';
 import { MiB, KiB } from './content.js';
-import { STOWAGE_CLI } from './servers.js';
+import { STOWAGE_ENTRY } from './servers.js';
 import type { WrkLoad } from './wrk.js';
 
 export interface Options {
@@ -21,6 +21,8 @@ export interface Options {
   catalogPage: number;
   wrk: WrkLoad;
   skopeoLayersMiB: number[];
+  /** skopeo copies at once in the many-way cold pull through the pull-through proxies. */
+  proxyClients: number;
   /** Seconds of the mixed push/pull soak, when asked for. */
   soakSeconds?: number;
   /** Concurrent clients of the load-held run, when asked for, and its length. */
@@ -30,7 +32,7 @@ export interface Options {
   out?: string;
   keep: boolean;
   note?: string;
-  /** The stowage build to run (default: this tree's dist/server/cli.js). */
+  /** The stowage build to run (default: this tree's dist/stowage.mjs, what `npm start` runs). */
   stowageCli: string;
   /** A git revision to export, build and run instead of the working tree. */
   stowageRev?: string;
@@ -43,13 +45,14 @@ const USAGE = `usage: npm run bench -- [options]
   --soak[=SECONDS]     add the mixed push/pull soak (default 300 s, quick 30 s) with RSS sampled
   --clients N          add the load-held run with N concurrent clients (the issue asks for 1000)
   --client-seconds S   how long the clients run (default 60, quick 15)
-  --only ID,ID         run only these workloads (ids are printed at start); results are not
-                       written to bench/RESULTS.md
+  --only ID,ID         run only these workloads (ids are printed at start) or groups: proxy (the
+                       pull-through proxy workloads), s3 (the workloads with an S3 column and
+                       s3rver alone); results are not written to bench/RESULTS.md
   --out FILE           where the results go (default bench/RESULTS.md for a full run,
                        bench/out/RESULTS-quick.md otherwise)
   --note TEXT          a line added to the results, e.g. about the machine's load
   --keep               keep the work directory (data, server logs) for inspection
-  --stowage-cli FILE   run this build of stowage instead of dist/server/cli.js
+  --stowage-cli FILE   run this build of stowage instead of dist/stowage.mjs
   --stowage-rev REV    export the git revision REV (e.g. HEAD), build it in the work directory
                        and run that: measures committed code while the tree is being edited`;
 
@@ -71,9 +74,10 @@ export function parseOptions(argv: string[]): Options {
     catalogPage: 100,
     wrk: { threads: 2, connections: 50, seconds: quick ? 2 : 5 },
     skopeoLayersMiB: [1, 4, 16, 32, 64],
+    proxyClients: 16,
     clientSeconds: quick ? 15 : 60,
     keep: false,
-    stowageCli: STOWAGE_CLI,
+    stowageCli: STOWAGE_ENTRY,
     argv,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -104,4 +108,16 @@ export function parseOptions(argv: string[]): Options {
     else throw new Error(`unknown option ${arg}\n${USAGE}`);
   }
   return options;
+}
+
+/** Names `--only` accepts for several workloads at once. */
+export const GROUPS: Record<string, string[]> = {
+  proxy: ['proxy-pull', 'proxy-pull-16'],
+  s3: ['push-monolithic', 'pull-1', 'skopeo-copy', 's3rver-alone'],
+};
+
+/** Whether the run includes the workload `id` (every one unless --only names it or its group). */
+export function isWanted(options: Options, id: string): boolean {
+  if (!options.only) return true;
+  return options.only.some((name) => name === id || GROUPS[name]?.includes(id));
 }

@@ -1,6 +1,6 @@
 // bench/RESULTS.md: the run's header (date, machine, command, conditions), the machine ceilings,
-// one table row per workload metric with the ratio stowage / reference and the fraction of the
-// ceiling, the issue's targets marked met or missed, and every error in full.
+// one table row per workload metric with the ratio stowage / reference, stowage on S3 where it
+// ran, and the fraction of the ceiling, the issues' targets marked met or missed, and every error.
 import { formatNumber, medianOf, summarize, type Metric, type WorkloadResult } from './runner.js';
 
 export interface RunInfo {
@@ -17,6 +17,8 @@ export interface Section {
   markdown: string;
   /** The issue's targets this section decides (soak, clients). */
   targets?: TargetCheck[];
+  /** Workloads the section ran apart from the table (s3rver alone): their errors are listed too. */
+  results?: WorkloadResult[];
 }
 
 export interface TargetCheck {
@@ -45,9 +47,11 @@ function ceilingOf(result: WorkloadResult, metric: Metric, ceilings: WorkloadRes
 }
 
 function resultsTable(results: WorkloadResult[], ceilings: WorkloadResult | undefined): string {
+  const hasS3 = results.some((r) => r.outcomes.has('stowage-s3'));
+  const s3Head = hasS3 ? ' stowage on S3 (s3rver) median (min–max) | S3 / reference |' : '';
   const rows = [
-    '| workload | metric | stowage median (min–max) | reference median (min–max) | stowage / reference | ceiling | stowage / ceiling |',
-    '|---|---|---|---|---|---|---|',
+    `| workload | metric | stowage median (min–max) | reference median (min–max) | stowage / reference |${s3Head} ceiling | stowage / ceiling |`,
+    `|---|---|---|---|---|${hasS3 ? '---|---|' : ''}---|---|`,
   ];
   for (const result of results) {
     for (const metric of result.metrics) {
@@ -56,8 +60,9 @@ function resultsTable(results: WorkloadResult[], ceilings: WorkloadResult | unde
       const ceiling = ceilingOf(result, metric, ceilings);
       const ceilingName = result.outcomes.has('node-http') ? 'bare Node http' : metric.ceiling ?? '';
       const better = metric.better === 'higher' ? 'higher is better' : 'lower is better';
+      const s3 = hasS3 ? ` ${cell(result, 'stowage-s3', metric)} | ${ratio(medianOf(result, 'stowage-s3', metric.key), reference)} |` : '';
       rows.push(
-        `| ${result.title} | ${metric.label}, ${metric.unit} (${better}) | ${cell(result, 'stowage', metric)} | ${cell(result, 'reference', metric)} | ${ratio(stowage, reference)} | ${
+        `| ${result.title} | ${metric.label}, ${metric.unit} (${better}) | ${cell(result, 'stowage', metric)} | ${cell(result, 'reference', metric)} | ${ratio(stowage, reference)} |${s3} ${
           ceiling !== undefined ? `${formatNumber(ceiling, metric.digits)} (${ceilingName})` : ''
         } | ${metric.better === 'higher' ? ratio(stowage, ceiling) : ''} |`,
       );
@@ -136,11 +141,50 @@ export function checkTargets(results: WorkloadResult[], ceilings: WorkloadResult
     if (s === undefined || ref === undefined) checks.push({ target: 'Start-up within 2x of the reference', measured: r ? 'error' : 'not run', verdict: 'not measured' });
     else checks.push({ target: 'Start-up within 2x of the reference', measured: `${formatNumber(s / ref, 2)}x (${formatNumber(s, 0)} ms vs ${formatNumber(ref, 0)} ms)`, verdict: s <= 2 * ref ? 'met' : 'missed' });
   }
+  checks.push(...proxyTargets(results));
+  return checks;
+}
+
+/** Issue 4's targets: the warm pull through the proxy, and what a many-way cold pull costs upstream. */
+function proxyTargets(results: WorkloadResult[]): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  {
+    const label = 'Proxy: warm pull faster than the reference (issue 4)';
+    const r = results.find((x) => x.id === 'proxy-pull');
+    const s = medianOf(r, 'stowage', 'warm');
+    const ref = medianOf(r, 'reference', 'warm');
+    if (s === undefined || ref === undefined) checks.push({ target: label, measured: r ? 'error' : 'not run', verdict: 'not measured' });
+    else {
+      // Faster means by a 2% margin on the medians; rounds whose min–max ranges overlap are a tie.
+      const x = ref / s;
+      const range = (target: string) => summarize(r!.outcomes.get(target)!.samples.warm)!;
+      const [a, b] = [range('stowage'), range('reference')];
+      const tie = a.min <= b.max && b.min <= a.max ? '; the rounds overlap, a tie within noise' : '';
+      checks.push({ target: label, measured: `${formatNumber(x, 3)}x (time ratio reference / stowage: ${formatNumber(s, 3)} s vs ${formatNumber(ref, 3)} s${tie})`, verdict: x >= 1.02 ? 'met' : 'missed' });
+    }
+  }
+  {
+    const r = results.find((x) => x.id.startsWith('proxy-pull-'));
+    const label = `Proxy: upstream bytes of the ${r ? r.id.slice('proxy-pull-'.length) : '16'}-way cold pull equal one copy of the image (issue 4)`;
+    const outcome = r?.outcomes.get('stowage');
+    const copies = outcome?.samples.copies ?? [];
+    const gets = outcome?.samples.blobGets ?? [];
+    const blobs = outcome?.samples.imageBlobs ?? [];
+    if (!outcome || outcome.error || copies.length === 0) checks.push({ target: label, measured: r ? 'error' : 'not run', verdict: 'not measured' });
+    else {
+      // One copy: every blob fetched once (the manifest adds well under 0.1% of the bytes).
+      const worst = Math.max(...copies);
+      const oneGetEach = gets.every((g, i) => g === blobs[i]);
+      const ref = medianOf(r, 'reference', 'copies');
+      const measured = `worst round ${formatNumber(worst, 3)} copies, ${Math.max(...gets)} upstream blob GETs for ${blobs[0]} blobs${ref !== undefined ? `; reference ${formatNumber(ref, 2)} copies (median)` : ''}`;
+      checks.push({ target: label, measured, verdict: worst <= 1.001 && oneGetEach ? 'met' : 'missed' });
+    }
+  }
   return checks;
 }
 
 export function renderReport(info: RunInfo, ceilings: WorkloadResult | undefined, results: WorkloadResult[], sections: Section[], targets: TargetCheck[]): string {
-  const allErrors = errors(ceilings ? [ceilings, ...results] : results);
+  const allErrors = errors([...(ceilings ? [ceilings] : []), ...results, ...sections.flatMap((s) => s.results ?? [])]);
   const out: string[] = [
     '# Benchmark: stowage vs. the reference registry',
     '',
@@ -163,7 +207,7 @@ export function renderReport(info: RunInfo, ceilings: WorkloadResult | undefined
     resultsTable(results, ceilings),
     '',
   );
-  out.push('## Targets of issue 3', '', '| target | measured | verdict |', '|---|---|---|');
+  out.push('## Targets (issues 3 and 4)', '', '| target | measured | verdict |', '|---|---|---|');
   for (const t of targets) out.push(`| ${t.target} | ${t.measured} | ${t.verdict} |`);
   out.push('');
   for (const section of sections) out.push(`## ${section.title}`, '', section.markdown, '');

@@ -1,7 +1,8 @@
 // The runner: sets each workload up on every target, then runs its rounds interleaved
 // (A, B, A, B ...) so that a noisy neighbour hits both alike, and keeps every sample. A target
 // whose setup or round fails is marked with the error and runs no further rounds: its figure
-// does not count.
+// does not count. A round may return values beyond the declared metrics (e.g. CPU seconds): they
+// are kept as samples too, for sections that explain the figures, but not shown in the table.
 import { withDeadline } from './pool.js';
 
 export interface Metric {
@@ -22,6 +23,8 @@ export interface Workload<T extends { name: string }> {
   targets?: string[];
   setup?(target: T): Promise<void>;
   run(target: T, round: number): Promise<Record<string, number>>;
+  /** Called once after the last round, also after failures: stops what setup started. */
+  teardown?(): Promise<void>;
   /** Upper bound for one round (default 5 minutes) and for one setup (default 10 minutes). */
   roundLimitMs?: number;
 }
@@ -72,6 +75,14 @@ export function formatNumber(value: number, digits?: number): string {
 }
 
 export async function runInterleaved<T extends { name: string }>(workload: Workload<T>, allTargets: T[], rounds: number, log: Log): Promise<WorkloadResult> {
+  try {
+    return await runRounds(workload, allTargets, rounds, log);
+  } finally {
+    await workload.teardown?.();
+  }
+}
+
+async function runRounds<T extends { name: string }>(workload: Workload<T>, allTargets: T[], rounds: number, log: Log): Promise<WorkloadResult> {
   const names = workload.targets ?? ['stowage', 'reference'];
   const targets = names.map((n) => allTargets.find((t) => t.name === n)).filter((t): t is T => t !== undefined);
   const outcomes = new Map<string, Outcome>();
@@ -96,6 +107,10 @@ export async function runInterleaved<T extends { name: string }>(workload: Workl
           const value = values[metric.key];
           if (!Number.isFinite(value)) throw new Error(`no value for ${metric.key}`);
           outcome.samples[metric.key].push(value);
+        }
+        for (const [key, value] of Object.entries(values)) {
+          if (workload.metrics.some((m) => m.key === key) || !Number.isFinite(value)) continue;
+          (outcome.samples[key] ??= []).push(value);
         }
         const shown = workload.metrics.map((m) => `${formatNumber(values[m.key], m.digits)} ${m.unit}`).join(', ');
         log(`[${workload.id}] round ${round + 1}/${rounds} ${target.name}: ${shown}`);

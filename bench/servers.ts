@@ -1,6 +1,8 @@
-// Starting and stopping the processes under test: stowage and the reference (CNCF Distribution,
-// Debian's docker-registry) with equivalent configs, and the two ceiling servers. Each gets a
-// fresh empty data directory, listens on 127.0.0.1 only and logs to a file in the work dir.
+// Starting and stopping the processes under test: stowage (the bundled production entry,
+// dist/stowage.mjs) and the reference (CNCF Distribution, Debian's docker-registry) with
+// equivalent configs, on the filesystem, on S3 (s3rver, stowage only) or as pull-through proxies,
+// and the ceiling servers. Each gets a fresh empty data directory, listens on 127.0.0.1 only and
+// logs to a file in the work dir.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -12,17 +14,27 @@ import { sleep } from './pool.js';
 
 /** The repository root (this file runs as dist/bench/servers.js). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const STOWAGE_CLI = join(REPO_ROOT, 'dist/server/cli.js');
+/** What `npm start` runs: the server bundled into one file by scripts/bundle.mjs (npm run build). */
+export const STOWAGE_ENTRY = join(REPO_ROOT, 'dist/stowage.mjs');
 export const REFERENCE_BINARY = '/usr/bin/docker-registry';
 const CEILING_SERVER = join(dirname(fileURLToPath(import.meta.url)), 'ceiling-server.js');
+const S3RVER_SERVER = join(dirname(fileURLToPath(import.meta.url)), 's3rver-server.js');
 
 export type RegistryKind = 'stowage' | 'reference';
 
 export const LABELS: Record<string, string> = {
   stowage: 'stowage',
   reference: 'reference (Distribution 2.8.2)',
+  'stowage-s3': 'stowage on S3 (s3rver)',
   'node-http': 'bare Node http (ceiling)',
 };
+
+/** Every child started here and not yet stopped, so that an interrupted run can stop them all. */
+const children = new Set<ChildProcess>();
+
+export async function stopAllChildren(): Promise<void> {
+  await Promise.all([...children].map((child) => stopChild(child)));
+}
 
 /** The log level both registries run at, so that logging is not what is measured. */
 export const LOG_LEVEL = 'warn';
@@ -52,24 +64,58 @@ function cleanEnvironment(): NodeJS.ProcessEnv {
  * filesystem storage, deletes on, upload purging off, warn-level logs, no access log. The
  * reference keeps the in-memory blob descriptor cache that its packaged config.yml enables.
  */
-function registryConfig(kind: RegistryKind, port: number, dataDir: string): string {
+function registryConfig(kind: RegistryKind, port: number, dataDir: string, setup: RegistrySetup): string {
   const common = {
     log: { level: LOG_LEVEL, accesslog: { disabled: true } },
     http: { addr: `127.0.0.1:${port}` },
+    // Distribution's pull-through cache section, which both read the same way.
+    ...(setup.proxyUrl ? { proxy: { remoteurl: setup.proxyUrl } } : {}),
   };
   const storage = {
-    filesystem: { rootdirectory: dataDir },
+    ...(setup.s3 ? { s3: setup.s3 } : { filesystem: { rootdirectory: dataDir } }),
     delete: { enabled: true },
     maintenance: { uploadpurging: { enabled: false } },
   };
   if (kind === 'stowage') return JSON.stringify({ ...common, storage }, null, 2);
+  if (setup.s3) throw new Error("the reference's S3 driver does not work against s3rver (it needs ListMultipartUploads)");
   return JSON.stringify({ version: 0.1, ...common, storage: { ...storage, cache: { blobdescriptor: 'inmemory' } } }, null, 2);
+}
+
+/** storage.s3 as both config files spell it. */
+export interface S3Storage {
+  regionendpoint: string;
+  region: string;
+  bucket: string;
+  accesskey: string;
+  secretkey: string;
+  rootdirectory: string;
+  forcepathstyle: boolean;
+  chunksize: number;
+}
+
+/** How to run a registry beyond its kind: which stowage build, S3 instead of the filesystem, proxy mode. */
+export interface RegistrySetup {
+  /** The target's name in the results (default: the kind). */
+  name?: string;
+  /** The stowage build to run (default STOWAGE_ENTRY). */
+  stowageCli?: string;
+  /** Sockets of the target's keep-alive agent (default 64). */
+  maxSockets?: number;
+  /** Distribution's `proxy: { remoteurl }`: the registry becomes a pull-through cache of this upstream. */
+  proxyUrl?: string;
+  /** storage.s3 instead of a filesystem directory. */
+  s3?: S3Storage;
+  /** The storage server's process (s3rver), for CPU accounting. */
+  storagePid?: number;
 }
 
 function spawnLogged(command: string, args: string[], logFile: string): ChildProcess {
   const fd = openSync(logFile, 'a');
   try {
-    return spawn(command, args, { stdio: ['ignore', fd, fd], env: cleanEnvironment() });
+    const child = spawn(command, args, { stdio: ['ignore', fd, fd], env: cleanEnvironment() });
+    children.add(child);
+    child.once('exit', () => children.delete(child));
+    return child;
   } finally {
     closeSync(fd);
   }
@@ -112,17 +158,15 @@ async function waitForOk(child: ChildProcess, port: number, path: string, logFil
   throw new Error(`server did not answer GET ${path} with 200 within ${limitMs / 1000} s; see ${logFile}`);
 }
 
-/**
- * Starts one registry on a free port with a fresh data directory under `workDir/<id>`;
- * `stowageCli` is the build of stowage to run.
- */
-export async function launchRegistry(kind: RegistryKind, workDir: string, id: string, stowageCli = STOWAGE_CLI, maxSockets = 64): Promise<LaunchedServer> {
+/** Starts one registry on a free port with a fresh data directory under `workDir/<id>`. */
+export async function launchRegistry(kind: RegistryKind, workDir: string, id: string, setup: RegistrySetup = {}): Promise<LaunchedServer> {
+  const { stowageCli = STOWAGE_ENTRY, maxSockets = 64, name = kind } = setup;
   const dir = join(workDir, id);
   const dataDir = join(dir, 'data');
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
   const configFile = join(dir, 'config.yml');
-  writeFileSync(configFile, registryConfig(kind, port, dataDir));
+  writeFileSync(configFile, registryConfig(kind, port, dataDir, setup));
   const logFile = join(dir, 'server.log');
   const started = performance.now();
   const child =
@@ -138,7 +182,7 @@ export async function launchRegistry(kind: RegistryKind, workDir: string, id: st
   const readyMs = performance.now() - started;
   const agent = keepAliveAgent(maxSockets);
   return {
-    target: { name: kind, label: LABELS[kind], base: new URL(`http://127.0.0.1:${port}`), agent, pid: child.pid ?? 0 },
+    target: { name, label: LABELS[name] ?? name, base: new URL(`http://127.0.0.1:${port}`), agent, pid: child.pid ?? 0, storagePid: setup.storagePid },
     readyMs,
     stop: async () => {
       agent.destroy();
@@ -190,4 +234,36 @@ export async function launchTcpSource(workDir: string, size: number): Promise<{ 
     await sleep(5);
   }
   return { port, stop: () => stopChild(child) };
+}
+
+/** An S3 server for stowage: s3rver, with the tests' fixes, as a child process with its own directory. */
+export interface LaunchedS3rver {
+  endpoint: string;
+  port: number;
+  bucket: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export const S3RVER_BUCKET = 'stowage';
+/** s3rver's built-in account. */
+export const S3RVER_KEY = 'S3RVER';
+
+export async function launchS3rver(workDir: string): Promise<LaunchedS3rver> {
+  const dir = join(workDir, 's3rver');
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  const port = await freePort();
+  const logFile = join(dir, 'server.log');
+  const fixes = join(REPO_ROOT, 'test/helpers/s3rver-fixes.cjs');
+  const child = spawnLogged(process.execPath, [S3RVER_SERVER, String(port), join(dir, 'data'), S3RVER_BUCKET, fixes], logFile);
+  // s3rver answers GET / (ListBuckets) once it listens; unsigned, that is a 403.
+  const deadline = performance.now() + 30_000;
+  while ((await probe(port, '/')) === 0) {
+    if (child.exitCode !== null || child.signalCode !== null || performance.now() > deadline) {
+      await stopChild(child);
+      throw new Error(`s3rver did not start; see ${logFile}`);
+    }
+    await sleep(5);
+  }
+  return { endpoint: `http://127.0.0.1:${port}`, port, bucket: S3RVER_BUCKET, pid: child.pid ?? 0, stop: () => stopChild(child) };
 }

@@ -1,5 +1,6 @@
 // Blob pulls of one 64 MiB blob, alone and 16 at once, each body compared byte for byte with what
-// was pushed. The 16-way pull also samples the server's RSS (peak of samples and VmHWM).
+// was pushed. The 16-way pull also samples the server's RSS (peak of samples and VmHWM). The
+// single pull also runs on stowage on S3 (the S3 column of issue 5).
 import type { BenchContext } from '../context.js';
 import { MB, MiB, randomBuffer, sha256 } from '../content.js';
 import { pullBlob, pushBlob, type Target } from '../client.js';
@@ -30,6 +31,7 @@ export function blobPullWorkloads({ options }: BenchContext): Workload<Target>[]
       id: 'pull-1',
       title: `Blob pull, ${size / MiB} MiB, concurrency 1`,
       metrics: [{ key: 'mbps', label: 'throughput', unit: 'MB/s', better: 'higher', ceiling: 'loopback1' }],
+      targets: ['stowage', 'reference', 'stowage-s3'],
       setup: ensurePushed,
       async run(target) {
         const started = performance.now();

@@ -1,6 +1,7 @@
 // Blob pushes of one large blob: monolithic (POST, then one PUT of the whole blob) and chunked
 // (POST, PATCHes of 8 MiB with Content-Range, then PUT with the digest). Each round pushes a blob
 // neither registry has seen; the timed part is the upload, a HEAD afterwards checks the size.
+// The monolithic push also runs on stowage on S3 (the S3 column of issue 5).
 import type { BenchContext } from '../context.js';
 import { MB, MiB, randomBuffer, stampBuffer } from '../content.js';
 import { expectBlob, pushBlob, pushBlobChunked, type Target } from '../client.js';
@@ -28,6 +29,7 @@ export function blobPushWorkloads({ options }: BenchContext): Workload<Target>[]
       id: 'push-monolithic',
       title: `Blob push, monolithic, ${size / MiB} MiB`,
       metrics: [{ key: 'mbps', label: 'throughput', unit: 'MB/s', better: 'higher', ceiling: 'sha256' }],
+      targets: ['stowage', 'reference', 'stowage-s3'],
       run: (target, round) => timedPush(target, `monolithic ${round}`, (bytes, digest) => pushBlob(target, REPOSITORY, bytes, digest)),
     },
     {

@@ -1,17 +1,18 @@
 // A real client's pull: `skopeo copy` of a 5-layer image (1, 4, 16, 32, 64 MiB) from the registry
 // into a local dir: layout, timed from spawn to exit. skopeo checks every blob's digest itself;
-// afterwards the manifest bytes and each blob's size are checked again here.
+// afterwards the manifest bytes and each blob's size are checked again here. Also run on stowage
+// on S3 (the S3 column); the pull-through proxy workloads pull with the same function.
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BenchContext } from '../context.js';
-import { buildImage, MiB, randomBuffer, type Image } from '../content.js';
+import type { Image } from '../content.js';
 import { pushImage, WrongAnswer, type Target } from '../client.js';
 import { seconds } from '../pool.js';
 import type { Workload } from '../runner.js';
 
-const REPOSITORY = 'bench/skopeo';
-const TAG = 'v1';
+export const SKOPEO_REPOSITORY = 'bench/skopeo';
+export const SKOPEO_TAG = 'v1';
 const LIMIT_MS = 300_000;
 
 function runSkopeo(args: string[]): Promise<void> {
@@ -40,30 +41,36 @@ function checkCopy(dir: string, image: Image): void {
   }
 }
 
-export function skopeoWorkload({ options, workDir }: BenchContext): Workload<Target> {
+/**
+ * `skopeo copy` of SKOPEO_REPOSITORY:SKOPEO_TAG from the target into the directory `dest`, timed
+ * from spawn to exit; the copy is checked against `image`, then removed. Returns the seconds.
+ */
+export async function skopeoPull(target: Target, dest: string, image: Image): Promise<number> {
+  rmSync(dest, { recursive: true, force: true });
+  const source = `docker://${target.base.host}/${SKOPEO_REPOSITORY}:${SKOPEO_TAG}`;
+  try {
+    const started = performance.now();
+    await runSkopeo(['copy', '--quiet', '--src-tls-verify=false', source, `dir:${dest}`]);
+    const s = seconds(started);
+    checkCopy(dest, image);
+    return s;
+  } finally {
+    rmSync(dest, { recursive: true, force: true });
+  }
+}
+
+export function skopeoWorkload({ options, workDir, layeredImage }: BenchContext): Workload<Target> {
   const sizes = options.skopeoLayersMiB;
-  let image: Image | undefined;
   return {
     id: 'skopeo-copy',
     title: `skopeo copy of a ${sizes.length}-layer image (${sizes.join(', ')} MiB) to a dir: layout`,
     metrics: [{ key: 'seconds', label: 'wall time', unit: 's', better: 'lower', digits: 2 }],
+    targets: ['stowage', 'reference', 'stowage-s3'],
     async setup(target) {
-      image ??= buildImage(sizes.map((m) => randomBuffer(m * MiB)), 'skopeo');
-      await pushImage(target, REPOSITORY, TAG, image);
+      await pushImage(target, SKOPEO_REPOSITORY, SKOPEO_TAG, layeredImage());
     },
     async run(target, round) {
-      const dest = join(workDir, `skopeo-${target.name}-${round}`);
-      rmSync(dest, { recursive: true, force: true });
-      const source = `docker://${target.base.host}/${REPOSITORY}:${TAG}`;
-      const started = performance.now();
-      await runSkopeo(['copy', '--quiet', '--src-tls-verify=false', source, `dir:${dest}`]);
-      const s = seconds(started);
-      try {
-        checkCopy(dest, image!);
-      } finally {
-        rmSync(dest, { recursive: true, force: true });
-      }
-      return { seconds: s };
+      return { seconds: await skopeoPull(target, join(workDir, `skopeo-${target.name}-${round}`), layeredImage()) };
     },
   };
 }

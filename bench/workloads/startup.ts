@@ -13,7 +13,7 @@ export function startupWorkload({ workDir, options }: BenchContext): Workload<{ 
     metrics: [{ key: 'ms', label: 'time to ready', unit: 'ms', better: 'lower' }],
     async run(target, round) {
       const id = `startup-${target.name}-${round}`;
-      const server = await launchRegistry(target.name as RegistryKind, workDir, id, options.stowageCli);
+      const server = await launchRegistry(target.name as RegistryKind, workDir, id, { stowageCli: options.stowageCli });
       await server.stop();
       rmSync(join(workDir, id), { recursive: true, force: true });
       return { ms: server.readyMs };
