@@ -39,15 +39,7 @@ export function discoveryWorkflow(suite: SuiteContext): void {
     /** POST then PUT ?digest=, as every setup step of this file uploads a blob. */
     async function pushBlob(digest: string, length: string, content: Buffer): Promise<void> {
       const { client } = suite;
-      let resp = await client.do(client.newRequest('POST', '/v2/<name>/blobs/uploads/'));
-      resp = await client.do(
-        client
-          .newRequest('PUT', resp.relativeLocation())
-          .setQueryParam('digest', digest)
-          .setHeader('Content-Type', 'application/octet-stream')
-          .setHeader('Content-Length', length)
-          .setBody(content),
-      );
+      const resp = await client.postThenPutBlob(digest, length, content);
       expectStatus(resp, '2xx');
     }
 

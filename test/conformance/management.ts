@@ -25,30 +25,14 @@ export function managementWorkflow(suite: SuiteContext): void {
       // 04_management_test.go Setup "Populate registry with test config blob"
       it('Populate registry with test config blob', async () => {
         const { client } = suite;
-        let resp = await client.do(client.newRequest('POST', '/v2/<name>/blobs/uploads/'));
-        resp = await client.do(
-          client
-            .newRequest('PUT', resp.relativeLocation())
-            .setHeader('Content-Length', configs[3].contentLength)
-            .setHeader('Content-Type', 'application/octet-stream')
-            .setQueryParam('digest', configs[3].digest)
-            .setBody(configs[3].content),
-        );
+        const resp = await client.postThenPutBlob(configs[3].digest, configs[3].contentLength, configs[3].content);
         expectStatus(resp, '2xx');
       });
 
       // 04_management_test.go Setup "Populate registry with test layer"
       it('Populate registry with test layer', async () => {
         const { client } = suite;
-        let resp = await client.do(client.newRequest('POST', '/v2/<name>/blobs/uploads/'));
-        resp = await client.do(
-          client
-            .newRequest('PUT', resp.relativeLocation())
-            .setQueryParam('digest', data.layerBlobDigest)
-            .setHeader('Content-Type', 'application/octet-stream')
-            .setHeader('Content-Length', data.layerBlobContentLength)
-            .setBody(data.layerBlobData),
-        );
+        const resp = await client.postThenPutBlob(data.layerBlobDigest, data.layerBlobContentLength, data.layerBlobData);
         expectStatus(resp, '2xx');
       });
 

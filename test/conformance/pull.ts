@@ -18,45 +18,21 @@ export function pullWorkflow(suite: SuiteContext): void {
         // 01_pull_test.go Setup "Populate registry with test blob" (configs[0])
         it('Populate registry with test blob (configs[0])', async () => {
           const { client } = suite;
-          let resp = await client.do(client.newRequest('POST', '/v2/<name>/blobs/uploads/'));
-          resp = await client.do(
-            client
-              .newRequest('PUT', resp.relativeLocation())
-              .setQueryParam('digest', configs[0].digest)
-              .setHeader('Content-Type', 'application/octet-stream')
-              .setHeader('Content-Length', configs[0].contentLength)
-              .setBody(configs[0].content),
-          );
+          const resp = await client.postThenPutBlob(configs[0].digest, configs[0].contentLength, configs[0].content);
           expectStatus(resp, '2xx');
         });
 
         // 01_pull_test.go Setup "Populate registry with test blob" (configs[1])
         it('Populate registry with test blob (configs[1])', async () => {
           const { client } = suite;
-          let resp = await client.do(client.newRequest('POST', '/v2/<name>/blobs/uploads/'));
-          resp = await client.do(
-            client
-              .newRequest('PUT', resp.relativeLocation())
-              .setQueryParam('digest', configs[1].digest)
-              .setHeader('Content-Type', 'application/octet-stream')
-              .setHeader('Content-Length', configs[1].contentLength)
-              .setBody(configs[1].content),
-          );
+          const resp = await client.postThenPutBlob(configs[1].digest, configs[1].contentLength, configs[1].content);
           expectStatus(resp, '2xx');
         });
 
         // 01_pull_test.go Setup "Populate registry with test layer"
         it('Populate registry with test layer', async () => {
           const { client } = suite;
-          let resp = await client.do(client.newRequest('POST', '/v2/<name>/blobs/uploads/'));
-          resp = await client.do(
-            client
-              .newRequest('PUT', resp.relativeLocation())
-              .setQueryParam('digest', data.layerBlobDigest)
-              .setHeader('Content-Type', 'application/octet-stream')
-              .setHeader('Content-Length', data.layerBlobContentLength)
-              .setBody(data.layerBlobData),
-          );
+          const resp = await client.postThenPutBlob(data.layerBlobDigest, data.layerBlobContentLength, data.layerBlobData);
           expectStatus(resp, '2xx');
         });
 

@@ -115,15 +115,7 @@ export function pushWorkflow(suite: SuiteContext): void {
       // 02_push_test.go "PUT upload of a layer blob should yield a 201 Response"
       it('PUT upload of a layer blob should yield a 201 Response', async () => {
         const { client } = suite;
-        let resp = await client.do(client.newRequest('POST', '/v2/<name>/blobs/uploads/'));
-        resp = await client.do(
-          client
-            .newRequest('PUT', resp.relativeLocation())
-            .setHeader('Content-Length', data.layerBlobContentLength)
-            .setHeader('Content-Type', 'application/octet-stream')
-            .setQueryParam('digest', data.layerBlobDigest)
-            .setBody(data.layerBlobData),
-        );
+        const resp = await client.postThenPutBlob(data.layerBlobDigest, data.layerBlobContentLength, data.layerBlobData);
         expect(resp.header('Location')).not.toBe('');
         expectStatus(resp, 201);
       });
@@ -372,15 +364,7 @@ export function pushWorkflow(suite: SuiteContext): void {
       if (options.runPushSetup) {
         it('Registry should accept a manifest upload with image index (later revision)', async () => {
           const { client } = suite;
-          let resp = await client.do(client.newRequest('POST', '/v2/<name>/blobs/uploads/'));
-          resp = await client.do(
-            client
-              .newRequest('PUT', resp.relativeLocation())
-              .setQueryParam('digest', configs[0].digest)
-              .setHeader('Content-Type', 'application/octet-stream')
-              .setHeader('Content-Length', configs[0].contentLength)
-              .setBody(configs[0].content),
-          );
+          let resp = await client.postThenPutBlob(configs[0].digest, configs[0].contentLength, configs[0].content);
           expectStatus(resp, '2xx');
           resp = await client.do(
             client

@@ -105,6 +105,21 @@ export class ConformanceClient {
     return new ConformanceRequest(method, resolved);
   }
 
+  /**
+   * The suite's most repeated step: POST to open an upload, then PUT the whole blob with
+   * ?digest= to the Location it answered (each Go spec writes it out; here it is one call).
+   */
+  async postThenPutBlob(digest: string, contentLength: string, content: Buffer): Promise<ConformanceResponse> {
+    const opened = await this.do(this.newRequest('POST', '/v2/<name>/blobs/uploads/'));
+    return this.do(
+      this.newRequest('PUT', opened.relativeLocation())
+        .setQueryParam('digest', digest)
+        .setHeader('Content-Type', 'application/octet-stream')
+        .setHeader('Content-Length', contentLength)
+        .setBody(content),
+    );
+  }
+
   do(req: ConformanceRequest): Promise<ConformanceResponse> {
     const url = new URL(req.path, this.rootUrl);
     for (const [key, value] of req.query) url.searchParams.set(key, value);
