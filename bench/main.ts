@@ -89,7 +89,9 @@ function runInfo(options: Options, loadBefore: number, loadAtStart: string, load
       : `stowage build ${options.stowageCli}`;
   const cpus = os.cpus();
   const notes: string[] = [];
-  if (loadBefore >= 0.5 || load.othersCores >= 0.2) {
+  // Only what other processes used during the run counts: the load average before it lags, and
+  // after --stowage-rev it mostly counts the build this run just did.
+  if (load.othersCores >= 0.2) {
     notes.push(
       `measured on a busy machine: other processes used ${load.othersCores.toFixed(2)} of the ${cpus.length} cores on average during the run (the 1-minute load average was ${loadBefore.toFixed(2)} before it started). Absolute figures are noisy and low; the interleaved rounds keep the ratios comparable, and min–max shows the spread.`,
     );

@@ -112,7 +112,7 @@ export function parseOptions(argv: string[]): Options {
 
 /** Names `--only` accepts for several workloads at once. */
 export const GROUPS: Record<string, string[]> = {
-  proxy: ['proxy-pull', 'proxy-pull-16'],
+  proxy: ['proxy-pull', 'proxy-pull-rtt20', 'proxy-pull-16'],
   s3: ['push-monolithic', 'pull-1', 'skopeo-copy', 's3rver-alone'],
 };
 

@@ -2,6 +2,9 @@
 // registry that forwards every request unchanged and counts, per request, the response body bytes
 // it relayed. The proxies under test are configured with the relay's address as their remoteurl,
 // so the counts are exactly the upstream traffic each proxy caused (headers not included).
+// With a latency, every request is held that long before it is forwarded: one round trip to an
+// upstream that is not on this machine (Docker Hub is tens of milliseconds away from most sites),
+// paid per request on a connection that is already open.
 import http from 'node:http';
 import net from 'node:net';
 import { Transform } from 'node:stream';
@@ -44,12 +47,18 @@ export function summarizeTraffic(requests: UpstreamRequest[]): UpstreamTraffic {
   };
 }
 
-export async function startCountingRelay(upstream: URL): Promise<CountingRelay> {
+export async function startCountingRelay(upstream: URL, latencyMs = 0): Promise<CountingRelay> {
   let requests: UpstreamRequest[] = [];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const server = http.createServer((req, res) => {
     const record: UpstreamRequest = { method: req.method ?? 'GET', path: req.url ?? '/', status: 0, bytes: 0 };
     requests.push(record);
+    if (latencyMs > 0) setTimeout(() => relay(req, res, record), latencyMs);
+    else relay(req, res, record);
+  });
+
+  function relay(req: http.IncomingMessage, res: http.ServerResponse, record: UpstreamRequest): void {
+    if (res.destroyed) return;
     const forward = http.request(
       { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers, agent },
       (answer) => {
@@ -69,7 +78,7 @@ export async function startCountingRelay(upstream: URL): Promise<CountingRelay> 
       else res.destroy();
     });
     pipeline(req, forward).catch(() => forward.destroy());
-  });
+  }
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((ok, fail) => server.listen(0, '127.0.0.1', ok).once('error', fail));
   const { port } = server.address() as net.AddressInfo;
