@@ -48,7 +48,7 @@ export class RegistryMetrics {
   });
   readonly proxyRequests = new Counter({
     name: 'stowage_proxy_requests_total',
-    help: 'Pull-through cache lookups by kind (manifest, blob) and result (hit, miss, revalidated, stale, joined, error)',
+    help: 'Pull-through cache lookups by kind (manifest, blob, tags) and result (hit, miss, revalidated, stale, joined, error)',
     labelNames: ['kind', 'result'] as const,
     registers: [this.registry],
   });

@@ -97,7 +97,7 @@ export const ROUTES: Record<Resource, MethodTable> = {
  */
 export const PROXY_ROUTES: Record<Resource, MethodTable> = {
   ...ROUTES,
-  tags: { GET: tags.list },
+  tags: { GET: proxied.listTags },
   manifest: { GET: proxied.getManifest, HEAD: proxied.getManifest, PUT: proxied.refuseWrite, DELETE: proxied.refuseWrite },
   blob: { GET: proxied.getBlob, HEAD: proxied.getBlob, DELETE: proxied.refuseWrite },
   uploads: { POST: proxied.refuseWrite },

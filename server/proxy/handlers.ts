@@ -1,11 +1,13 @@
 // Route handlers for proxied repositories (the route table in server/routes.ts picks them when
 // the request's name routes to an upstream). Cache hits go to the ordinary handlers under the
-// stowage-side name; misses stream from the proxy. Tags list and referrers answer what is cached.
+// stowage-side name; misses stream from the proxy. The tags list joins upstream's with the
+// cache's; referrers answer what is cached.
 import type { Context } from 'koa';
 import { RegistryError } from '../../storage/errors.js';
 import { assertDigest } from '../../storage/grammar.js';
 import * as localBlobs from '../routes/blobs.js';
-import { sendBytes, sendStream } from '../respond.js';
+import { paginate, parsePageQuery } from '../pagination.js';
+import { sendBytes, sendJson, sendStream } from '../respond.js';
 import type { RouteMatch, Services } from '../routes.js';
 import type { PullThroughProxy } from './pull-through.js';
 import type { ProxyRoute } from './routing.js';
@@ -50,6 +52,15 @@ export async function getBlob(ctx: Context, route: RouteMatch, services: Service
   for (const [k, v] of Object.entries(headers)) ctx.set(k, v);
   ctx.set('Content-Type', 'application/octet-stream');
   ctx.body = filled.stream;
+}
+
+export async function listTags(ctx: Context, route: RouteMatch, services: Services): Promise<void> {
+  const { proxy, target } = proxied(route, services);
+  const page = parsePageQuery(ctx.query);
+  const tags = await proxy.listTags(target);
+  if (!tags) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: route.name } });
+  const { entries, link } = paginate(tags, page, `/v2/${route.name}/tags/list`);
+  sendJson(ctx, 200, { name: route.name, tags: entries }, { Link: link });
 }
 
 /** Pushes and deletes to a proxied name: the cache mirrors upstream, it takes no writes. */

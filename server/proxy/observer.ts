@@ -4,7 +4,7 @@
 export type ProxyLookupResult = 'hit' | 'miss' | 'revalidated' | 'stale' | 'joined' | 'error';
 
 export interface ProxyObserver {
-  lookup(kind: 'manifest' | 'blob', result: ProxyLookupResult): void;
+  lookup(kind: 'manifest' | 'blob' | 'tags', result: ProxyLookupResult): void;
   upstreamBytes(upstream: string, bytes: number): void;
 }
 

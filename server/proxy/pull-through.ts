@@ -3,7 +3,8 @@
 // another repository is linked once upstream confirms this repository has it; anything else is
 // a miss served by the single-flight fill. No upstream is contacted at start-up.
 import { RegistryError } from '../../storage/errors.js';
-import { assertDigest } from '../../storage/grammar.js';
+import { assertDigest, isValidTag } from '../../storage/grammar.js';
+import { compareLexically } from '../../storage/manifests.js';
 import type { RegistryStorage } from '../../storage/registry.js';
 import type { RegistryConfig } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -11,6 +12,7 @@ import type { CachedManifest } from '../../storage/cache.js';
 import { BlobFills, type FilledBlob } from './blob-fill.js';
 import { ProxyCacheCap } from './cache-cap.js';
 import { ProxyManifests } from './manifest-cache.js';
+import { ProxyTagLists } from './tag-lists.js';
 import { ProxyRouter, createUpstream, upstreamSettings, type ProxyRoute } from './routing.js';
 import { UpstreamUnavailableError } from './upstream-client.js';
 import { SILENT_OBSERVER, type ProxyObserver } from './observer.js';
@@ -34,6 +36,7 @@ export class PullThroughProxy {
   readonly router: ProxyRouter;
   readonly manifests: ProxyManifests;
   readonly fills: BlobFills;
+  readonly tagLists: ProxyTagLists;
   readonly cap?: ProxyCacheCap;
   private readonly observer: ProxyObserver;
 
@@ -57,6 +60,7 @@ export class PullThroughProxy {
     const cap = this.cap;
     this.observer = options.observer ?? SILENT_OBSERVER;
     this.manifests = new ProxyManifests(storage, logger, options.now, cap && ((_name, _digest, size) => cap.added(size)), this.observer);
+    this.tagLists = new ProxyTagLists(logger, options.now, this.observer);
     this.fills = new BlobFills({
       storage,
       logger,
@@ -88,6 +92,22 @@ export class PullThroughProxy {
     const manifest = await this.manifests.get(route, reference);
     this.cap?.touch(route.name, manifest.digest);
     return manifest;
+  }
+
+  /**
+   * The tags a proxied repository answers with: upstream's list joined with the cached tags
+   * (sorted), the cached tags alone with upstream unreachable, undefined when neither has any.
+   */
+  async listTags(route: ProxyRoute): Promise<string[] | undefined> {
+    const cached = await this.storage.manifests.listTags(route.name);
+    const upstream = await this.tagLists.upstreamTags(route);
+    if (upstream === 'stale' || upstream === undefined) {
+      if (cached.length > 0 || (await this.storage.catalog.exists(route.name))) return cached;
+      if (upstream === 'stale') throw new RegistryError('UNAVAILABLE', `${route.name} is not cached, and upstream ${route.upstream.client.host} is unavailable`, { detail: { name: route.name } });
+      return undefined;
+    }
+    // A tag upstream lists that is not a valid tag here could not be pulled through us: left out.
+    return [...new Set([...upstream.filter(isValidTag), ...cached])].sort(compareLexically);
   }
 
   /** Whether the blob is served from cache, and its size when known (HEAD of a proxied blob). */

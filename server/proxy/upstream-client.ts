@@ -16,6 +16,10 @@ export const MANIFEST_ACCEPT = [...MANIFEST_MEDIA_TYPES].join(', ');
 
 const USER_AGENT = 'stowage-proxy';
 const MAX_REDIRECTS = 5;
+/** Tags asked for per page of an upstream tags list, and the bounds on following its pages. */
+const TAGS_PAGE = 1000;
+const MAX_TAG_PAGES = 100;
+const MAX_UPSTREAM_TAGS = 100_000;
 /** Tokens are dropped this long before their stated expiry, so a request never races it. */
 const TOKEN_EXPIRY_MARGIN_MS = 10_000;
 
@@ -115,6 +119,44 @@ export class UpstreamClient {
     }
     answer.bytes = await readLimited(res.body, MAX_MANIFEST_BYTES);
     return answer;
+  }
+
+  /**
+   * Every tag upstream lists for the repository, following its `Link: rel="next"` pages; a status
+   * other than 200 is returned as is. Bounded: a list longer than MAX_UPSTREAM_TAGS is an error.
+   */
+  async tags(name: string, signal?: AbortSignal): Promise<{ status: number; tags?: string[] }> {
+    const tags: string[] = [];
+    let query = `?n=${TAGS_PAGE}`;
+    for (let page = 0; ; page++) {
+      const res = await this.send('GET', name, `/tags/list${query}`, { accept: 'application/json', signal });
+      if (res.status !== 200) {
+        res.body.resume();
+        if (page === 0) return { status: res.status };
+        throw new UpstreamUnavailableError(`upstream ${this.host} answered ${res.status} for page ${page + 1} of ${name}'s tags`);
+      }
+      tags.push(...(await this.readTagsPage(res)));
+      if (tags.length > MAX_UPSTREAM_TAGS) throw new UpstreamUnavailableError(`upstream ${this.host} lists more than ${MAX_UPSTREAM_TAGS} tags for ${name}`);
+      const next = nextPageQuery(headerValue(res.headers.link));
+      if (!next || page + 1 >= MAX_TAG_PAGES) return { status: 200, tags };
+      query = next;
+    }
+  }
+
+  /** One page's tags; an answer that is not a tags list counts as an upstream failure. */
+  private async readTagsPage(res: UpstreamResponse): Promise<string[]> {
+    let doc: { tags?: unknown };
+    try {
+      doc = JSON.parse((await readLimited(res.body, MAX_MANIFEST_BYTES)).toString('utf8')) as { tags?: unknown };
+    } catch (err) {
+      throw new UpstreamUnavailableError(`upstream ${this.host} sent an unreadable tags list: ${(err as Error).message}`, { cause: err });
+    }
+    // Distribution answers `"tags": null` for a repository whose tags were all deleted.
+    if (doc?.tags === null || doc?.tags === undefined) return [];
+    if (!Array.isArray(doc.tags) || !doc.tags.every((t) => typeof t === 'string')) {
+      throw new UpstreamUnavailableError(`upstream ${this.host} sent a tags list that is not a list of strings`);
+    }
+    return doc.tags as string[];
   }
 
   /** GET (a stream to consume) or HEAD of a blob, following redirects to storage hosts. */
@@ -254,6 +296,14 @@ export class UpstreamClient {
       req.end();
     });
   }
+}
+
+/** The query of a `Link: <...>; rel="next"` header's target (a path, or a URL on the upstream). */
+export function nextPageQuery(link: string | undefined): string | undefined {
+  const m = link && /<([^>]+)>\s*;\s*rel="?next"?/i.exec(link);
+  if (!m) return undefined;
+  const target = new URL(m[1], 'http://upstream.invalid');
+  return target.search && target.search !== '?' ? target.search : undefined;
 }
 
 function headerValue(value: string | string[] | undefined): string | undefined {

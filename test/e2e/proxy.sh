@@ -65,6 +65,13 @@ push_is_refused() { # REF
   fi
 }
 
+tags_are() { # REF "TAG TAG..." : skopeo list-tags through stowage answers exactly these tags
+  local got
+  got=$(skopeo list-tags --tls-verify=false "docker://$1" | jq -r '.Tags | join(" ")')
+  echo "tags: $got (expected: $2)"
+  [[ "$got" == "$2" ]]
+}
+
 log_has() { # FILE TEXT
   grep -F "$2" "$1"
 }
@@ -104,6 +111,7 @@ UP=127.0.0.1:$(free_port)
 setup "docker-registry (anonymous upstream) on $UP" \
   start_distribution upstream "${UP#*:}" "$(filesystem_storage "$E2E_DIR/upstream-data")"
 setup "push the image to the upstream with skopeo" skopeo copy --dest-tls-verify=false "oci:$E2E_DIR/image:v1" "docker://$UP/library/e2e-proxy:v1"
+setup "tag it v2 on the upstream too" skopeo copy --dest-tls-verify=false "oci:$E2E_DIR/image:v1" "docker://$UP/library/e2e-proxy:v2"
 
 MIRROR=127.0.0.1:$(free_port)
 NS=127.0.0.1:$(free_port)
@@ -117,6 +125,7 @@ setup "dockerd with registry-mirrors = http://$MIRROR" \
   start_dockerd "$(jq -n --arg m "http://$MIRROR" '{"registry-mirrors": [$m]}')" --storage-driver=vfs --bridge=none
 
 echo "-- upstream up"
+check "skopeo list-tags through stowage lists upstream's tags before any pull" tags_are "$NS/up/library/e2e-proxy" "v1 v2"
 check "16 concurrent cold pulls of a layer: all get its bytes, upstream sees one GET" concurrent_cold_pulls "$NS" up/library/e2e-proxy
 check "docker pull e2e-proxy:v1 goes through the registry mirror (Docker Hub is unreachable here)" docker_pull e2e-proxy:v1
 check "the mirror cached library/e2e-proxy (shows in _catalog)" catalog_has "$MIRROR" library/e2e-proxy
@@ -138,6 +147,7 @@ check "skopeo copy through Distribution's form still works" pull_with_skopeo "$M
 check "docker pull through the namespaced form still works" docker_pull_fresh "$NS/up/library/e2e-proxy:v1"
 check "docker pull e2e-proxy:v1 through the registry mirror still works" docker_pull_fresh e2e-proxy:v1
 check "stowage logged that it served the last known tag" log_has "$E2E_DIR/logs/namespaced.log" "proxy serving the last known tag"
+check "skopeo list-tags lists the cached tag (v2 was never pulled)" tags_are "$NS/up/library/e2e-proxy" "v1"
 
 # --- upstream behind auth.token -------------------------------------------------------------
 echo "-- upstream behind auth.token"
@@ -161,6 +171,7 @@ setup "stowage proxying it without credentials on $NOCREDS" \
   "proxy: { remoteurl: \"http://$AUTHUP\", ttl: 1s }"
 check "skopeo copy through stowage, which runs the Bearer flow upstream" pull_with_skopeo "$AUTHED/library/e2e-proxy:v1"
 check "docker pull through stowage from the token-protected upstream" docker_pull_fresh "$AUTHED/library/e2e-proxy:v1"
+check "skopeo list-tags through stowage, Bearer flow upstream" tags_are "$AUTHED/library/e2e-proxy" "v1"
 check "the issuer issued tokens to stowage" bash -c "[ \$(curl -sf 'http://$ISSUER/issued') -ge 2 ]"
 check "without credentials stowage cannot get the image" bash -c "! skopeo --insecure-policy inspect --tls-verify=false 'docker://$NOCREDS/library/e2e-proxy:v1'"
 stop_pid "${STARTED[authupstream]}"
