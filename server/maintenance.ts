@@ -1,6 +1,6 @@
 // Timers the server runs beside requests: purging stale upload sessions (Distribution's
-// storage.maintenance.uploadpurging, on by default: older than 168h, every 24h) and, when
-// stowage.gc.interval is set, garbage collection (the same as `stowage gc`).
+// storage.maintenance.uploadpurging, on by default: older than 168h, every 24h), dropping expired
+// cache entries, and, when stowage.gc.interval is set, garbage collection (the same as `stowage gc`).
 import type { RegistryStorage } from '../storage/registry.js';
 import { collectGarbage } from '../storage/gc.js';
 import { purgeUploads } from '../storage/upload-purge.js';
@@ -21,8 +21,13 @@ function every(intervalMs: number, job: () => Promise<void>): () => void {
   return () => clearInterval(timer);
 }
 
+/** How often expired cache entries are dropped: a scan of at most ~70,000 entries, about a millisecond. */
+export const CACHE_PURGE_INTERVAL_MS = 15_000;
+
 export function startMaintenance(config: RegistryConfig, storage: RegistryStorage, logger: Logger): () => void {
   const stoppers: Array<() => void> = [];
+  // Memory then follows what was used within the cache TTL, not everything since start-up.
+  stoppers.push(every(CACHE_PURGE_INTERVAL_MS, async () => storage.cache.purgeStale()));
   const purging = config.storage.maintenance?.uploadpurging ?? { enabled: true, age: '168h', interval: '24h', dryrun: false };
   if (purging.enabled) {
     const age = parseDuration(purging.age);

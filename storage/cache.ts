@@ -21,6 +21,18 @@ export interface CachedManifest {
   bytes: Buffer;
 }
 
+/**
+ * The bytes in memory of their own. Small buffers (request bodies gathered with Buffer.concat,
+ * Buffer.from) are slices of Node's shared 8 KiB pool: cached as they are, each would keep a whole
+ * slab alive, and the cache would hold several times the bytes its size limit counts.
+ */
+export function ownedBytes(bytes: Buffer): Buffer {
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length) return bytes;
+  const copy = Buffer.allocUnsafeSlow(bytes.length);
+  bytes.copy(copy);
+  return copy;
+}
+
 export class RegistryCache {
   readonly tags: LRUCache<string, string>;
   readonly manifests: LRUCache<string, CachedManifest>;
@@ -56,6 +68,18 @@ export class RegistryCache {
 
   static contentKey(name: string, digest: string): string {
     return `${name}@${digest}`;
+  }
+
+  /**
+   * Drops entries past their TTL. lru-cache only drops them when they are read again or pushed
+   * out by the size bounds, so without this a registry that keeps seeing new tags and manifests
+   * holds expired ones until every cache is at its bound; the server calls this on a timer.
+   */
+  purgeStale(): void {
+    this.tags.purgeStale();
+    this.manifests.purgeStale();
+    this.blobs.purgeStale();
+    this.listings.purgeStale();
   }
 
   clear(): void {

@@ -3,7 +3,7 @@
 // revisions, and a manifest with a subject leaves a referrer entry under that subject.
 import type { StorageDriver } from './driver.js';
 import { RegistryError, isNotFound } from './errors.js';
-import { RegistryCache, type CachedManifest } from './cache.js';
+import { RegistryCache, ownedBytes, type CachedManifest } from './cache.js';
 import { digestOfBytes } from './hashing.js';
 import { assertDigest, assertTag, isDigestReference, isValidTag } from './grammar.js';
 import {
@@ -74,7 +74,7 @@ export class ManifestStore {
       if (isNotFound(err)) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name, reference } });
       throw err;
     }
-    const manifest: CachedManifest = { digest, mediaType: revision.mediaType, bytes };
+    const manifest: CachedManifest = { digest, mediaType: revision.mediaType, bytes: ownedBytes(bytes) };
     this.cache.manifests.set(cacheKey, manifest);
     return manifest;
   }
@@ -119,7 +119,7 @@ export class ManifestStore {
       if (manifest.annotations) descriptor.annotations = manifest.annotations;
       await this.driver.putContent(referrerKey(name, manifest.subject.digest, digest), JSON.stringify(descriptor));
     }
-    this.cache.manifests.set(RegistryCache.contentKey(name, digest), { digest, mediaType: manifest.mediaType, bytes });
+    this.cache.manifests.set(RegistryCache.contentKey(name, digest), { digest, mediaType: manifest.mediaType, bytes: ownedBytes(bytes) });
     if (!byDigest) await this.tag(name, reference, digest);
     this.cache.invalidateCatalog();
     return { digest, subject: manifest.subject?.digest };
