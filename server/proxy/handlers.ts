@@ -6,8 +6,9 @@ import type { Context } from 'koa';
 import { RegistryError } from '../../storage/errors.js';
 import { assertDigest } from '../../storage/grammar.js';
 import * as localBlobs from '../routes/blobs.js';
-import { paginate, parsePageQuery } from '../pagination.js';
-import { sendBytes, sendJson, sendStream } from '../respond.js';
+import { parsePageQuery } from '../pagination.js';
+import { sendBytes, sendStream } from '../respond.js';
+import { sendTagsPage } from '../routes/tags.js';
 import type { RouteMatch, Services } from '../routes.js';
 import type { PullThroughProxy } from './pull-through.js';
 import type { ProxyRoute } from './routing.js';
@@ -59,8 +60,7 @@ export async function listTags(ctx: Context, route: RouteMatch, services: Servic
   const page = parsePageQuery(ctx.query);
   const tags = await proxy.listTags(target);
   if (!tags) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: route.name } });
-  const { entries, link } = paginate(tags, page, `/v2/${route.name}/tags/list`);
-  sendJson(ctx, 200, { name: route.name, tags: entries }, { Link: link });
+  sendTagsPage(ctx, route.name, tags, page);
 }
 
 /** Pushes and deletes to a proxied name: the cache mirrors upstream, it takes no writes. */

@@ -1,7 +1,7 @@
 // GET /v2/<name>/tags/list (end-8a/8b), sorted lexically with n/last pagination.
 import type { Context } from 'koa';
 import { RegistryError } from '../../storage/errors.js';
-import { paginate, parsePageQuery } from '../pagination.js';
+import { paginate, parsePageQuery, type PageQuery } from '../pagination.js';
 import { sendJson } from '../respond.js';
 import type { RouteMatch, Services } from '../routes.js';
 
@@ -11,6 +11,11 @@ export async function list(ctx: Context, route: RouteMatch, { storage }: Service
   if (tags.length === 0 && !(await storage.catalog.exists(route.name))) {
     throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: route.name } });
   }
-  const { entries, link } = paginate(tags, page, `/v2/${route.name}/tags/list`);
-  sendJson(ctx, 200, { name: route.name, tags: entries }, { Link: link });
+  sendTagsPage(ctx, route.name, tags, page);
+}
+
+/** The tags list answer: one page of the sorted tags, with a Link to the next. */
+export function sendTagsPage(ctx: Context, name: string, tags: string[], page: PageQuery): void {
+  const { entries, link } = paginate(tags, page, `/v2/${name}/tags/list`);
+  sendJson(ctx, 200, { name, tags: entries }, { Link: link });
 }
