@@ -1,0 +1,32 @@
+// The server's maintenance timers: expired cache entries are purged on their own interval, and
+// stopping the maintenance stops it.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { configFrom } from '../../server/config.js';
+import { silentLogger } from '../../server/logger.js';
+import { CACHE_PURGE_INTERVAL_MS, startMaintenance } from '../../server/maintenance.js';
+import type { RegistryStorage } from '../../storage/registry.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('maintenance', () => {
+  it('purges expired cache entries every interval until stopped', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    const purgeStale = vi.fn();
+    const storage = { cache: { purgeStale } } as unknown as RegistryStorage;
+    const config = configFrom({ storage: { filesystem: { rootdirectory: '/nonexistent' } } });
+    const stop = startMaintenance(config, storage, silentLogger());
+
+    await vi.advanceTimersByTimeAsync(CACHE_PURGE_INTERVAL_MS - 1);
+    expect(purgeStale).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(purgeStale).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(CACHE_PURGE_INTERVAL_MS);
+    expect(purgeStale).toHaveBeenCalledTimes(2);
+
+    stop();
+    await vi.advanceTimersByTimeAsync(CACHE_PURGE_INTERVAL_MS * 3);
+    expect(purgeStale).toHaveBeenCalledTimes(2);
+  });
+});
