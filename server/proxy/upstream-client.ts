@@ -123,7 +123,8 @@ export class UpstreamClient {
 
   /**
    * Every tag upstream lists for the repository, following its `Link: rel="next"` pages; a status
-   * other than 200 is returned as is. Bounded: a list longer than MAX_UPSTREAM_TAGS is an error.
+   * other than 200 is returned as is. Bounded: more than MAX_UPSTREAM_TAGS tags is an error, and
+   * after MAX_TAG_PAGES pages the tags so far are returned (with a warning in the log).
    */
   async tags(name: string, signal?: AbortSignal): Promise<{ status: number; tags?: string[] }> {
     const tags: string[] = [];
@@ -138,7 +139,11 @@ export class UpstreamClient {
       tags.push(...(await this.readTagsPage(res)));
       if (tags.length > MAX_UPSTREAM_TAGS) throw new UpstreamUnavailableError(`upstream ${this.host} lists more than ${MAX_UPSTREAM_TAGS} tags for ${name}`);
       const next = nextPageQuery(headerValue(res.headers.link));
-      if (!next || page + 1 >= MAX_TAG_PAGES) return { status: 200, tags };
+      if (!next) return { status: 200, tags };
+      if (page + 1 >= MAX_TAG_PAGES) {
+        this.logger.warn({ upstream: this.host, name, pages: MAX_TAG_PAGES, tags: tags.length }, 'upstream tags list cut at the page limit');
+        return { status: 200, tags };
+      }
       query = next;
     }
   }
@@ -302,7 +307,12 @@ export class UpstreamClient {
 export function nextPageQuery(link: string | undefined): string | undefined {
   const m = link && /<([^>]+)>\s*;\s*rel="?next"?/i.exec(link);
   if (!m) return undefined;
-  const target = new URL(m[1], 'http://upstream.invalid');
+  let target: URL;
+  try {
+    target = new URL(m[1], 'http://upstream.invalid');
+  } catch {
+    return undefined; // a Link we cannot read ends the list where it is
+  }
   return target.search && target.search !== '?' ? target.search : undefined;
 }
 

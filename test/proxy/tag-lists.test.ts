@@ -78,6 +78,14 @@ describe('tags list of a proxied repository', () => {
     expect(never).toMatchObject({ status: 503, code: 'UNAVAILABLE' });
   });
 
+  it('refuses a bad n with PAGINATION_NUMBER_INVALID before asking upstream', async () => {
+    upstream = await startUpstream();
+    await pushImage(upstream.storage, 'team/app', 'v1');
+    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    expect(await tagsOf(`${proxy.url}/v2/team/app/tags/list?n=-1`)).toMatchObject({ status: 400, code: 'PAGINATION_NUMBER_INVALID' });
+    expect(upstream.requests).toEqual([]);
+  });
+
   it('answers NAME_UNKNOWN when upstream does not have the repository and nothing is cached', async () => {
     upstream = await startUpstream();
     proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
@@ -131,5 +139,6 @@ describe('tags list of a proxied repository', () => {
     expect(nextPageQuery('<https://r.example/v2/a/tags/list?last=b>;rel=next')).toBe('?last=b');
     expect(nextPageQuery('</v2/a/tags/list?n=2>; rel="prev"')).toBeUndefined();
     expect(nextPageQuery(undefined)).toBeUndefined();
+    expect(nextPageQuery('<http://[bad>; rel="next"')).toBeUndefined();
   });
 });
