@@ -6,7 +6,7 @@ import { ConfigError, loadConfig, parseDuration, type LoadedConfig } from './con
 import { createLogger } from './logger.js';
 import { startServer } from './serve.js';
 import { openStorage } from './open-storage.js';
-import { collectGarbage } from '../storage/gc.js';
+import { GcBusyError, collectGarbage } from '../storage/gc.js';
 import { scrubBlobs } from '../storage/scrub.js';
 import { RegistryError } from '../storage/errors.js';
 import { diskUsageCommand, listCommand, retagCommand, tagsCommand } from './commands/images.js';
@@ -94,11 +94,19 @@ program
   .option('--json', 'print the report as JSON')
   .action(
     withStorage(async (storage, options: { dryRun?: boolean; deleteUntagged?: boolean; grace: string; json?: boolean }) => {
-      const report = await collectGarbage(storage, {
-        dryRun: options.dryRun,
-        deleteUntagged: options.deleteUntagged,
-        gracePeriodMs: parseDuration(options.grace),
-      });
+      let report;
+      try {
+        report = await collectGarbage(storage, {
+          dryRun: options.dryRun,
+          deleteUntagged: options.deleteUntagged,
+          gracePeriodMs: parseDuration(options.grace),
+        });
+      } catch (err) {
+        if (!(err instanceof GcBusyError)) throw err;
+        process.stderr.write(`stowage: ${err.message}\n`);
+        // EX_TEMPFAIL: a scheduler may simply try again later.
+        process.exit(75);
+      }
       if (options.json) return print(JSON.stringify(report));
       const verb = report.dryRun ? 'would delete' : 'deleted';
       for (const m of report.manifestsDeleted) print(`manifest ${verb}: ${m}`);

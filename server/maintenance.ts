@@ -2,7 +2,7 @@
 // storage.maintenance.uploadpurging, on by default: older than 168h, every 24h), dropping expired
 // cache entries, and, when stowage.gc.interval is set, garbage collection (the same as `stowage gc`).
 import type { RegistryStorage } from '../storage/registry.js';
-import { collectGarbage } from '../storage/gc.js';
+import { GcBusyError, collectGarbage } from '../storage/gc.js';
 import { purgeUploads } from '../storage/upload-purge.js';
 import { parseDuration, type RegistryConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -54,7 +54,8 @@ export function startMaintenance(config: RegistryConfig, storage: RegistryStorag
             'garbage collection done',
           );
         } catch (err) {
-          logger.error({ err }, 'garbage collection failed');
+          if (err instanceof GcBusyError) logger.info({ since: err.since }, 'garbage collection skipped: another one is running');
+          else logger.error({ err }, 'garbage collection failed');
         }
       }),
     );

@@ -6,6 +6,7 @@ import type { ByteRange, StorageDriver } from './driver.js';
 import { RegistryError, isNotFound } from './errors.js';
 import { RegistryCache } from './cache.js';
 import { blobDataKey, layerLinkKey } from './layout.js';
+import { retain } from './liveness.js';
 
 export interface BlobInfo {
   digest: string;
@@ -98,16 +99,24 @@ export class BlobStore {
     return this.driver.getContent(blobDataKey(digest));
   }
 
-  /** Makes digest servable from name. The blob must exist in the content store. */
-  async link(name: string, digest: string): Promise<void> {
+  /**
+   * Makes digest servable from name: writes the link, then retains the blob (storage/liveness.ts),
+   * so a collection running meanwhile cannot delete it. False when the blob is gone.
+   */
+  async link(name: string, digest: string): Promise<boolean> {
     await this.driver.putContent(layerLinkKey(name, digest), digest);
     this.cache.invalidateCatalog();
+    return retain(this.driver, blobDataKey(digest));
   }
 
-  /** Links a blob that another repository (or any, when from is omitted by the caller) holds. */
+  /** Links a blob that another repository holds; undefined when from lacks it (or it is gone). */
   async mount(name: string, from: string, digest: string): Promise<BlobInfo | undefined> {
     if (!(await this.has(from, digest))) return undefined;
-    await this.link(name, digest);
+    if (!(await this.link(name, digest))) {
+      // Collected between the check and the link: the client uploads it instead (end-11).
+      this.cache.blobs.delete(RegistryCache.contentKey(from, digest));
+      return undefined;
+    }
     return this.stat(name, digest);
   }
 
@@ -119,16 +128,24 @@ export class BlobStore {
   }
 
   /**
-   * Moves verified bytes from a temporary key into the content store. Committing a digest that
-   * already exists is a no-op that drops the temporary copy: a layer is never stored twice.
+   * Makes verified bytes at sourceKey the blob digest, servable from name. A digest already in
+   * the content store is not stored twice; the verified copy is kept until the stored one has
+   * been retained, and takes its place if a collection took it meanwhile.
    */
-  async commit(sourceKey: string, digest: string): Promise<void> {
+  async store(sourceKey: string, digest: string, name: string): Promise<void> {
     const target = blobDataKey(digest);
-    if ((await this.statGlobal(digest)) !== undefined) {
-      await this.driver.delete(sourceKey);
-      return;
+    const existed = (await this.statGlobal(digest)) !== undefined;
+    if (!existed) await this.driver.move(sourceKey, target);
+    await this.driver.putContent(layerLinkKey(name, digest), digest);
+    this.cache.invalidateCatalog();
+    const kept = await retain(this.driver, target, existed ? () => this.driver.move(sourceKey, target) : undefined);
+    if (existed) await this.driver.delete(sourceKey);
+    if (!kept) {
+      throw new RegistryError('UNAVAILABLE', 'garbage collection removed the blob while it was stored; retry the upload', {
+        detail: { digest },
+        headers: { 'Retry-After': '1' },
+      });
     }
-    await this.driver.move(sourceKey, target);
   }
 
   /** Stores small content (a manifest) under its digest, atomically, if not there yet. */

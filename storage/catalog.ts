@@ -41,6 +41,12 @@ export class Catalog {
     return names;
   }
 
+  /** Every repository name, from a walk that starts now (garbage collection must not join a
+   *  walk, or use a listing, from before it began). */
+  async freshRepositories(): Promise<string[]> {
+    return this.walkAll(this.cache.catalogGeneration);
+  }
+
   /** Repositories with upload sessions (a first push has uploads before any link). */
   async repositoriesWithUploads(): Promise<string[]> {
     const names: string[] = [];

@@ -34,6 +34,13 @@ export interface StorageDriver {
   /** A short name for logs and the status page ("filesystem", "s3"). */
   readonly kind: string;
 
+  /**
+   * How far apart the times this storage stamps can be for two writes in a known order (whole
+   * seconds and clock skew on S3; none on a local filesystem, whose writers share the host's
+   * clock). Garbage collection never deletes anything used within this of its start.
+   */
+  readonly clockMarginMs: number;
+
   /** Size and modification time of the object at key. Throws NotFoundError when absent. */
   stat(key: string, signal?: AbortSignal): Promise<ObjectInfo>;
 
@@ -69,6 +76,20 @@ export interface StorageDriver {
 
   /** Deletes the object at key, or everything under key as a prefix. No error when absent. */
   delete(key: string, signal?: AbortSignal): Promise<void>;
+
+  /**
+   * The writer's half of the collection protocol (storage/liveness.ts): records that the object
+   * at key is in use as of now and says whether it exists, in one step. A touch that returns true
+   * is seen by a later setAside() of the object, whenever that move happens.
+   */
+  touch(key: string): Promise<boolean>;
+
+  /**
+   * The collector's half: moves the object at key to aside (replacing what is there) and answers
+   * when it was last in use, the later of its last write and its last touch, counting every touch
+   * that returned true before the object left key. Undefined when the object is absent.
+   */
+  setAside(key: string, aside: string): Promise<Date | undefined>;
 
   /** Checks the storage is reachable and usable (readiness, start-up). */
   check(): Promise<void>;

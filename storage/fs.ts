@@ -19,8 +19,32 @@ function tempSuffix(): string {
   return `.tmp-${randomBytes(6).toString('hex')}`;
 }
 
+async function exists(file: string): Promise<boolean> {
+  return fsp.access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Runs op, which writes into target's directory, after making the directory. Garbage collection
+ * removes a directory when it sets its last object aside, so a write that finds it gone (ENOENT,
+ * and, when given, its source still there) makes it again and retries.
+ */
+async function inDirectory<T>(target: string, op: () => Promise<T>, sourceStillThere?: () => Promise<boolean>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    try {
+      return await op();
+    } catch (err) {
+      if (attempt >= 3 || !isEnoent(err) || (sourceStillThere && !(await sourceStillThere()))) throw err;
+    }
+  }
+}
+
 export class FilesystemDriver implements StorageDriver {
   readonly kind = 'filesystem';
+  readonly clockMarginMs = 0;
   readonly root: string;
 
   constructor(rootDirectory: string) {
@@ -85,10 +109,11 @@ export class FilesystemDriver implements StorageDriver {
   async putContent(key: string, content: Buffer | string): Promise<void> {
     const target = this.resolve(key);
     const temp = target + tempSuffix();
-    await fsp.mkdir(path.dirname(target), { recursive: true });
     try {
-      await fsp.writeFile(temp, content);
-      await fsp.rename(temp, target);
+      await inDirectory(target, async () => {
+        await fsp.writeFile(temp, content);
+        await fsp.rename(temp, target);
+      });
     } catch (err) {
       await fsp.rm(temp, { force: true });
       throw err;
@@ -128,9 +153,8 @@ export class FilesystemDriver implements StorageDriver {
   async move(from: string, to: string): Promise<void> {
     const source = this.resolve(from);
     const target = this.resolve(to);
-    await fsp.mkdir(path.dirname(target), { recursive: true });
     try {
-      await fsp.rename(source, target);
+      await inDirectory(target, () => fsp.rename(source, target), () => exists(source));
     } catch (err) {
       if (isEnoent(err)) throw new NotFoundError(from, { cause: err });
       throw err;
@@ -139,6 +163,41 @@ export class FilesystemDriver implements StorageDriver {
 
   async delete(key: string): Promise<void> {
     await fsp.rm(this.resolve(key), { recursive: true, force: true });
+  }
+
+  // A touch is utimes(2) on the object itself: it fails once the object has been set aside, and
+  // a rename carries the inode's time along, so setAside() reads every touch that landed first.
+  async touch(key: string): Promise<boolean> {
+    const now = new Date();
+    try {
+      await fsp.utimes(this.resolve(key), now, now);
+      return true;
+    } catch (err) {
+      if (isEnoent(err)) return false;
+      throw err;
+    }
+  }
+
+  async setAside(key: string, aside: string): Promise<Date | undefined> {
+    const target = this.resolve(aside);
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    const source = this.resolve(key);
+    try {
+      await fsp.rename(source, target);
+    } catch (err) {
+      if (isEnoent(err)) return undefined;
+      throw err;
+    }
+    // The object's directory goes with its last object (no listing shows a deleted blob or
+    // revision); a writer that loses the race for it makes it again (inDirectory).
+    await fsp.rmdir(path.dirname(source)).catch(() => {});
+    try {
+      return (await fsp.stat(target)).mtime;
+    } catch (err) {
+      // A writer already moved it back: it is in use.
+      if (isEnoent(err)) return new Date();
+      throw err;
+    }
   }
 
   async check(): Promise<void> {

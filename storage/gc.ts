@@ -1,21 +1,54 @@
 // Garbage collection: mark every blob reachable from the manifests we keep (config, layers,
 // index children, referrers, and the manifests' own bytes), then delete the other blobs of the
-// content store. It runs while the server serves, so anything written within the grace period
-// (a blob just uploaded, a layer link just made by a mount, a manifest revision just pushed) is
-// kept: a push in progress cannot lose its layers.
+// content store (and, with deleteUntagged, the manifests no tag reaches).
+//
+// It runs while the server serves, on any driver, from the server's schedule or from
+// `stowage gc` in another process, one run at a time (storage/gc-lease.ts). What it may delete:
+//   - only what its mark phase did not reach, reading storage itself (never a cache) after the
+//     run's start T0 (storage's clock: the lease's modification time);
+//   - only what nobody used since cutoff = T0 - max(grace, driver.clockMarginMs): a blob uploaded, a
+//     layer linked, a manifest pushed within the grace period is kept however unreferenced;
+//   - only through deleteUnlessUsed (storage/liveness.ts): set aside, recheck, then delete, so a
+//     push that reuses an object while the run goes on keeps it (or fails before its 201).
+// A revision being written (its directory there, its link not yet) counts as just used.
+// Tests: test/gc/gc.test.ts, test/gc/liveness.test.ts, test/gc/torture.test.ts, test/gc/crash-loop.test.ts.
 import type { RegistryStorage } from './registry.js';
+import type { StorageDriver } from './driver.js';
 import { RegistryError, isNotFound } from './errors.js';
 import { parseManifest } from './manifest-format.js';
-import { blobDataKey, blobDirKey, blobListingPrefix, layerLinkKey, layerLinksPrefix, manifestRevisionKey } from './layout.js';
+import { deleteUnlessUsed, dropAside, type LivenessHooks } from './liveness.js';
+import { GcLease, recoverAbandonedRuns } from './gc-lease.js';
+import {
+  blobDataKey,
+  blobListingPrefix,
+  layerLinkKey,
+  layerLinksPrefix,
+  manifestRevisionKey,
+  manifestRevisionsPrefix,
+  referrerDigestFromEntry,
+  referrerKey,
+  referrersPrefix,
+  tagCurrentLinkKey,
+  tagsPrefix,
+} from './layout.js';
+import { assertDigest, isValidTag } from './grammar.js';
+
+export { GcBusyError } from './gc-lease.js';
 
 export interface GcOptions {
   /** Report what would be deleted without deleting. */
   dryRun?: boolean;
   /** Keep only manifests reachable from a tag (and delete the untagged revisions). */
   deleteUntagged?: boolean;
-  /** Anything modified more recently than this many ms ago is kept. */
+  /** Anything used more recently than this many ms before the run began is kept. */
   gracePeriodMs?: number;
-  now?: Date;
+  /** Pauses for the race tests. */
+  hooks?: GcHooks;
+}
+
+export interface GcHooks extends LivenessHooks {
+  /** After the mark phase, before anything is deleted. */
+  afterMark?(): Promise<void>;
 }
 
 export interface GcReport {
@@ -25,108 +58,212 @@ export interface GcReport {
   blobsKept: number;
   blobsDeleted: string[];
   bytesFreed: number;
+  /** Objects a push used while this run was deciding about them, and so kept. */
+  keptInUse: number;
+  /** Objects a killed run had left aside, put back before this one began. */
+  recovered: number;
+  /** Revisions whose manifest bytes could not be read: what they reference is unknown. */
+  unreadable: string[];
   dryRun: boolean;
 }
 
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 
+/** Modification time in ms; undefined when absent. */
+async function modifiedAt(driver: StorageDriver, key: string): Promise<number | undefined> {
+  try {
+    return (await driver.stat(key)).modifiedAt.getTime();
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+async function readText(driver: StorageDriver, key: string): Promise<string | undefined> {
+  try {
+    return (await driver.getContent(key)).toString('utf8').trim();
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+interface Revision {
+  name: string;
+  digest: string;
+  subject?: string;
+}
+
 export async function collectGarbage(storage: RegistryStorage, options: GcOptions = {}): Promise<GcReport> {
   const driver = storage.driver;
-  const grace = options.gracePeriodMs ?? DEFAULT_GC_GRACE_MS;
-  const cutoff = (options.now ?? new Date()).getTime() - grace;
+  const lease = await GcLease.acquire(driver);
+  try {
+    return await collect(storage, lease, options);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function collect(storage: RegistryStorage, lease: GcLease, options: GcOptions): Promise<GcReport> {
+  const driver = storage.driver;
   const dryRun = options.dryRun ?? false;
-  const isRecent = async (key: string): Promise<boolean> => {
-    try {
-      return (await driver.stat(key)).modifiedAt.getTime() > cutoff;
-    } catch (err) {
-      if (isNotFound(err)) return false;
-      throw err;
-    }
+  const grace = Math.max(0, options.gracePeriodMs ?? DEFAULT_GC_GRACE_MS);
+  const cutoff = lease.startedAt.getTime() - Math.max(grace, driver.clockMarginMs);
+  const recent = (time: number | undefined) => time === undefined || time > cutoff;
+  const report: GcReport = {
+    repositories: 0,
+    manifestsKept: 0,
+    manifestsDeleted: [],
+    blobsKept: 0,
+    blobsDeleted: [],
+    bytesFreed: 0,
+    keptInUse: 0,
+    recovered: 0,
+    unreadable: [],
+    dryRun,
   };
+  if (!dryRun) report.recovered = (await recoverAbandonedRuns(driver, lease.id)).length;
 
-  storage.cache.clear();
+  // Mark. Everything is read from storage after T0: a reference written before T0 - margin is
+  // seen here; one written later is protected by its writer's retain.
   const marked = new Set<string>();
-  const report: GcReport = { repositories: 0, manifestsKept: 0, manifestsDeleted: [], blobsKept: 0, blobsDeleted: [], bytesFreed: 0, dryRun };
-
-  for (const name of await storage.catalog.repositories()) {
+  const unreached: Revision[] = [];
+  for (const name of await storage.catalog.freshRepositories()) {
     report.repositories++;
-    const revisions = new Set(await storage.manifests.listRevisions(name));
+    const revisions = new Set<string>();
+    const prefix = manifestRevisionsPrefix(name);
+    for (const algorithm of await driver.list(prefix)) {
+      for (const hex of await driver.list(`${prefix}/${algorithm}`)) revisions.add(`${algorithm}:${hex}`);
+    }
     const roots = new Set<string>();
-    for (const tag of await storage.manifests.listTags(name)) {
-      const digest = await storage.manifests.resolveTag(name, tag).catch(() => undefined);
+    for (const tag of await driver.list(tagsPrefix(name))) {
+      if (!isValidTag(tag)) continue;
+      const digest = await readText(driver, tagCurrentLinkKey(name, tag));
       if (digest) roots.add(digest);
     }
     for (const digest of revisions) {
-      if (!options.deleteUntagged || (await isRecent(manifestRevisionKey(name, digest)))) roots.add(digest);
+      // A revision whose link is not there yet is being written: as recent as it gets.
+      if (!options.deleteUntagged || recent(await modifiedAt(driver, manifestRevisionKey(name, digest)))) roots.add(digest);
     }
 
     // Closure over index children and referrers, marking every blob on the way.
-    const kept = new Set<string>();
+    const kept = new Map<string, string | undefined>();
     const pending = [...roots];
     while (pending.length > 0) {
       const digest = pending.pop()!;
       if (kept.has(digest) || !revisions.has(digest)) continue;
-      kept.add(digest);
+      const manifest = await readManifest(driver, name, digest);
+      kept.set(digest, manifest?.subject);
       marked.add(digest);
-      let manifest;
-      try {
-        manifest = await storage.manifests.get(name, digest);
-      } catch (err) {
-        if (err instanceof RegistryError && err.code === 'MANIFEST_UNKNOWN') continue;
-        throw err;
+      if (!manifest) {
+        // A revision still being written has no link yet; one with a link but no bytes is damage.
+        if ((await modifiedAt(driver, manifestRevisionKey(name, digest))) !== undefined) report.unreadable.push(`${name}@${digest}`);
+        continue;
       }
-      try {
-        const parsed = parseManifest(manifest.bytes, manifest.mediaType);
-        for (const blob of parsed.blobs) marked.add(blob.digest);
-        for (const child of parsed.manifests) pending.push(child.digest);
-      } catch (err) {
-        // A manifest we cannot parse keeps its own bytes; it names nothing we can follow.
-        if (!(err instanceof RegistryError)) throw err;
-      }
-      for (const referrer of await storage.manifests.referrers(name, digest)) pending.push(referrer.digest);
+      for (const blob of manifest.blobs) marked.add(blob);
+      pending.push(...manifest.children);
+      for (const entry of await driver.list(referrersPrefix(name, digest))) pending.push(referrerDigestFromEntry(entry));
     }
     report.manifestsKept += kept.size;
-
     for (const digest of revisions) {
       if (kept.has(digest)) continue;
-      report.manifestsDeleted.push(`${name}@${digest}`);
-      if (!dryRun) await storage.manifests.delete(name, digest);
+      unreached.push({ name, digest, subject: (await readManifest(driver, name, digest))?.subject });
     }
 
     // A layer linked within the grace period belongs to a push (or mount) still in progress.
     for (const algorithm of await driver.list(layerLinksPrefix(name))) {
       for (const hex of await driver.list(layerLinksPrefix(name, algorithm))) {
         const digest = `${algorithm}:${hex}`;
-        if (!marked.has(digest) && (await isRecent(layerLinkKey(name, digest)))) marked.add(digest);
+        if (!marked.has(digest) && recent(await modifiedAt(driver, layerLinkKey(name, digest)))) marked.add(digest);
       }
     }
   }
+  await options.hooks?.afterMark?.();
 
+  // Sweep manifests no tag reaches (deleteUntagged only: otherwise every revision is a root).
+  for (const revision of unreached) {
+    const outcome = await deleteUnlessUsed(driver, lease.id, manifestRevisionKey(revision.name, revision.digest), cutoff, { dryRun, hooks: options.hooks });
+    if (outcome === 'kept') {
+      report.keptInUse++;
+      // Kept because a push used it: so are its bytes, whatever the mark phase said.
+      marked.add(revision.digest);
+      continue;
+    }
+    if (outcome !== 'deleted') continue;
+    report.manifestsDeleted.push(`${revision.name}@${revision.digest}`);
+    if (revision.subject) {
+      await deleteUnlessUsed(driver, lease.id, referrerKey(revision.name, revision.subject, revision.digest), cutoff, { dryRun, hooks: options.hooks });
+    }
+  }
+
+  // Sweep the content store.
   for (const algorithm of await driver.list(blobListingPrefix())) {
     for (const shard of await driver.list(blobListingPrefix(algorithm))) {
       for (const hex of await driver.list(blobListingPrefix(algorithm, shard))) {
         const digest = `${algorithm}:${hex}`;
+        let key: string;
+        try {
+          key = blobDataKey(digest);
+        } catch (err) {
+          if (err instanceof RegistryError) continue;
+          throw err;
+        }
         if (marked.has(digest)) {
           report.blobsKept++;
           continue;
         }
-        let info;
+        let size: number;
         try {
-          info = await driver.stat(blobDataKey(digest));
+          const info = await driver.stat(key);
+          if (info.modifiedAt.getTime() > cutoff) {
+            report.blobsKept++;
+            continue;
+          }
+          size = info.size;
         } catch (err) {
-          if (isNotFound(err) || err instanceof RegistryError) continue;
+          if (isNotFound(err)) continue;
           throw err;
         }
-        if (info.modifiedAt.getTime() > cutoff) {
+        const outcome = await deleteUnlessUsed(driver, lease.id, key, cutoff, { dryRun, hooks: options.hooks });
+        if (outcome === 'kept') {
+          report.keptInUse++;
           report.blobsKept++;
-          continue;
+        } else if (outcome === 'deleted') {
+          report.blobsDeleted.push(digest);
+          report.bytesFreed += size;
         }
-        report.blobsDeleted.push(digest);
-        report.bytesFreed += info.size;
-        if (!dryRun) await driver.delete(blobDirKey(digest));
       }
     }
   }
+  if (!dryRun) await dropAside(driver, lease.id);
   storage.cache.clear();
   return report;
+}
+
+interface ManifestLinks {
+  blobs: string[];
+  children: string[];
+  subject?: string;
+}
+
+/** What a stored manifest references; undefined when its bytes or revision cannot be read. */
+async function readManifest(driver: StorageDriver, name: string, digest: string): Promise<ManifestLinks | undefined> {
+  let mediaType: string;
+  let bytes: Buffer;
+  try {
+    assertDigest(digest);
+    mediaType = (JSON.parse((await driver.getContent(manifestRevisionKey(name, digest))).toString('utf8')) as { mediaType: string }).mediaType;
+    bytes = await driver.getContent(blobDataKey(digest));
+  } catch (err) {
+    if (isNotFound(err) || err instanceof RegistryError || err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+  try {
+    const parsed = parseManifest(bytes, mediaType);
+    return { blobs: parsed.blobs.map((b) => b.digest), children: parsed.manifests.map((m) => m.digest), subject: parsed.subject?.digest };
+  } catch (err) {
+    // A manifest we cannot parse keeps its own bytes; it names nothing we can follow.
+    if (err instanceof RegistryError) return { blobs: [], children: [] };
+    throw err;
+  }
 }

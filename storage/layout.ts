@@ -14,6 +14,9 @@
 //     _proxy/tags/<tag>                              pull-through cache: {digest, validatedAt} of a cached tag
 //     _proxy/pulled/<alg>-<hex>                      pull-through cache: when a client last pulled that manifest
 //   proxy/staging/<uuid>                             a proxied blob being copied in before its commit
+//   _gc/leases/<run-id>                              a garbage collection in progress (storage/gc.ts)
+//   _gc/aside/<run-id>/<key>                         an object a collection has set aside while it
+//                                                    checks nobody used it (storage/liveness.ts)
 //
 // Repository name components never start with "_", so the "_layers"/"_manifests"/"_uploads"
 // directories cannot collide with a nested repository name.
@@ -144,3 +147,21 @@ export function referrerDigestFromEntry(entry: string): string {
 
 /** Directory names under a repository that belong to the layout, not to nested repositories. */
 export const REPOSITORY_INTERNAL_DIRS = new Set(['_layers', '_manifests', '_uploads', '_proxy']);
+
+/** Everything the garbage collector keeps for itself (storage/gc.ts, storage/liveness.ts). */
+export const GC_ROOT = '_gc';
+export const GC_ASIDE_ROOT = `${GC_ROOT}/aside`;
+export const GC_LEASES_ROOT = `${GC_ROOT}/leases`;
+
+/** Where collection run parks the object at key while it checks that nobody has used it. */
+export function asidePrefix(run: string): string {
+  return `${GC_ASIDE_ROOT}/${assertUploadId(run)}`;
+}
+
+export function asideKey(run: string, key: string): string {
+  return `${asidePrefix(run)}/${key}`;
+}
+
+export function gcLeaseKey(id: string): string {
+  return `${GC_LEASES_ROOT}/${assertUploadId(id)}`;
+}

@@ -6,7 +6,9 @@ import { RegistryError, isNotFound } from './errors.js';
 import { RegistryCache, ownedBytes, type CachedManifest } from './cache.js';
 import { digestOfBytes } from './hashing.js';
 import { assertDigest, assertTag, isDigestReference, isValidTag } from './grammar.js';
+import { retainAll } from './liveness.js';
 import {
+  blobDataKey,
   manifestRevisionDirKey,
   manifestRevisionKey,
   manifestRevisionsPrefix,
@@ -19,6 +21,15 @@ import {
 } from './layout.js';
 import { parseManifest, MAX_MANIFEST_BYTES, MEDIA_TYPES, type Descriptor } from './manifest-format.js';
 import type { BlobStore } from './blobs.js';
+
+/** Something a stored manifest needs in storage, and how to put it back if we hold its bytes. */
+interface Dependency {
+  key: string;
+  digest: string;
+  /** A push must fail if it is gone (a pull-through cache's blobs may legitimately be absent). */
+  required: boolean;
+  restore?: () => Promise<void>;
+}
 
 interface RevisionRecord {
   digest: string;
@@ -109,27 +120,128 @@ export class ManifestStore {
     const manifest = parseManifest(bytes, contentType);
     if (options.checkReferences !== false) await this.checkReferences(name, manifest.blobs, manifest.manifests);
 
+    const strict = options.checkReferences !== false;
     await this.blobs.putSmall(digest, bytes);
-    const revision: RevisionRecord = { digest, mediaType: manifest.mediaType, size: bytes.length };
-    if (manifest.subject) revision.subject = manifest.subject.digest;
+    const revision = revisionOf(digest, bytes.length, manifest);
     await this.driver.putContent(manifestRevisionKey(name, digest), JSON.stringify(revision));
+    let referrer: { key: string; content: string } | undefined;
     if (manifest.subject) {
       const descriptor: Descriptor = { mediaType: manifest.mediaType, digest, size: bytes.length };
       if (manifest.artifactType) descriptor.artifactType = manifest.artifactType;
       if (manifest.annotations) descriptor.annotations = manifest.annotations;
-      await this.driver.putContent(referrerKey(name, manifest.subject.digest, digest), JSON.stringify(descriptor));
+      referrer = { key: referrerKey(name, manifest.subject.digest, digest), content: JSON.stringify(descriptor) };
+      await this.driver.putContent(referrer.key, referrer.content);
     }
     this.cache.manifests.set(RegistryCache.contentKey(name, digest), { digest, mediaType: manifest.mediaType, bytes: ownedBytes(bytes) });
-    if (!byDigest) await this.tag(name, reference, digest);
     this.cache.invalidateCatalog();
+    // Reference, then retain (storage/liveness.ts): the revision is written; everything it
+    // depends on is retained before it is acknowledged, or the push fails and leaves nothing.
+    const dependencies = await this.dependencies(name, { digest, bytes, mediaType: manifest.mediaType }, strict);
+    if (referrer) {
+      const { key, content } = referrer;
+      dependencies.push({ key, digest, required: true, restore: () => this.driver.putContent(key, content) });
+    }
+    const gone = await this.retainDependencies(dependencies);
+    if (gone.length > 0) {
+      if (referrer) await this.driver.delete(referrer.key);
+      await this.driver.delete(manifestRevisionDirKey(name, digest));
+      this.cache.manifests.delete(RegistryCache.contentKey(name, digest));
+      throw collectedMeanwhile(gone);
+    }
+    if (!byDigest) await this.writeTag(name, reference, digest, dependencies);
     return { digest, subject: manifest.subject?.digest };
   }
 
-  /** Points a tag at a manifest revision the repository holds. */
-  async tag(name: string, tag: string, digest: string): Promise<void> {
-    await this.driver.putContent(tagCurrentLinkKey(name, tag), digest);
+  /**
+   * Points a tag at a manifest revision the repository holds. Strict (the default): everything the
+   * manifest references must still be stored, or MANIFEST_BLOB_UNKNOWN and the tag is not moved;
+   * a pull-through cache tags manifests whose blobs it has not fetched yet.
+   */
+  async tag(name: string, tag: string, digest: string, options: { strict?: boolean } = {}): Promise<void> {
+    const strict = options.strict !== false;
+    const manifest = await this.get(name, digest);
+    const dependencies = await this.dependencies(name, manifest, strict);
+    const gone = await this.retainDependencies(dependencies);
+    if (gone.length > 0) throw collectedMeanwhile(gone);
+    await this.writeTag(name, tag, digest, dependencies);
+  }
+
+  /**
+   * Writes the tag, then retains what it reaches again: a collection that read the tags before
+   * this write may have judged the manifest unreachable (delete-untagged). If something is gone,
+   * the tag goes back to what it was (unless another push moved it since) and the push fails.
+   */
+  private async writeTag(name: string, tag: string, digest: string, dependencies: Dependency[]): Promise<void> {
+    const key = tagCurrentLinkKey(name, tag);
+    const previous = await this.readLink(key);
+    await this.driver.putContent(key, digest);
     this.cache.tags.set(RegistryCache.tagKey(name, tag), digest);
     this.cache.listings.delete(this.tagsListingKey(name));
+    const gone = await this.retainDependencies(dependencies);
+    if (gone.length === 0) return;
+    if ((await this.readLink(key)) === digest) {
+      if (previous !== undefined) await this.driver.putContent(key, previous);
+      else await this.driver.delete(tagKey(name, tag));
+    }
+    this.cache.tags.delete(RegistryCache.tagKey(name, tag));
+    this.cache.listings.delete(this.tagsListingKey(name));
+    throw collectedMeanwhile(gone);
+  }
+
+  private async readLink(key: string): Promise<string | undefined> {
+    try {
+      return (await this.driver.getContent(key)).toString('utf8').trim();
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * What a manifest's reachability depends on: its bytes and revision (restorable from what we
+   * hold), the blobs it names and, through the child manifests of an index, theirs.
+   */
+  private async dependencies(name: string, top: CachedManifest, strict: boolean): Promise<Dependency[]> {
+    const out: Dependency[] = [];
+    const seen = new Set<string>();
+    const visit = async (manifest: CachedManifest): Promise<void> => {
+      if (seen.has(manifest.digest)) return;
+      seen.add(manifest.digest);
+      let parsed;
+      try {
+        parsed = parseManifest(manifest.bytes, manifest.mediaType);
+      } catch (err) {
+        if (!(err instanceof RegistryError)) throw err;
+      }
+      const bytesKey = blobDataKey(manifest.digest);
+      const revisionKey = manifestRevisionKey(name, manifest.digest);
+      const revision = JSON.stringify(revisionOf(manifest.digest, manifest.bytes.length, parsed ?? { mediaType: manifest.mediaType }));
+      const required = manifest === top || strict;
+      out.push({ key: bytesKey, digest: manifest.digest, required, restore: () => this.driver.putContent(bytesKey, manifest.bytes) });
+      out.push({ key: revisionKey, digest: manifest.digest, required, restore: () => this.driver.putContent(revisionKey, revision) });
+      if (!parsed) return;
+      for (const blob of parsed.blobs) out.push({ key: blobDataKey(blob.digest), digest: blob.digest, required: strict });
+      for (const child of parsed.manifests) {
+        let held: CachedManifest;
+        try {
+          held = await this.get(name, child.digest);
+        } catch (err) {
+          if (!(err instanceof RegistryError && err.code === 'MANIFEST_UNKNOWN')) throw err;
+          out.push({ key: manifestRevisionKey(name, child.digest), digest: child.digest, required: strict });
+          continue;
+        }
+        await visit(held);
+      }
+    };
+    await visit(top);
+    return out;
+  }
+
+  /** Retains the dependencies; the digests of required ones that are gone for good. */
+  private async retainDependencies(dependencies: Dependency[]): Promise<string[]> {
+    const byKey = new Map(dependencies.map((d) => [d.key, d]));
+    const gone = await retainAll(this.driver, byKey.keys(), (key) => byKey.get(key)?.restore);
+    return [...new Set(gone.filter((key) => byKey.get(key)?.required).map((key) => byKey.get(key)!.digest))].sort();
   }
 
   /**
@@ -232,6 +344,19 @@ export class ManifestStore {
   private tagsListingKey(name: string): string {
     return `tags:${name}`;
   }
+}
+
+function revisionOf(digest: string, size: number, manifest: { mediaType: string; subject?: Descriptor }): RevisionRecord {
+  const revision: RevisionRecord = { digest, mediaType: manifest.mediaType, size };
+  if (manifest.subject) revision.subject = manifest.subject.digest;
+  return revision;
+}
+
+/** A push whose references a concurrent garbage collection took before they were retained. */
+function collectedMeanwhile(digests: string[]): RegistryError {
+  return new RegistryError('MANIFEST_BLOB_UNKNOWN', 'blobs or manifests it references were garbage-collected during the push; push them again', {
+    detail: { digests: digests.slice(0, MAX_MISSING_IN_DETAIL) },
+  });
 }
 
 /** Lookups of a manifest's references in flight at once. */

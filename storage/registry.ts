@@ -8,6 +8,7 @@ import { UploadStore } from './uploads.js';
 import { ManifestStore } from './manifests.js';
 import { Catalog } from './catalog.js';
 import { LAYOUT_VERSION, LAYOUT_VERSION_KEY } from './layout.js';
+import { recoverAbandonedRuns } from './gc-lease.js';
 
 export class RegistryStorage {
   readonly cache: RegistryCache;
@@ -39,5 +40,7 @@ export class RegistryStorage {
       if (!isNotFound(err)) throw err;
       await this.driver.putContent(LAYOUT_VERSION_KEY, LAYOUT_VERSION);
     }
+    // A collection killed between setting something aside and judging it: put it back.
+    await recoverAbandonedRuns(this.driver);
   }
 }

@@ -53,8 +53,7 @@ async function linkManifest(storage: RegistryStorage, from: string, to: string, 
     }
   }
   for (const blob of parsed.blobs) {
-    if (await storage.blobs.has(from, blob.digest)) {
-      await storage.blobs.link(to, blob.digest);
+    if ((await storage.blobs.has(from, blob.digest)) && (await storage.blobs.link(to, blob.digest))) {
       result.blobs++;
     } else {
       complete = false;
@@ -78,6 +77,6 @@ export async function retag(storage: RegistryStorage, source: ImageReference, de
   }
   const result: RetagResult = { digest: manifest.digest, manifests: 0, blobs: 0, missing: [] };
   await linkManifest(storage, source.name, destination.name, manifest.digest, result, new Set());
-  if (tag !== undefined) await storage.manifests.tag(destination.name, assertTag(tag), manifest.digest);
+  if (tag !== undefined) await storage.manifests.tag(destination.name, assertTag(tag), manifest.digest, { strict: result.missing.length === 0 });
   return result;
 }

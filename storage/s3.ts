@@ -95,6 +95,8 @@ const CHECK_TIMEOUT_MS = 15_000;
 
 export class S3Driver implements StorageDriver {
   readonly kind = 's3';
+  // LastModified has whole seconds, and several S3 nodes may stamp it.
+  readonly clockMarginMs = 2000;
   /** Where the objects are, for logs: s3://bucket/rootdirectory at the endpoint. */
   readonly root: string;
   private readonly s3: S3Objects;
@@ -192,7 +194,7 @@ export class S3Driver implements StorageDriver {
 
   async delete(key: string): Promise<void> {
     const name = this.objectName(key);
-    const names = [name, ...(await this.s3.listAll(`${name}/`)), ...(await this.s3.listAll(appendDir(name)))];
+    const names = [name, usedMarker(name), ...(await this.s3.listAll(`${name}/`)), ...(await this.s3.listAll(appendDir(name)))];
     // Appends in progress hold multipart uploads whose parts are billed until aborted.
     const stateSuffix = appendStateName('');
     for (const stateName of names.filter((n) => n.endsWith(stateSuffix))) {
@@ -201,6 +203,28 @@ export class S3Driver implements StorageDriver {
       if (state?.uploadId) await this.s3.abortUpload(owner, state.uploadId);
     }
     await this.s3.removeMany(names);
+  }
+
+  // S3 has no cheap way to change an object's time, so a touch is a small marker object beside
+  // it ("<key>~used"; list() hides names with "~"). The writer writes the marker, then looks
+  // for the object; setAside() removes the object, then reads the marker: whichever runs second
+  // sees the other's write, as S3 reads are strongly consistent.
+  async touch(key: string): Promise<boolean> {
+    const name = this.objectName(key);
+    await this.s3.put(usedMarker(name), Buffer.alloc(0));
+    return (await this.s3.stat(name)) !== undefined;
+  }
+
+  async setAside(key: string, aside: string): Promise<Date | undefined> {
+    const source = this.objectName(key);
+    const info = await this.s3.stat(source);
+    if (!info || info.appending) return undefined;
+    await this.s3.copy(source, this.objectName(aside), info.size);
+    await this.s3.remove(source);
+    const marker = await this.s3.stat(usedMarker(source));
+    // Only touches that found the object count, and those landed before it left: the marker can go.
+    if (marker) await this.s3.remove(usedMarker(source));
+    return marker && marker.modifiedAt > info.modifiedAt ? marker.modifiedAt : info.modifiedAt;
   }
 
   /** A presigned GET URL (storage.redirect); the client fetches the bytes from the bucket itself. */
@@ -241,4 +265,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${ms / 1000}s`), { code: 'TIMEOUT' })), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The marker a touch leaves beside an object (storage/liveness.ts). */
+function usedMarker(name: string): string {
+  return `${name}~used`;
 }

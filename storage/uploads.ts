@@ -84,9 +84,11 @@ export class UploadStore {
       await this.driver.delete(uploadPrefix(name, id));
       throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { detail: { expected: digest, actual } });
     }
-    await this.blobs.commit(key, digest);
-    await this.blobs.link(name, digest);
-    await this.driver.delete(uploadPrefix(name, id));
+    try {
+      await this.blobs.store(key, digest, name);
+    } finally {
+      await this.driver.delete(uploadPrefix(name, id));
+    }
     return { digest, size: stage.bytes };
   }
 
@@ -129,9 +131,11 @@ export class UploadStore {
       }
       // An upload that never received a byte has no data object yet (an empty blob).
       if (status.size === 0) await this.driver.putContent(uploadDataKey(name, id), Buffer.alloc(0));
-      await this.blobs.commit(uploadDataKey(name, id), digest);
-      await this.blobs.link(name, digest);
-      await this.remove(name, id);
+      try {
+        await this.blobs.store(uploadDataKey(name, id), digest, name);
+      } finally {
+        await this.remove(name, id);
+      }
       return { digest, size: status.size };
     });
   }

@@ -361,25 +361,30 @@ export class BlobFills {
    */
   private async commit(fill: BlobFill): Promise<boolean> {
     const { storage } = this.options;
+    const names = [...fill.repositoryNames()];
     const isNew = (await storage.blobs.statGlobal(fill.digest)) === undefined;
-    if (isNew) {
-      const staging = proxyStagingKey(randomUUID());
-      const writer = await storage.driver.writer(staging);
-      try {
-        await pipeline(createReadStream(fill.spoolPath), writer.stream);
-        await writer.commit();
-      } catch (err) {
-        await writer.abort().catch(() => {});
-        throw err;
-      }
-      try {
-        await storage.blobs.commit(staging, fill.digest);
-      } catch (err) {
-        await storage.driver.delete(staging).catch(() => {});
-        throw err;
-      }
+    if (!isNew) {
+      let linked = true;
+      for (const name of names) linked = (await storage.blobs.link(name, fill.digest)) && linked;
+      // Collected since the check: store the spool after all.
+      if (linked) return false;
     }
-    for (const name of fill.repositoryNames()) await storage.blobs.link(name, fill.digest);
+    const staging = proxyStagingKey(randomUUID());
+    const writer = await storage.driver.writer(staging);
+    try {
+      await pipeline(createReadStream(fill.spoolPath), writer.stream);
+      await writer.commit();
+    } catch (err) {
+      await writer.abort().catch(() => {});
+      throw err;
+    }
+    try {
+      await storage.blobs.store(staging, fill.digest, names[0]);
+    } catch (err) {
+      await storage.driver.delete(staging).catch(() => {});
+      throw err;
+    }
+    for (const name of names.slice(1)) await storage.blobs.link(name, fill.digest);
     return isNew;
   }
 }

@@ -7,9 +7,17 @@
 // to storage at most once an hour per image, so a cache hit rarely writes.
 import { RegistryError, isNotFound } from '../../storage/errors.js';
 import { parseManifest } from '../../storage/manifest-format.js';
-import { blobDirKey, layerLinksPrefix, manifestRevisionKey, proxyPulledKey, proxyTagKey } from '../../storage/layout.js';
+import { blobDataKey, layerLinksPrefix, manifestRevisionKey, proxyPulledKey, proxyTagKey } from '../../storage/layout.js';
 import type { RegistryStorage } from '../../storage/registry.js';
 import type { Logger } from '../logger.js';
+import { deleteUnlessUsed, dropAside } from '../../storage/liveness.js';
+import { GcBusyError, GcLease } from '../../storage/gc-lease.js';
+
+/** One eviction pass: the run its blobs are set aside under, and what counts as used since it began. */
+interface EvictionPass {
+  run: string;
+  cutoff: number;
+}
 
 const PERSIST_EVERY_MS = 60 * 60 * 1000;
 
@@ -85,7 +93,10 @@ export class ProxyCacheCap {
         (report) => {
           if (report.evicted.length > 0) this.options.logger.info(report, 'proxy cache over its cap: evicted the least recently pulled images');
         },
-        (err: unknown) => this.options.logger.error({ err }, 'proxy cache eviction failed'),
+        (err: unknown) =>
+          err instanceof GcBusyError
+            ? this.options.logger.info('proxy cache eviction waits: a garbage collection is running')
+            : this.options.logger.error({ err }, 'proxy cache eviction failed'),
       )
       .finally(() => {
         this.running = undefined;
@@ -98,8 +109,20 @@ export class ProxyCacheCap {
 
   /** One pass: measure what the cache holds and evict until it fits under the cap. */
   async enforce(): Promise<EvictionReport> {
+    // A pass deletes blobs as garbage collection does, under its lease (storage/gc-lease.ts) and
+    // through deleteUnlessUsed (storage/liveness.ts): a local push that links a blob after the
+    // scan below retains it, and keeps it. While a collection runs, the pass waits for the next.
+    const lease = await GcLease.acquire(this.options.storage.driver);
+    try {
+      return await this.evictUntilUnderCap({ run: lease.id, cutoff: lease.startedAt.getTime() - this.options.storage.driver.clockMarginMs });
+    } finally {
+      await lease.release();
+    }
+  }
+
+  private async evictUntilUnderCap(pass: EvictionPass): Promise<EvictionReport> {
     const { storage, maxBytes } = this.options;
-    const names = await storage.catalog.repositories();
+    const names = await storage.catalog.freshRepositories();
     const proxied = names.filter((n) => this.options.isProxied(n));
     const protectedDigests = new Set<string>();
     for (const name of names.filter((n) => !this.options.isProxied(n))) {
@@ -140,9 +163,10 @@ export class ProxyCacheCap {
     for (const image of images) {
       if (usage <= maxBytes) break;
       remaining.delete(image);
-      usage -= await this.evict(image, remaining, holders, protectedDigests, sizes);
+      usage -= await this.evict(pass, image, remaining, holders, protectedDigests, sizes);
       report.evicted.push(`${image.name}@${image.digest}`);
     }
+    await dropAside(storage.driver, pass.run);
     report.usageAfter = usage;
     this.estimate = usage;
     return report;
@@ -150,6 +174,7 @@ export class ProxyCacheCap {
 
   /** Evicts one image; returns the bytes freed in the content store. */
   private async evict(
+    pass: EvictionPass,
     image: CachedImage,
     remaining: Set<CachedImage>,
     holders: Map<string, Set<string>>,
@@ -182,8 +207,7 @@ export class ProxyCacheCap {
     let freed = 0;
     for (const candidate of [digest, ...image.blobs.map((b) => b.digest)]) {
       if ((holders.get(candidate)?.size ?? 0) > 0 || protectedDigests.has(candidate) || this.options.isFilling(candidate)) continue;
-      if ((await storage.blobs.statGlobal(candidate)) === undefined) continue;
-      await storage.driver.delete(blobDirKey(candidate));
+      if ((await deleteUnlessUsed(storage.driver, pass.run, blobDataKey(candidate), pass.cutoff)) !== 'deleted') continue;
       freed += sizes.get(candidate) ?? 0;
     }
     this.options.logger.info({ name, digest, freed }, 'proxy cache evicted an image');

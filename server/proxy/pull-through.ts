@@ -164,7 +164,7 @@ export class PullThroughProxy {
     }
     if (status === 404 || status === 401 || status === 403) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest, upstream: status } });
     if (status !== 200) return false;
-    await this.storage.blobs.link(route.name, digest);
+    if (!(await this.storage.blobs.link(route.name, digest))) return false;
     this.logger.debug({ name: route.name, digest }, 'proxy blob hit: linked from the content store');
     this.observer.lookup('blob', 'hit');
     return true;

@@ -6,6 +6,7 @@ import { useTestRegistry } from '../helpers/test-registry.js';
 import { asBytes, pushBlob, pushImage, pushManifest } from '../helpers/registry-client.js';
 import { ociIndex, randomBlob } from '../helpers/content.js';
 import { collectGarbage } from '../../storage/gc.js';
+import { outlastClockMargin } from '../helpers/storage-clock.js';
 
 describe.each(DRIVERS)('garbage collection on $name', (factory) => {
   const registry = useTestRegistry(factory);
@@ -27,6 +28,7 @@ describe.each(DRIVERS)('garbage collection on $name', (factory) => {
     const orphan = randomBlob(4096, 99);
     await pushBlob(reg, 'team/app', orphan);
 
+    await outlastClockMargin(reg.storage.driver);
     const report = await collectGarbage(reg.storage, { gracePeriodMs: 0 });
 
     expect(report.blobsDeleted).toEqual([orphan.digest]);
@@ -48,6 +50,7 @@ describe.each(DRIVERS)('garbage collection on $name', (factory) => {
     const reg = registry();
     const orphan = randomBlob(1024, 8);
     await pushBlob(reg, 'team/app', orphan);
+    await outlastClockMargin(reg.storage.driver);
     const report = await collectGarbage(reg.storage, { gracePeriodMs: 0, dryRun: true });
     expect(report.blobsDeleted).toEqual([orphan.digest]);
     expect((await reg.request.head(`/v2/team/app/blobs/${orphan.digest}`)).status).toBe(200);
@@ -59,6 +62,7 @@ describe.each(DRIVERS)('garbage collection on $name', (factory) => {
     const b = await pushImage(reg, 'two', 'latest', { seed: 4 });
     expect((await reg.request.delete(`/v2/two/manifests/${b.manifest.digest}`)).status).toBe(202);
 
+    await outlastClockMargin(reg.storage.driver);
     const report = await collectGarbage(reg.storage, { gracePeriodMs: 0 });
 
     expect(report.blobsDeleted.sort()).toEqual([b.config.digest, b.layers[0].digest, b.manifest.digest].sort());
@@ -74,6 +78,7 @@ describe.each(DRIVERS)('garbage collection on $name', (factory) => {
     const untagged = await pushImage(reg, 'multi', 'gone', { seed: 6 });
     expect((await reg.request.delete('/v2/multi/manifests/gone')).status).toBe(202);
 
+    await outlastClockMargin(reg.storage.driver);
     const report = await collectGarbage(reg.storage, { gracePeriodMs: 0, deleteUntagged: true });
 
     expect(report.manifestsDeleted).toEqual([`multi@${untagged.manifest.digest}`]);
