@@ -6,7 +6,7 @@ import type { ByteRange, StorageDriver } from './driver.js';
 import { RegistryError, isNotFound } from './errors.js';
 import { RegistryCache } from './cache.js';
 import { blobDataKey, layerLinkKey } from './layout.js';
-import { retain } from './liveness.js';
+import { rescue, retain } from './liveness.js';
 
 export interface BlobInfo {
   digest: string;
@@ -41,7 +41,9 @@ export class BlobStore {
       if (isNotFound(err)) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
       throw err;
     }
-    const size = await this.statGlobal(digest);
+    let size = await this.statGlobal(digest);
+    // Linked but missing: a collection may have it set aside right now (storage/liveness.ts).
+    if (size === undefined && (await rescue(this.driver, blobDataKey(digest)))) size = await this.statGlobal(digest);
     if (size === undefined) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest } });
     this.cache.blobs.set(cacheKey, size);
     return { digest, size };

@@ -120,8 +120,24 @@ export async function deleteUnlessUsed(
     await moveBack(driver, key, [run]);
     return 'kept';
   }
+  // A writer may have moved it back meanwhile (then it stays, whatever lastUse said).
+  try {
+    await driver.stat(aside);
+  } catch (err) {
+    if (isNotFound(err)) return 'kept';
+    throw err;
+  }
   await driver.delete(aside);
   return 'deleted';
+}
+
+/**
+ * Moves the object at key back if a collection has it set aside; true when it did. For reads
+ * that find a linked blob missing: a push that checks a layer (HEAD) while a collection is
+ * deciding about it gets it back instead of a 404.
+ */
+export function rescue(driver: StorageDriver, key: string): Promise<boolean> {
+  return moveBack(driver, key);
 }
 
 /**

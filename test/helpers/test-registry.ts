@@ -9,6 +9,7 @@ import { createApp } from '../../server/app.js';
 import { configFrom } from '../../server/config.js';
 import { RegistryStorage } from '../../storage/registry.js';
 import type { DriverBackend, DriverFactory } from './drivers.js';
+import type { StorageDriver } from '../../storage/driver.js';
 
 export interface RecordedAnswer {
   method: string;
@@ -45,6 +46,8 @@ export interface TestRegistryOptions {
    * whose tests must not change anything stored (and check that they did not).
    */
   shared?: boolean;
+  /** Wraps the driver each server process opens (the race tests' pausing driver). */
+  wrapDriver?: (driver: StorageDriver) => StorageDriver;
 }
 
 function mergeConfig(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
@@ -65,7 +68,7 @@ interface RunningProcess {
 }
 
 async function serve(backend: DriverBackend, options: TestRegistryOptions, answers: RecordedAnswer[]): Promise<RunningProcess> {
-  const storage = new RegistryStorage(backend.driver());
+  const storage = new RegistryStorage(options.wrapDriver ? options.wrapDriver(backend.driver()) : backend.driver());
   await storage.open();
   const config = configFrom(
     mergeConfig({ log: { level: 'error', accesslog: { disabled: true } }, storage: { delete: { enabled: true } } }, options.config ?? {}),
