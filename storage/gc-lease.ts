@@ -1,8 +1,9 @@
 // One garbage collection at a time per storage, whichever process runs it (the server's schedule,
 // `stowage gc` beside it, another replica). A run writes its lease, then lists the others: of two
 // runs that start together at least one sees the other (write, then read), and it backs off.
-// A lease is renewed while its run lives; one not renewed for LEASE_STALE_MS belongs to a run
-// that died, and is cleared along with whatever that run left aside (storage/liveness.ts).
+// A lease is renewed while its run lives; one not renewed for LEASE_STALE_MS, or whose process
+// on this host is gone, belongs to a run that died, and is cleared along with whatever that run
+// left aside (storage/liveness.ts).
 // Safety does not rest on the lease: two runs at once cannot delete anything a writer retained.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -36,10 +37,27 @@ async function liveLeases(driver: StorageDriver, now: number, except?: string): 
       if (isNotFound(err)) continue;
       throw err;
     }
-    if (modifiedAt.getTime() >= now - LEASE_STALE_MS) live.set(id, modifiedAt);
+    if (modifiedAt.getTime() >= now - LEASE_STALE_MS && !(await diedOnThisHost(driver, id))) live.set(id, modifiedAt);
     else await driver.delete(gcLeaseKey(id));
   }
   return live;
+}
+
+/** A run of this host whose process is gone (killed): its lease need not age out. */
+async function diedOnThisHost(driver: StorageDriver, id: string): Promise<boolean> {
+  let holder: { host?: string; pid?: number };
+  try {
+    holder = JSON.parse((await driver.getContent(gcLeaseKey(id))).toString('utf8')) as typeof holder;
+  } catch {
+    return false;
+  }
+  if (holder.host !== hostname() || typeof holder.pid !== 'number' || holder.pid === process.pid) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 export class GcLease {
