@@ -27,6 +27,8 @@ export interface Grant {
    * catalog, and for the name a mirror request (?ns=) is served from.
    */
   canPull(name: string): boolean;
+  /** By the access rules alone: may the caller do action on name? (An alias's target.) */
+  may(name: string, action: Action): boolean;
 }
 
 export interface AccessController {
@@ -67,6 +69,7 @@ export class HtpasswdAccessController implements AccessController {
       identity: who,
       allows: (name, action) => this.rules.allows(who, name, action),
       canPull: (name) => this.rules.allows(who, name, 'pull'),
+      may: (name, action) => this.rules.allows(who, name, action),
     };
   }
 }
@@ -125,6 +128,7 @@ export class TokenAccessController implements AccessController {
       identity: who,
       allows: (name, action) => grants(token.access, 'repository', name, action),
       canPull: (name) => rules.allows(who, name, 'pull'),
+      may: (name, action) => rules.allows(who, name, action),
     };
   }
 }
