@@ -15,6 +15,11 @@ export interface AuthRequest {
   authorization: string | undefined;
   /** The client's address, for the login limiter. */
   client: string;
+  /**
+   * Access a token challenge asks for beside what is needed, without requiring it: a mount's
+   * source (pull), so the client's next token carries it, as Distribution asks.
+   */
+  optional?: ResourceAccess[];
 }
 
 /** Who is asking, and what they may do beyond what the request itself needed. */
@@ -94,7 +99,7 @@ export class TokenAccessController implements AccessController {
 
   async authorize(request: AuthRequest, needed: ResourceAccess[]): Promise<Grant> {
     const { realm, service, verifier, rules } = this.options;
-    const scope = formatScope(needed);
+    const scope = formatScope([...needed, ...(request.optional ?? [])]);
     const unauthorized = (message: string, error?: 'invalid_token' | 'insufficient_scope') =>
       new RegistryError('UNAUTHORIZED', message, {
         headers: { 'WWW-Authenticate': bearerChallenge({ realm, service, scope, error }) },
