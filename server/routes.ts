@@ -162,6 +162,8 @@ export function v2Router(services: Services) {
       const optional = optionalAccess(route, ctx.method, ctx.query);
       const caller = await services.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip, optional }, needed);
       route = { ...route, caller };
+      // Who acted, for webhook events (server/notifications.ts).
+      ctx.state.user = caller.identity.user;
     }
     const alias = route.name && services.aliases ? services.aliases.resolve(route.name) : undefined;
     if (alias) {
