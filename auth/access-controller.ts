@@ -15,6 +15,11 @@ export interface AuthRequest {
   authorization: string | undefined;
   /** The client's address, for the login limiter. */
   client: string;
+  /**
+   * Access a token challenge asks for beside what is needed, without requiring it: a mount's
+   * source (pull), so the client's next token carries it, as Distribution asks.
+   */
+  optional?: ResourceAccess[];
 }
 
 /** Who is asking, and what they may do beyond what the request itself needed. */
@@ -27,6 +32,8 @@ export interface Grant {
    * catalog, and for the name a mirror request (?ns=) is served from.
    */
   canPull(name: string): boolean;
+  /** By the access rules alone: may the caller do action on name? (An alias's target.) */
+  may(name: string, action: Action): boolean;
 }
 
 export interface AccessController {
@@ -67,6 +74,7 @@ export class HtpasswdAccessController implements AccessController {
       identity: who,
       allows: (name, action) => this.rules.allows(who, name, action),
       canPull: (name) => this.rules.allows(who, name, 'pull'),
+      may: (name, action) => this.rules.allows(who, name, action),
     };
   }
 }
@@ -91,7 +99,7 @@ export class TokenAccessController implements AccessController {
 
   async authorize(request: AuthRequest, needed: ResourceAccess[]): Promise<Grant> {
     const { realm, service, verifier, rules } = this.options;
-    const scope = formatScope(needed);
+    const scope = formatScope([...needed, ...(request.optional ?? [])]);
     const unauthorized = (message: string, error?: 'invalid_token' | 'insufficient_scope') =>
       new RegistryError('UNAUTHORIZED', message, {
         headers: { 'WWW-Authenticate': bearerChallenge({ realm, service, scope, error }) },
@@ -125,6 +133,7 @@ export class TokenAccessController implements AccessController {
       identity: who,
       allows: (name, action) => grants(token.access, 'repository', name, action),
       canPull: (name) => rules.allows(who, name, 'pull'),
+      may: (name, action) => rules.allows(who, name, action),
     };
   }
 }

@@ -33,12 +33,9 @@ export class PasswordLogin {
 
   /** The user, when password is theirs; otherwise as identify. */
   async login(user: string, password: string, client: string, challenge: string): Promise<Identity> {
-    this.limiter.check(client);
-    if (await this.users.verify(user, password)) {
-      this.limiter.succeeded(client);
-      return this.rules.identity(user);
-    }
-    this.limiter.failed(client);
+    this.limiter.check(client, user);
+    // The attempt is reserved before bcrypt runs, so guesses sent at once are all counted.
+    if (await this.users.verify(user, password, () => this.limiter.begin(client, user))) return this.rules.identity(user);
     this.logger.info({ user: user.slice(0, 100), client }, 'login failed');
     throw refusal('invalid username or password', challenge);
   }

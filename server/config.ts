@@ -114,9 +114,17 @@ const stowageAuthSchema = z.strictObject({
         .refine((r) => r.anonymous || r.authenticated || r.users?.length || r.groups?.length, 'a rule must name users, groups, authenticated or anonymous'),
     )
     .optional(),
-  /** Failed logins from one client address before it is refused (429) for `lockout`. */
+  /**
+   * Failed logins from one client address, or for one user, before it is refused (429) for
+   * `lockout`; `concurrent` password checks may run at once for one address and for one user.
+   */
   loginlimit: z
-    .strictObject({ attempts: z.number().int().positive().default(5), window: duration.default('1m'), lockout: duration.default('1m') })
+    .strictObject({
+      attempts: z.number().int().positive().default(5),
+      window: duration.default('1m'),
+      lockout: duration.default('1m'),
+      concurrent: z.number().int().positive().default(2),
+    })
     .prefault({}),
 });
 
@@ -408,7 +416,12 @@ export function authSettingsFrom(config: RegistryConfig): AuthSettings {
     issuer: issuer && { htpasswd: issuer.htpasswd, key: issuer.key, expiryMs: parseDuration(issuer.expiry) },
     groups,
     access,
-    loginLimits: { attempts: loginlimit.attempts, windowMs: parseDuration(loginlimit.window), lockoutMs: parseDuration(loginlimit.lockout) },
+    loginLimits: {
+      attempts: loginlimit.attempts,
+      windowMs: parseDuration(loginlimit.window),
+      lockoutMs: parseDuration(loginlimit.lockout),
+      concurrent: loginlimit.concurrent,
+    },
     dataDirectory: config.storage.filesystem || !config.storage.s3 ? storageRoot(config) : undefined,
   };
 }

@@ -193,7 +193,8 @@ export function notificationMiddleware(notifier: Notifier) {
       id: randomUUID(),
       timestamp: new Date().toISOString(),
       request: { id: String(ctx.state.requestId ?? ''), addr: ctx.ip, host: ctx.host, method: ctx.method, useragent: ctx.get('User-Agent') },
-      actor: { name: (ctx.state.user as string | undefined) ?? undefined },
+      // The authenticated user (htpasswd) or token subject, set by the /v2 router; none when anonymous.
+      actor: { name: (ctx.state.user as string | undefined) || undefined },
       source: { addr: ctx.req.socket.localAddress ? `${ctx.req.socket.localAddress}:${ctx.req.socket.localPort}` : '', instanceID: INSTANCE_ID },
     });
   };

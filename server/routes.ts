@@ -3,7 +3,7 @@
 // and the request goes to the handler registered for that resource and method.
 import type { Context } from 'koa';
 import { RegistryError } from '../storage/errors.js';
-import { assertName } from '../storage/grammar.js';
+import { assertName, isValidName } from '../storage/grammar.js';
 import type { RegistryStorage } from '../storage/registry.js';
 import type { Logger } from './logger.js';
 import * as base from './routes/base.js';
@@ -127,6 +127,22 @@ export function requiredAccess(route: RouteMatch, method: string): ResourceAcces
   return route.name && actions ? [repositoryAccess(route.name, actions)] : [];
 }
 
+/**
+ * What a token challenge asks for beyond what the request needs: pull on a mount's source, as
+ * Distribution asks, so the token the client fetches lets the mount happen (without it the mount
+ * is an ordinary upload).
+ */
+export function optionalAccess(route: RouteMatch, method: string, query: Context['query']): ResourceAccess[] {
+  const from = Array.isArray(query.from) ? query.from[0] : query.from;
+  if (route.resource !== 'uploads' || method !== 'POST' || !query.mount || !from || from === route.name || !isValidName(from)) return [];
+  return [repositoryAccess(from, ['pull'])];
+}
+
+/** What a request through an alias needs on the alias's target. */
+function targetActions(route: RouteMatch, method: string): Action[] {
+  return [...new Set<Action>(['pull', ...(PERMISSIONS[route.resource][method] ?? [])])];
+}
+
 /** containerd's mirror hint (?ns=docker.io): which registry the client meant. */
 function namespaceHint(ctx: Context): string | undefined {
   const ns = ctx.query.ns;
@@ -143,15 +159,23 @@ export function v2Router(services: Services) {
     // Access is decided on the name the client asked for, the one its token names.
     if (services.access) {
       const needed = requiredAccess(route, ctx.method);
-      route = { ...route, caller: await services.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, needed) };
+      const optional = optionalAccess(route, ctx.method, ctx.query);
+      const caller = await services.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip, optional }, needed);
+      route = { ...route, caller };
+      // Who acted, for webhook events (server/notifications.ts).
+      ctx.state.user = caller.identity.user;
     }
     const alias = route.name && services.aliases ? services.aliases.resolve(route.name) : undefined;
     if (alias) {
       if (WRITE_METHODS.has(ctx.method) && !alias.writable) {
         throw new RegistryError('DENIED', `${route.name} is an alias of ${alias.name} and does not accept writes`, { detail: { name: route.name, target: alias.name } });
       }
-      if (route.caller && !route.caller.canPull(alias.name)) {
-        throw new RegistryError('DENIED', 'requested access to the resource is denied', { detail: { name: alias.name } });
+      // The grant above covers the alias; the target is what is read or written, so the caller
+      // needs the same actions there (and pull, to see it at all).
+      const caller = route.caller;
+      const refused = caller ? targetActions(route, ctx.method).filter((action) => !caller.may(alias.name, action)) : [];
+      if (refused.length > 0) {
+        throw new RegistryError('DENIED', 'requested access to the resource is denied', { detail: { name: alias.name, actions: refused } });
       }
       route = { ...route, name: alias.name };
     }

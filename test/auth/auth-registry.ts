@@ -1,6 +1,6 @@
 // A registry with authentication for the auth tests, built as production builds it (config ->
 // openAuth -> createApp) on a temp filesystem root, served on 127.0.0.1, with an htpasswd file of
-// the given users (bcrypt cost 4, to keep tests fast) and every log line kept for inspection.
+// the given users (bcrypt cost 4 unless told, to keep tests fast) and every log line kept for inspection.
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import http from 'node:http';
@@ -29,6 +29,8 @@ export interface AuthPaths {
 export interface AuthRegistryOptions {
   /** user -> password, written to paths.htpasswd. */
   users?: Record<string, string>;
+  /** user -> bcrypt cost, for users whose hash must be slower than the default 4. */
+  costs?: Record<string, number>;
   /** The raw config (auth, stowage.auth ...) given the paths; storage and log settings are added. */
   config: (paths: AuthPaths) => Record<string, unknown>;
 }
@@ -52,8 +54,8 @@ export function basic(user: string, password: string): string {
   return `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 }
 
-export async function writeHtpasswd(file: string, users: Record<string, string>): Promise<void> {
-  const lines = Object.entries(users).map(([user, password]) => `${user}:${bcrypt.hashSync(password, 4).replace(/^\$2b\$/, '$2y$')}`);
+export async function writeHtpasswd(file: string, users: Record<string, string>, costs: Record<string, number> = {}): Promise<void> {
+  const lines = Object.entries(users).map(([user, password]) => `${user}:${bcrypt.hashSync(password, costs[user] ?? 4).replace(/^\$2b\$/, '$2y$')}`);
   await fsp.writeFile(file, `${lines.join('\n')}\n`);
 }
 
@@ -61,7 +63,7 @@ export async function startAuthRegistry(options: AuthRegistryOptions): Promise<A
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'stowage-auth-'));
   const paths: AuthPaths = { dir, root: path.join(dir, 'root'), htpasswd: path.join(dir, 'users.htpasswd') };
   await fsp.mkdir(paths.root);
-  await writeHtpasswd(paths.htpasswd, options.users ?? {});
+  await writeHtpasswd(paths.htpasswd, options.users ?? {}, options.costs);
   const raw = options.config(paths);
   const config = configFrom({
     ...raw,

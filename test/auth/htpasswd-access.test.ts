@@ -232,6 +232,27 @@ describe('login slow-down and secrets', () => {
     expectAnswer(await reg.request.get('/v2/').set('Authorization', ADMIN), 200);
   });
 
+  it("keeps counting an address's failed logins when another user logs in from it", async () => {
+    for (let round = 0; round < 2; round++) {
+      expectError(await reg.request.get('/v2/').set('Authorization', basic('admin', `guess-${round}`)), 401, 'UNAUTHORIZED');
+      expectAnswer(await reg.request.get('/v2/').set('Authorization', READER), 200);
+    }
+    // The third failure from this address, whoever it was for and whoever logged in between.
+    expectError(await reg.request.get('/v2/').set('Authorization', basic('nobody', 'guess')), 401, 'UNAUTHORIZED');
+    expectError(await reg.request.get('/v2/').set('Authorization', basic('outsider', 'not-the-password')), 429, 'TOOMANYREQUESTS');
+  });
+
+  it('locks out a user guessed at from several addresses, for every address', async () => {
+    const from = (address: string, authorization: string) => rawRequest(reg.port, 'GET', '/v2/', { headers: { Authorization: authorization }, localAddress: address });
+    for (const address of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) expect((await from(address, basic('admin', `guess-${address}`))).status).toBe(401);
+    // A fourth address gets no check for admin, even with the right password ...
+    const refused = await from('127.0.0.5', ADMIN);
+    expect(refused.status).toBe(429);
+    expect(JSON.parse(refused.body.toString()).errors[0].code).toBe('TOOMANYREQUESTS');
+    // ... while other users log in from it as usual.
+    expect((await from('127.0.0.5', READER)).status).toBe(200);
+  });
+
   it('never writes a password or the Authorization header to the log', async () => {
     const wrong = 'wrong-password-3c9d1e';
     await reg.request.get('/v2/').set('Authorization', basic('admin', wrong));
@@ -243,5 +264,35 @@ describe('login slow-down and secrets', () => {
     for (const secret of [wrong, USERS.admin, USERS.reader, ADMIN.slice(6), basic('admin', wrong).slice(6)]) {
       expect(log).not.toContain(secret);
     }
+  });
+});
+
+describe('login slow-down under guesses sent at once', () => {
+  let reg: AuthRegistry;
+  beforeEach(async () => {
+    reg = await startAuthRegistry({
+      users: USERS,
+      // bcrypt cost 12 (about 250 ms a check): the guesses below overlap the checks in progress.
+      costs: { admin: 12 },
+      config: (p) => ({
+        auth: { htpasswd: { realm: 'stowage-test', path: p.htpasswd } },
+        stowage: { auth: { loginlimit: { attempts: 5, window: '1m', lockout: '1m' } } },
+      }),
+    });
+  });
+  afterEach(() => reg.cleanup());
+
+  it('checks at most the allowed guesses of one address, answers the rest 429, and serves other clients', async () => {
+    const elsewhere = { localAddress: '127.0.0.2' };
+    expect((await rawRequest(reg.port, 'GET', '/v2/', { headers: { Authorization: READER }, ...elsewhere })).status).toBe(200);
+    const guesses = Array.from({ length: 20 }, (_, i) => rawRequest(reg.port, 'GET', '/v2/', { headers: { Authorization: basic('admin', `guess-${i}`) } }));
+    // Another client, whose credentials were verified before, is answered as usual.
+    expect((await rawRequest(reg.port, 'GET', '/v2/', { headers: { Authorization: READER }, ...elsewhere })).status).toBe(200);
+    const statuses = (await Promise.all(guesses)).map((res) => res.status);
+    const checked = statuses.filter((status) => status === 401).length;
+    expect(checked).toBeGreaterThanOrEqual(1);
+    expect(checked).toBeLessThanOrEqual(5);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(20 - checked);
+    expect(reg.logs.filter((line) => line.includes('login failed'))).toHaveLength(checked);
   });
 });

@@ -207,6 +207,21 @@ describe('token auth with the built-in issuer', () => {
     expectAnswer(await reg.request.post(`/v2/team/other/blobs/uploads/?mount=${layer.digest}&from=team/base`).set('Authorization', bearer(withoutSource)), 202);
   });
 
+  it("asks for pull on a mount's source in the challenge, so the token fetched for it lets the mount happen", async () => {
+    const admin = await tokenFor(basic('admin', USERS.admin), 'repository:team/base:pull,push');
+    const { layer } = await pushImageWith(reg, bearer(admin), 'team/base', 'v1', 4);
+    const mount = `/v2/team/app/blobs/uploads/?mount=${layer.digest}&from=team/base`;
+    const challenged = await reg.request.post(mount);
+    expectError(challenged, 401, 'UNAUTHORIZED');
+    const scope = /,scope="([^"]*)"/.exec(challenged.headers['www-authenticate'])?.[1];
+    expect(scope).toBe('repository:team/app:pull,push repository:team/base:pull');
+    // As docker/distribution's client does: a token for what the challenge names, then the request again.
+    const token = await tokenFor(basic('admin', USERS.admin), scope!);
+    const mounted = await reg.request.post(mount).set('Authorization', bearer(token));
+    expectAnswer(mounted, 201);
+    expect(mounted.headers['docker-content-digest']).toBe(layer.digest);
+  });
+
   it('refuses a malformed token, a forged one and an expired one with invalid_token', async () => {
     const forgedKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
     const realKey = createPrivateKey(await fsp.readFile(defaultSigningKeyPath(reg.paths.root), 'utf8'));

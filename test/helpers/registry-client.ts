@@ -81,10 +81,11 @@ export function rawRequest(
   port: number,
   method: string,
   path: string,
-  options: { headers?: Record<string, string>; chunks?: Buffer[] } = {},
+  /** localAddress: another loopback address (127.0.0.2 ...) to act as another client. */
+  options: { headers?: Record<string, string>; chunks?: Buffer[]; localAddress?: string } = {},
 ): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path, headers: options.headers, agent: false }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers: options.headers, agent: false, localAddress: options.localAddress }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
