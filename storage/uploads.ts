@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { StorageDriver } from './driver.js';
 import { RegistryError, isNotFound } from './errors.js';
-import { HashingStage, digestOf, digestOfStream } from './hashing.js';
+import { HashingStage, digestOf, digestOfBytes, digestOfStream } from './hashing.js';
 import { assertDigest } from './grammar.js';
 import { uploadDataKey, uploadPrefix, uploadStartedAtKey, uploadsPrefix } from './layout.js';
 import type { BlobInfo, BlobStore } from './blobs.js';
@@ -118,6 +118,9 @@ export class UploadStore {
       let actual: string;
       if (algorithm === 'sha256' && running && running.size === status.size) {
         actual = digestOf(running.hash, 'sha256');
+      } else if (status.size === 0) {
+        // Nothing ever arrived, so there is no data object to hash again (a restart, or sha512).
+        actual = digestOfBytes(Buffer.alloc(0), algorithm);
       } else {
         actual = (await digestOfStream(await this.driver.read(uploadDataKey(name, id)), algorithm)).digest;
       }

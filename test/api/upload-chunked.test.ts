@@ -226,4 +226,16 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
     const pulled = await asBytes(registry().request.get(`/v2/${ns}/alpine/blobs/${digest512}`));
     expect((pulled.body as Buffer).equals(blob.bytes)).toBe(true);
   });
+
+  it('finishes an empty upload with a sha512 digest and no body', async () => {
+    // The running hash is sha256 only; an empty upload has no data object to hash instead.
+    const upload = await startUpload(registry(), `${ns}/alpine`);
+    const empty = digestOf(Buffer.alloc(0), 'sha512');
+    const res = await registry().request.put(withQuery(upload, 'digest', empty));
+    expectAnswer(res, 201);
+    expect(res.headers['docker-content-digest']).toBe(empty);
+    const pulled = await asBytes(registry().request.get(`/v2/${ns}/alpine/blobs/${empty}`));
+    expectAnswer(pulled, 200);
+    expect((pulled.body as Buffer).length).toBe(0);
+  });
 });
