@@ -4,6 +4,7 @@
 // Session state lives in storage, so an upload survives a restart; the running hash is only an
 // in-process shortcut, and when it is missing or stale the data is hashed again from storage.
 import { randomUUID, createHash, type Hash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { StorageDriver } from './driver.js';
@@ -26,14 +27,43 @@ interface RunningHash {
   size: number;
 }
 
+export interface UploadStoreOptions {
+  /** Running hashes held at most; past it the least recently written is dropped. */
+  maxRunningHashes?: number;
+  /** A running hash whose upload received nothing for this long is dropped. */
+  runningHashTtlMs?: number;
+}
+
+/** About 1 KiB each: a few MiB at most, however many uploads are started and abandoned. */
+export const DEFAULT_MAX_RUNNING_HASHES = 4096;
+export const DEFAULT_RUNNING_HASH_TTL_MS = 60 * 60 * 1000;
+
 export class UploadStore {
-  private readonly running = new Map<string, RunningHash>();
+  // Bounded, because clients may start uploads and never finish them. Losing an entry is safe:
+  // finish() then hashes the stored bytes again.
+  private readonly running: LRUCache<string, RunningHash>;
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
-  ) {}
+    options: UploadStoreOptions = {},
+  ) {
+    this.running = new LRUCache({
+      max: options.maxRunningHashes ?? DEFAULT_MAX_RUNNING_HASHES,
+      ttl: options.runningHashTtlMs ?? DEFAULT_RUNNING_HASH_TTL_MS,
+    });
+  }
+
+  /** Running hashes held in memory now (a seam for tests). */
+  get runningHashes(): number {
+    return this.running.size;
+  }
+
+  /** Drops running hashes past their TTL (lru-cache only drops them when read); on a timer. */
+  purgeStale(): void {
+    this.running.purgeStale();
+  }
 
   async start(name: string): Promise<UploadStatus> {
     const id = randomUUID();
@@ -146,6 +176,11 @@ export class UploadStore {
     });
   }
 
+  /** Deletes an abandoned session (upload purging), whatever state it is in. */
+  async purge(name: string, id: string): Promise<void> {
+    await this.locked(name, id, () => this.remove(name, id));
+  }
+
   /** Upload sessions of a repository, for purging stale ones. */
   async list(name: string): Promise<string[]> {
     return this.driver.list(uploadsPrefix(name));
@@ -173,6 +208,7 @@ export class UploadStore {
     const size = offset + stage.bytes;
     if (running) {
       running.size = size;
+      this.running.set(key, running); // a live upload's hash is the last to go
     } else if (offset === 0) {
       this.running.set(key, { hash: stage.hash, size });
     }
