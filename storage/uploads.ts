@@ -127,23 +127,21 @@ export class UploadStore {
   async append(name: string, id: string, source: Readable, options: { start?: number; signal?: AbortSignal } = {}): Promise<UploadStatus> {
     return this.locked(name, id, async () => {
       const current = await this.status(name, id);
-      if (options.start !== undefined && options.start !== current.size) {
-        source.resume();
-        throw new RegistryError('RANGE_INVALID', 'chunk does not start where the upload ends', {
-          detail: { start: options.start, size: current.size },
-          headers: { Range: rangeHeader(current.size), 'Docker-Upload-UUID': id },
-        });
-      }
+      checkChunkStart(id, current.size, source, options.start);
       return this.write(name, id, current.size, source, options.signal);
     });
   }
 
-  /** Appends the last chunk (if any), verifies the digest and makes the blob visible in name. */
-  async finish(name: string, id: string, digest: string, source?: Readable, signal?: AbortSignal): Promise<BlobInfo> {
+  /**
+   * Appends the last chunk (if any), verifies the digest and makes the blob visible in name. With
+   * start, the chunk must begin where the upload ends, checked under the lock as append() does.
+   */
+  async finish(name: string, id: string, digest: string, source?: Readable, options: { start?: number; signal?: AbortSignal } = {}): Promise<BlobInfo> {
     const { algorithm } = assertDigest(digest);
     return this.locked(name, id, async () => {
       let status = await this.status(name, id);
-      if (source) status = await this.write(name, id, status.size, source, signal);
+      checkChunkStart(id, status.size, source, options.start);
+      if (source) status = await this.write(name, id, status.size, source, options.signal);
       const running = this.running.get(this.key(name, id));
       let actual: string;
       if (algorithm === 'sha256' && running && running.size === status.size) {
@@ -237,6 +235,16 @@ export class UploadStore {
       if (this.locks.get(key) === settled) this.locks.delete(key);
     }
   }
+}
+
+/** An out-of-order or overlapping chunk is 416, its body drained, and changes nothing. */
+function checkChunkStart(id: string, size: number, source: Readable | undefined, start: number | undefined): void {
+  if (start === undefined || start === size) return;
+  source?.resume();
+  throw new RegistryError('RANGE_INVALID', 'chunk does not start where the upload ends', {
+    detail: { start, size },
+    headers: { Range: rangeHeader(size), 'Docker-Upload-UUID': id },
+  });
 }
 
 /** The Range header value for an upload of size bytes (distribution answers "0-0" when empty). */
