@@ -14,6 +14,7 @@ import type { Logger } from './logger.js';
 import type { RegistryMetrics } from './metrics.js';
 import type { PullThroughProxy } from './proxy/pull-through.js';
 import { requestIdOf } from './request-id.js';
+import { decodePathParam } from './path-param.js';
 
 export interface FastPathDependencies {
   storage: RegistryStorage;
@@ -55,8 +56,10 @@ export function createManifestFastPath(deps: FastPathDependencies): FastPath {
     const at = url.lastIndexOf(MANIFESTS);
     if (at <= PREFIX.length) return false;
     const name = url.slice(PREFIX.length, at);
-    const reference = url.slice(at + MANIFESTS.length);
-    if (reference.includes('/') || !isValidName(name)) return false;
+    const raw = url.slice(at + MANIFESTS.length);
+    if (raw.includes('/') || !isValidName(name)) return false;
+    // Decoded as the router decodes it (server/path-param.ts), so both name the same manifest.
+    const reference = decodePathParam(raw);
     if (aliases?.resolve(name) !== undefined || proxy?.route(name) !== undefined) return false;
     const manifest = lookup(name, reference);
     if (!manifest) return false;

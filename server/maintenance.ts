@@ -27,7 +27,12 @@ export const CACHE_PURGE_INTERVAL_MS = 15_000;
 export function startMaintenance(config: RegistryConfig, storage: RegistryStorage, logger: Logger): () => void {
   const stoppers: Array<() => void> = [];
   // Memory then follows what was used within the cache TTL, not everything since start-up.
-  stoppers.push(every(CACHE_PURGE_INTERVAL_MS, async () => storage.cache.purgeStale()));
+  stoppers.push(
+    every(CACHE_PURGE_INTERVAL_MS, async () => {
+      storage.cache.purgeStale();
+      storage.uploads.purgeStale();
+    }),
+  );
   const purging = config.storage.maintenance?.uploadpurging ?? { enabled: true, age: '168h', interval: '24h', dryrun: false };
   if (purging.enabled) {
     const age = parseDuration(purging.age);

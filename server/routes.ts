@@ -6,6 +6,7 @@ import { RegistryError } from '../storage/errors.js';
 import { assertName, isValidName } from '../storage/grammar.js';
 import type { RegistryStorage } from '../storage/registry.js';
 import type { Logger } from './logger.js';
+import { decodePathParam } from './path-param.js';
 import * as base from './routes/base.js';
 import * as blobs from './routes/blobs.js';
 import * as uploads from './routes/uploads.js';
@@ -26,7 +27,7 @@ export interface RouteMatch {
   resource: Resource;
   /** Repository name, checked. Empty for base and catalog. */
   name: string;
-  /** Reference, digest or upload id from the path, unchecked. */
+  /** Reference, digest or upload id from the path, percent-decoded once, unchecked. */
   param: string;
   /** Set when the name is served by a pull-through upstream; name is then the stowage-side name. */
   proxy?: ProxyRoute;
@@ -70,7 +71,8 @@ export function matchRoute(path: string): RouteMatch | undefined {
   if (path === '/v2/_catalog') return { resource: 'catalog', name: '', param: '' };
   for (const [resource, pattern] of PATTERNS) {
     const m = pattern.exec(path);
-    if (m) return { resource, name: assertName(m[1]), param: m[2] ?? '' };
+    // The name is matched as sent: an encoded "/" or "." in it is refused, not decoded.
+    if (m) return { resource, name: assertName(m[1]), param: decodePathParam(m[2] ?? '') };
   }
   return undefined;
 }

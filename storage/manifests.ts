@@ -44,6 +44,9 @@ export interface PutManifestResult {
 }
 
 export class ManifestStore {
+  /** Tag listings being read, by repository: concurrent callers share one read. */
+  private readonly tagReads = new Map<string, Promise<string[]>>();
+
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
@@ -176,7 +179,7 @@ export class ManifestStore {
     const previous = await this.readLink(key);
     await this.driver.putContent(key, digest);
     this.cache.tags.set(RegistryCache.tagKey(name, tag), digest);
-    this.cache.listings.delete(this.tagsListingKey(name));
+    this.invalidateTags(name);
     const gone = await this.retainDependencies(dependencies);
     if (gone.length === 0) return;
     if ((await this.readLink(key)) === digest) {
@@ -184,7 +187,7 @@ export class ManifestStore {
       else await this.driver.delete(tagKey(name, tag));
     }
     this.cache.tags.delete(RegistryCache.tagKey(name, tag));
-    this.cache.listings.delete(this.tagsListingKey(name));
+    this.invalidateTags(name);
     throw collectedMeanwhile(gone);
   }
 
@@ -253,7 +256,7 @@ export class ManifestStore {
       await this.resolveTag(name, reference);
       await this.driver.delete(tagKey(name, reference));
       this.cache.tags.delete(RegistryCache.tagKey(name, reference));
-      this.cache.listings.delete(this.tagsListingKey(name));
+      this.invalidateTags(name);
       return;
     }
     assertDigest(reference);
@@ -269,17 +272,55 @@ export class ManifestStore {
     if (revision.subject) await this.driver.delete(referrerKey(name, revision.subject, reference));
     await this.driver.delete(manifestRevisionDirKey(name, reference));
     this.cache.manifests.delete(RegistryCache.contentKey(name, reference));
-    this.cache.listings.delete(this.tagsListingKey(name));
+    this.invalidateTags(name);
   }
 
-  /** Tags of a repository, sorted lexically. */
+  /**
+   * Tags of a repository that resolve, sorted lexically. Cached; concurrent callers share one read,
+   * so an expired listing under load costs one read, not one per request.
+   */
   async listTags(name: string): Promise<string[]> {
     const key = this.tagsListingKey(name);
     const cached = this.cache.listings.get(key);
     if (cached) return cached;
-    const tags = (await this.driver.list(tagsPrefix(name))).sort(compareLexically);
-    this.cache.listings.set(key, tags);
-    return tags;
+    const inFlight = this.tagReads.get(name);
+    if (inFlight) return inFlight;
+    const read: Promise<string[]> = this.readTags(name)
+      .then((tags) => {
+        // A tag written or deleted meanwhile dropped this read (invalidateTags): answer, don't cache.
+        if (this.tagReads.get(name) === read) this.cache.listings.set(key, tags);
+        return tags;
+      })
+      .finally(() => {
+        if (this.tagReads.get(name) === read) this.tagReads.delete(name);
+      });
+    this.tagReads.set(name, read);
+    return read;
+  }
+
+  private async readTags(name: string): Promise<string[]> {
+    const entries = (await this.driver.list(tagsPrefix(name))).filter(isValidTag);
+    // A tag directory without its current/link (a process killed while tagging leaves current/
+    // empty) names no manifest: listed, it would answer 404. One stat per tag, a few at a time.
+    const resolves = new Array<boolean>(entries.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < entries.length) {
+        const i = next++;
+        resolves[i] = await this.driver.stat(tagCurrentLinkKey(name, entries[i])).then(
+          () => true,
+          (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)),
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(TAG_CHECK_CONCURRENCY, entries.length) }, worker));
+    return entries.filter((_, i) => resolves[i]).sort(compareLexically);
+  }
+
+  /** After a tag changes: the cached listing and any read in flight are out of date. */
+  private invalidateTags(name: string): void {
+    this.cache.listings.delete(this.tagsListingKey(name));
+    this.tagReads.delete(name);
   }
 
   /** Digests of the manifest revisions a repository holds. */
@@ -359,6 +400,8 @@ function collectedMeanwhile(digests: string[]): RegistryError {
   });
 }
 
+/** Tag links checked at once while listing tags. */
+const TAG_CHECK_CONCURRENCY = 32;
 /** Lookups of a manifest's references in flight at once. */
 const REFERENCE_CHECK_CONCURRENCY = 16;
 /** Missing references named in a MANIFEST_BLOB_UNKNOWN detail; the check stops there. */

@@ -2,7 +2,7 @@
 // whose start is older than the age limit is abandoned, and its bytes are deleted.
 import type { RegistryStorage } from './registry.js';
 import { isNotFound } from './errors.js';
-import { uploadPrefix, uploadStartedAtKey } from './layout.js';
+import { uploadStartedAtKey } from './layout.js';
 
 export interface PurgeReport {
   purged: string[];
@@ -24,7 +24,7 @@ export async function purgeUploads(storage: RegistryStorage, options: { olderTha
       }
       if (Number.isNaN(started) || started < cutoff) {
         report.purged.push(`${name}/${id}`);
-        if (!options.dryRun) await storage.driver.delete(uploadPrefix(name, id));
+        if (!options.dryRun) await storage.uploads.purge(name, id);
       } else {
         report.kept++;
       }

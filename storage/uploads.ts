@@ -4,11 +4,12 @@
 // Session state lives in storage, so an upload survives a restart; the running hash is only an
 // in-process shortcut, and when it is missing or stale the data is hashed again from storage.
 import { randomUUID, createHash, type Hash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { StorageDriver } from './driver.js';
 import { RegistryError, isNotFound } from './errors.js';
-import { HashingStage, digestOf, digestOfStream } from './hashing.js';
+import { HashingStage, digestOf, digestOfBytes, digestOfStream } from './hashing.js';
 import { assertDigest } from './grammar.js';
 import { uploadDataKey, uploadPrefix, uploadStartedAtKey, uploadsPrefix } from './layout.js';
 import type { BlobInfo, BlobStore } from './blobs.js';
@@ -26,14 +27,43 @@ interface RunningHash {
   size: number;
 }
 
+export interface UploadStoreOptions {
+  /** Running hashes held at most; past it the least recently written is dropped. */
+  maxRunningHashes?: number;
+  /** A running hash whose upload received nothing for this long is dropped. */
+  runningHashTtlMs?: number;
+}
+
+/** About 1 KiB each: a few MiB at most, however many uploads are started and abandoned. */
+export const DEFAULT_MAX_RUNNING_HASHES = 4096;
+export const DEFAULT_RUNNING_HASH_TTL_MS = 60 * 60 * 1000;
+
 export class UploadStore {
-  private readonly running = new Map<string, RunningHash>();
+  // Bounded, because clients may start uploads and never finish them. Losing an entry is safe:
+  // finish() then hashes the stored bytes again.
+  private readonly running: LRUCache<string, RunningHash>;
   private readonly locks = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
-  ) {}
+    options: UploadStoreOptions = {},
+  ) {
+    this.running = new LRUCache({
+      max: options.maxRunningHashes ?? DEFAULT_MAX_RUNNING_HASHES,
+      ttl: options.runningHashTtlMs ?? DEFAULT_RUNNING_HASH_TTL_MS,
+    });
+  }
+
+  /** Running hashes held in memory now (a seam for tests). */
+  get runningHashes(): number {
+    return this.running.size;
+  }
+
+  /** Drops running hashes past their TTL (lru-cache only drops them when read); on a timer. */
+  purgeStale(): void {
+    this.running.purgeStale();
+  }
 
   async start(name: string): Promise<UploadStatus> {
     const id = randomUUID();
@@ -99,27 +129,28 @@ export class UploadStore {
   async append(name: string, id: string, source: Readable, options: { start?: number; signal?: AbortSignal } = {}): Promise<UploadStatus> {
     return this.locked(name, id, async () => {
       const current = await this.status(name, id);
-      if (options.start !== undefined && options.start !== current.size) {
-        source.resume();
-        throw new RegistryError('RANGE_INVALID', 'chunk does not start where the upload ends', {
-          detail: { start: options.start, size: current.size },
-          headers: { Range: rangeHeader(current.size), 'Docker-Upload-UUID': id },
-        });
-      }
+      checkChunkStart(id, current.size, source, options.start);
       return this.write(name, id, current.size, source, options.signal);
     });
   }
 
-  /** Appends the last chunk (if any), verifies the digest and makes the blob visible in name. */
-  async finish(name: string, id: string, digest: string, source?: Readable, signal?: AbortSignal): Promise<BlobInfo> {
+  /**
+   * Appends the last chunk (if any), verifies the digest and makes the blob visible in name. With
+   * start, the chunk must begin where the upload ends, checked under the lock as append() does.
+   */
+  async finish(name: string, id: string, digest: string, source?: Readable, options: { start?: number; signal?: AbortSignal } = {}): Promise<BlobInfo> {
     const { algorithm } = assertDigest(digest);
     return this.locked(name, id, async () => {
       let status = await this.status(name, id);
-      if (source) status = await this.write(name, id, status.size, source, signal);
+      checkChunkStart(id, status.size, source, options.start);
+      if (source) status = await this.write(name, id, status.size, source, options.signal);
       const running = this.running.get(this.key(name, id));
       let actual: string;
       if (algorithm === 'sha256' && running && running.size === status.size) {
         actual = digestOf(running.hash, 'sha256');
+      } else if (status.size === 0) {
+        // Nothing ever arrived, so there is no data object to hash again (a restart, or sha512).
+        actual = digestOfBytes(Buffer.alloc(0), algorithm);
       } else {
         actual = (await digestOfStream(await this.driver.read(uploadDataKey(name, id)), algorithm)).digest;
       }
@@ -145,6 +176,11 @@ export class UploadStore {
       await this.status(name, id);
       await this.remove(name, id);
     });
+  }
+
+  /** Deletes an abandoned session (upload purging), whatever state it is in. */
+  async purge(name: string, id: string): Promise<void> {
+    await this.locked(name, id, () => this.remove(name, id));
   }
 
   /** Upload sessions of a repository, for purging stale ones. */
@@ -174,6 +210,7 @@ export class UploadStore {
     const size = offset + stage.bytes;
     if (running) {
       running.size = size;
+      this.running.set(key, running); // a live upload's hash is the last to go
     } else if (offset === 0) {
       this.running.set(key, { hash: stage.hash, size });
     }
@@ -202,6 +239,16 @@ export class UploadStore {
       if (this.locks.get(key) === settled) this.locks.delete(key);
     }
   }
+}
+
+/** An out-of-order or overlapping chunk is 416, its body drained, and changes nothing. */
+function checkChunkStart(id: string, size: number, source: Readable | undefined, start: number | undefined): void {
+  if (start === undefined || start === size) return;
+  source?.resume();
+  throw new RegistryError('RANGE_INVALID', 'chunk does not start where the upload ends', {
+    detail: { start, size },
+    headers: { Range: rangeHeader(size), 'Docker-Upload-UUID': id },
+  });
 }
 
 /** The Range header value for an upload of size bytes (distribution answers "0-0" when empty). */

@@ -89,16 +89,8 @@ export async function patch(ctx: Context, route: RouteMatch, { storage }: Servic
 export async function finish(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
   const id = assertUploadId(route.param);
   const digest = requiredDigest(ctx);
-  const startAt = chunkStart(ctx);
-  if (startAt !== undefined) {
-    const current = await storage.uploads.status(route.name, id);
-    if (current.size !== startAt) {
-      throw new RegistryError('RANGE_INVALID', 'chunk does not start where the upload ends', {
-        headers: { Range: rangeHeader(current.size), 'Docker-Upload-UUID': id },
-      });
-    }
-  }
-  const blob = await storage.uploads.finish(route.name, id, digest, hasBody(ctx.req) ? ctx.req : undefined);
+  // The Content-Range start is checked in storage, under the upload's lock, as a PATCH's is.
+  const blob = await storage.uploads.finish(route.name, id, digest, hasBody(ctx.req) ? ctx.req : undefined, { start: chunkStart(ctx) });
   blobCreated(ctx, route.name, blob.digest);
 }
 

@@ -1,11 +1,17 @@
 // Listing tags (end-8a/8b) and repositories (_catalog): sorted lexically, n/last pagination with
 // a Link header while more entries remain (distribution-spec "Listing Tags").
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
 import { pushBlob, pushImage, pushManifest } from '../helpers/registry-client.js';
 import { blobOf } from '../helpers/content.js';
+import type { StorageDriver } from '../../storage/driver.js';
+import { ManifestStore } from '../../storage/manifests.js';
+import { RegistryCache } from '../../storage/cache.js';
+import { tagKey } from '../../storage/layout.js';
 
 const TAGS = ['v2', 'latest', 'v10', '1.0', 'v1', 'V3', '_internal', 'v1.1'];
 const SORTED_TAGS = [...TAGS].sort();
@@ -104,6 +110,69 @@ describe.each(DRIVERS)('listing tags ($name)', (factory) => {
     const res = await registry().request.get('/v2/library/layers-only/tags/list');
     expectAnswer(res, 200);
     expect(res.body).toEqual({ name: 'library/layers-only', tags: [] });
+  });
+});
+
+describe.each(DRIVERS)('listing tags that do not resolve ($name)', (factory) => {
+  const registry = useTestRegistry(factory);
+
+  it('leaves out a tag whose current/link is missing, everywhere tags are listed', async () => {
+    const reg = registry();
+    await pushImage(reg, 'library/torn', 'v1');
+    // What a process killed while tagging leaves: a tag directory without its link. On disk the
+    // current/ directory may be empty; on any driver a temporary file may sit beside the link.
+    if (factory.name === 'filesystem') await fsp.mkdir(path.join(reg.root, tagKey('library/torn', 'v2'), 'current'), { recursive: true });
+    await reg.storage.driver.putContent(`${tagKey('library/torn', 'v3')}/current/link.tmp-0123456789ab`, 'sha256:');
+    expectError(await reg.request.get('/v2/library/torn/manifests/v3'), 404, 'MANIFEST_UNKNOWN');
+
+    const res = await reg.request.get('/v2/library/torn/tags/list');
+    expectAnswer(res, 200);
+    expect(res.body).toEqual({ name: 'library/torn', tags: ['v1'] });
+    // stowage tags, ls and the status page read the same ManifestStore.listTags.
+    expect(await reg.storage.manifests.listTags('library/torn')).toEqual(['v1']);
+    const status = await reg.request.get('/').set('Accept', 'application/json');
+    expect(status.body.repositories).toEqual([{ name: 'library/torn', tags: 1 }]);
+
+    // Tagging it properly makes it a tag again, at once.
+    await pushImage(reg, 'library/torn', 'v3');
+    expect((await reg.request.get('/v2/library/torn/tags/list')).body.tags).toEqual(['v1', 'v3']);
+  });
+
+  it('shares one read among concurrent listings, and a tag written during it is not lost', async () => {
+    // A driver whose tag-directory listing waits until released: the read is held in flight.
+    const reg = registry();
+    await pushImage(reg, 'library/held', 'a');
+    const real = reg.storage.driver;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let lists = 0;
+    const heldList = async (prefix: string) => {
+      const names = await real.list(prefix);
+      if (prefix.endsWith('/_manifests/tags')) {
+        lists++;
+        await gate;
+      }
+      return names;
+    };
+    const held = new Proxy(real, {
+      get(target, prop) {
+        if (prop === 'list') return heldList;
+        const value = Reflect.get(target, prop) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as StorageDriver;
+    const manifests = new ManifestStore(held, reg.storage.blobs, new RegistryCache());
+    const first = manifests.listTags('library/held');
+    const second = manifests.listTags('library/held');
+    await manifests.tag('library/held', 'b', await manifests.resolveTag('library/held', 'a'));
+    const third = manifests.listTags('library/held');
+    release();
+    expect(await first).toEqual(['a']);
+    expect(await second).toEqual(['a']);
+    // The read begun before the tag was written is neither joined nor cached after it.
+    expect(await third).toEqual(['a', 'b']);
+    expect(await manifests.listTags('library/held')).toEqual(['a', 'b']);
+    expect(lists).toBe(2);
   });
 });
 

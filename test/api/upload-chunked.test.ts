@@ -1,11 +1,12 @@
 // Chunked uploads (end-5 PATCH, end-13 status, end-6 PUT, DELETE to cancel): chunks must arrive in
 // order; an out-of-order or overlapping chunk is 416 and leaves the upload as it was
 // (distribution-spec "Pushing a blob in chunks").
-import { beforeEach, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { freshNamespace, useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { asBytes, locationPath, rawRequest, startUpload, withQuery } from '../helpers/registry-client.js';
+import { asBytes, locationPath, rawRequest, startUpload, withQuery, type RawAnswer } from '../helpers/registry-client.js';
 import { digestOf, randomBlob } from '../helpers/content.js';
 
 const blob = randomBlob(30_000, 5);
@@ -173,8 +174,17 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
       .set('Content-Range', `20000-${blob.size - 1}`)
       .send(parts[2]);
     expectError(res, 416, 'RANGE_INVALID');
+    expect(res.headers.range).toBe('0-9999');
+    expect(res.headers['docker-upload-uuid']).toBe(upload.split('/').pop());
     await expectUploadSize(registry(), upload, 10_000);
     expectError(await registry().request.head(`/v2/${ns}/alpine/blobs/${blob.digest}`), 404, 'BLOB_UNKNOWN', { head: true });
+    const done = await registry()
+      .request.put(withQuery(upload, 'digest', blob.digest))
+      .set('Content-Type', 'application/octet-stream')
+      .set('Content-Range', `10000-${blob.size - 1}`)
+      .send(Buffer.concat([parts[1], parts[2]]));
+    expectAnswer(done, 201);
+    await expectBlob(registry(), `${ns}/alpine`);
   });
 
   it('with a wrong digest on PUT answers 400 DIGEST_INVALID and stores no blob', async () => {
@@ -225,5 +235,91 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
     expect(res.headers['docker-content-digest']).toBe(digest512);
     const pulled = await asBytes(registry().request.get(`/v2/${ns}/alpine/blobs/${digest512}`));
     expect((pulled.body as Buffer).equals(blob.bytes)).toBe(true);
+  });
+
+  it('finishes an empty upload with a sha512 digest and no body', async () => {
+    // The running hash is sha256 only; an empty upload has no data object to hash instead.
+    const upload = await startUpload(registry(), `${ns}/alpine`);
+    const empty = digestOf(Buffer.alloc(0), 'sha512');
+    const res = await registry().request.put(withQuery(upload, 'digest', empty));
+    expectAnswer(res, 201);
+    expect(res.headers['docker-content-digest']).toBe(empty);
+    const pulled = await asBytes(registry().request.get(`/v2/${ns}/alpine/blobs/${empty}`));
+    expectAnswer(pulled, 200);
+    expect((pulled.body as Buffer).length).toBe(0);
+  });
+});
+
+/** A PATCH that sends the first part of its body and waits: finish() sends the rest. */
+function heldPatch(port: number, path: string, first: Buffer, rest: Buffer, start: number): { answer: Promise<RawAnswer>; finish: () => void } {
+  let req!: http.ClientRequest;
+  const answer = new Promise<RawAnswer>((resolve, reject) => {
+    req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'PATCH',
+        path,
+        agent: false,
+        headers: {
+          'Content-Type': 'application/octet-stream',
+          'Content-Length': String(first.length + rest.length),
+          'Content-Range': `${start}-${start + first.length + rest.length - 1}`,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      },
+    );
+    req.on('error', reject);
+    req.write(first);
+  });
+  return { answer, finish: () => req.end(rest) };
+}
+
+describe.each(DRIVERS)('a final PUT racing a PATCH of the same upload ($name)', (factory) => {
+  const registry = useTestRegistry(factory);
+
+  it('checks its Content-Range start after the PATCH, under the upload lock', async () => {
+    // A client pipelines the PATCH of bytes 0-9999 and the PUT of 10000-29999. The PUT's start is
+    // right once the PATCH is in: checked before the lock, it would be 416 while the PATCH lands.
+    const reg = registry();
+    const upload = await startUpload(reg, 'library/app');
+    const { driver, uploads } = reg.storage;
+    const writer = driver.writer.bind(driver);
+    let patchWriting!: () => void;
+    const patchInside = new Promise<void>((resolve) => (patchWriting = resolve));
+    // The PATCH opens its writer inside the lock: from then on it holds it.
+    driver.writer = async (key, options) => {
+      const opened = await writer(key, options);
+      patchWriting();
+      return opened;
+    };
+    const finish = uploads.finish.bind(uploads);
+    let putEntered!: () => void;
+    const putInside = new Promise<void>((resolve) => (putEntered = resolve));
+    vi.spyOn(uploads, 'finish').mockImplementation((...args) => {
+      const result = finish(...args);
+      putEntered(); // finish() has queued on the upload's lock by now
+      return result;
+    });
+
+    const patch = heldPatch(reg.port, upload, parts[0].subarray(0, 4000), parts[0].subarray(4000), 0);
+    await patchInside;
+    const put = rawRequest(reg.port, 'PUT', withQuery(upload, 'digest', blob.digest), {
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': '20000', 'Content-Range': `10000-${blob.size - 1}` },
+      chunks: [parts[1], parts[2]],
+    });
+    // Before the fix the PUT answered at once, without reaching finish().
+    const early = await Promise.race([putInside.then(() => undefined), put]);
+    expect(early?.status, early?.body.toString()).toBeUndefined();
+    patch.finish();
+    expectAnswer(await patch.answer, 202);
+    const done = await put;
+    expectAnswer(done, 201);
+    expect(done.headers['docker-content-digest']).toBe(blob.digest);
+    await expectBlob(reg, 'library/app');
   });
 });

@@ -6,7 +6,7 @@ import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
 import { asBytes, startUpload, withQuery } from '../helpers/registry-client.js';
-import { blobOf, randomBlob } from '../helpers/content.js';
+import { blobOf, digestOf, randomBlob } from '../helpers/content.js';
 
 const blob = randomBlob(200_000, 31);
 const first = blob.bytes.subarray(0, 120_000);
@@ -67,5 +67,18 @@ describe.each(DRIVERS)('an upload across a restart ($name)', (factory) => {
     await registry().storage.driver.putContent(`repositories/library/app/_uploads/${id}/data`, blob.bytes);
     const done = await registry().request.put(withQuery(upload, 'digest', blob.digest));
     expectAnswer(done, 201);
+  });
+
+  it.each(['sha256', 'sha512'] as const)('finishes an empty upload with a %s digest and no body after the restart', async (algorithm) => {
+    // No byte ever arrived, so there is no data object to hash again: the digest is the empty one.
+    const upload = await startUpload(registry(), 'library/app');
+    await registry().restart();
+    const empty = digestOf(Buffer.alloc(0), algorithm);
+    const done = await registry().request.put(withQuery(upload, 'digest', empty));
+    expectAnswer(done, 201);
+    expect(done.headers['docker-content-digest']).toBe(empty);
+    const pulled = await asBytes(registry().request.get(`/v2/library/app/blobs/${empty}`));
+    expectAnswer(pulled, 200);
+    expect((pulled.body as Buffer).length).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
-// The server's maintenance timers: expired cache entries are purged on their own interval, and
-// stopping the maintenance stops it.
+// The server's maintenance timers: expired cache entries and upload running hashes are purged on
+// their own interval, and stopping the maintenance stops it.
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { configFrom } from '../../server/config.js';
 import { silentLogger } from '../../server/logger.js';
@@ -11,10 +11,11 @@ afterEach(() => {
 });
 
 describe('maintenance', () => {
-  it('purges expired cache entries every interval until stopped', async () => {
+  it('purges expired cache entries and running hashes every interval until stopped', async () => {
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const purgeStale = vi.fn();
-    const storage = { cache: { purgeStale } } as unknown as RegistryStorage;
+    const purgeRunningHashes = vi.fn();
+    const storage = { cache: { purgeStale }, uploads: { purgeStale: purgeRunningHashes } } as unknown as RegistryStorage;
     const config = configFrom({ storage: { filesystem: { rootdirectory: '/nonexistent' } } });
     const stop = startMaintenance(config, storage, silentLogger());
 
@@ -28,5 +29,6 @@ describe('maintenance', () => {
     stop();
     await vi.advanceTimersByTimeAsync(CACHE_PURGE_INTERVAL_MS * 3);
     expect(purgeStale).toHaveBeenCalledTimes(2);
+    expect(purgeRunningHashes).toHaveBeenCalledTimes(2);
   });
 });
