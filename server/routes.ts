@@ -6,6 +6,7 @@ import { RegistryError } from '../storage/errors.js';
 import { assertName } from '../storage/grammar.js';
 import type { RegistryStorage } from '../storage/registry.js';
 import type { Logger } from './logger.js';
+import { claimUploadSlot } from './load-shedding.js';
 import * as base from './routes/base.js';
 import * as blobs from './routes/blobs.js';
 import * as uploads from './routes/uploads.js';
@@ -145,6 +146,8 @@ export function v2Router(services: Services) {
       const needed = requiredAccess(route, ctx.method);
       route = { ...route, caller: await services.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, needed) };
     }
+    // The client's share of the upload slots, now that we know who it is (server/load-shedding.ts).
+    claimUploadSlot(ctx, route.caller?.identity.user);
     const alias = route.name && services.aliases ? services.aliases.resolve(route.name) : undefined;
     if (alias) {
       if (WRITE_METHODS.has(ctx.method) && !alias.writable) {

@@ -7,6 +7,7 @@ import supertest from 'supertest';
 import type Koa from 'koa';
 import { createApp } from '../../server/app.js';
 import { configFrom } from '../../server/config.js';
+import type { Logger } from '../../server/logger.js';
 import { RegistryStorage } from '../../storage/registry.js';
 import type { DriverBackend, DriverFactory } from './drivers.js';
 
@@ -45,6 +46,8 @@ export interface TestRegistryOptions {
    * whose tests must not change anything stored (and check that they did not).
    */
   shared?: boolean;
+  /** The app's logger (silent by default), for tests that check what is logged. */
+  logger?: Logger;
 }
 
 function mergeConfig(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
@@ -70,7 +73,7 @@ async function serve(backend: DriverBackend, options: TestRegistryOptions, answe
   const config = configFrom(
     mergeConfig({ log: { level: 'error', accesslog: { disabled: true } }, storage: { delete: { enabled: true } } }, options.config ?? {}),
   );
-  const app = createApp({ config, storage });
+  const app = createApp({ config, storage, logger: options.logger });
   const callback = app.callback();
   const server = http.createServer((req, res) => {
     res.on('finish', () => {
