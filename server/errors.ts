@@ -6,6 +6,7 @@
 import type { Context, Next } from 'koa';
 import { RegistryError, type ErrorCode } from '../storage/errors.js';
 import type { Logger } from './logger.js';
+import { lingerAfterAnswer } from './linger.js';
 
 const CLIENT_GONE = new Set(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED', 'EPIPE', 'ABORT_ERR']);
 /** The filesystem's "no space left" and "quota exceeded". */
@@ -110,8 +111,12 @@ export function errorMiddleware(logger: Logger) {
       ctx.status = gone ? 400 : err.status;
       for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
       // A refused request whose body is still arriving (401 before an upload, 413 on a declared
-      // huge manifest): close the connection instead of reading and discarding the rest.
-      if (!ctx.req.complete) ctx.set('Connection', 'close');
+      // huge manifest, a full disk mid-upload): close the connection rather than read the rest,
+      // but only after the client has had the chance to read the answer (server/linger.ts).
+      if (!ctx.req.complete) {
+        ctx.set('Connection', 'close');
+        lingerAfterAnswer(ctx.req);
+      }
       ctx.set('Content-Type', 'application/json');
       ctx.body = Buffer.from(errorBody(err));
     }
