@@ -2,7 +2,8 @@
 //   0. before Koa: GET/HEAD of a cached manifest (server/fast-path.ts)
 //   1. request id, API version and configured headers on every answer; one log line and the
 //      metrics of every request
-//   2. errors -> the spec's JSON envelope (server/errors.ts); upload load shedding; webhook events
+//   2. errors -> the spec's JSON envelope (server/errors.ts); upload load shedding (the total
+//      here, each client's share in the router once the caller is known); webhook events
 //   3. /v2 dispatch (server/routes.ts; it asks auth/ whether the caller may, before any handler),
 //      the built-in token endpoint /token, then the operator routes (server/ops-routes.ts);
 //      anything else is a JSON 404
@@ -14,7 +15,7 @@ import { RegistryError } from '../storage/errors.js';
 import { authEnabled, type RegistryConfig } from './config.js';
 import type { RegistryAuth } from '../auth/open-auth.js';
 import { token } from './routes/token.js';
-import { errorMiddleware } from './errors.js';
+import { errorMiddleware, type Refusal } from './errors.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { v2Router } from './routes.js';
@@ -70,7 +71,9 @@ function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: Regis
       // /v2 routes name their resource; operator routes their path; anything else is 'other'.
       const route: string = ctx.state.route ?? (ctx as { _matchedRoute?: string })._matchedRoute ?? 'other';
       const status = res.statusCode;
-      metrics.recordRequest(route, method, status, seconds);
+      const refusal = ctx.state.refusal as Refusal | undefined;
+      if (refusal) metrics.refusals.inc({ reason: refusal.reason });
+      metrics.recordRequest(route, method, status, seconds, status >= 500 && (refusal?.fault ?? true));
       const length = method === 'HEAD' ? 0 : Number(res.getHeader('content-length') ?? 0);
       if (length > 0) metrics.bytesOut.inc({ route }, length);
       const received = socket.bytesRead - bytesReadBefore;
@@ -107,7 +110,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   const issuer = auth?.issuer;
   app.use(accessMiddleware(config, logger, metrics));
   app.use(errorMiddleware(logger));
-  app.use(uploadLimiter(config.stowage.http.maxuploads));
+  app.use(uploadLimiter({ total: config.stowage.http.maxuploads, perClient: config.stowage.http.maxuploadsperclient }));
   const events = notifier ?? new Notifier(config.notifications?.endpoints ?? [], logger);
   if (events.enabled) app.use(notificationMiddleware(events));
   // Auth and notifications act on every request in the middleware: with either on, no fast path.

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // The `stowage` command: argument parsing and start-up only. `serve` is what `npm start` runs;
 // the other commands work on the configured storage directly and are safe while it serves.
+import * as os from 'node:os';
 import { Command } from 'commander';
 import { ConfigError, loadConfig, parseDuration, type LoadedConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, flushBeforeExit } from './logger.js';
 import { startServer } from './serve.js';
 import { openStorage } from './open-storage.js';
 import { GcBusyError, collectGarbage } from '../storage/gc.js';
@@ -70,13 +71,18 @@ program
       process.exit(1);
     }
     let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        // A second signal: the operator will not wait for the transfers in flight.
+        logger.warn({ signal }, 'second signal: exiting now');
+        void flushBeforeExit(logger, 500).then(() => process.exit(128 + (os.constants.signals[signal] ?? 15)));
+        return;
+      }
       stopping = true;
       logger.info({ signal }, 'shutting down');
-      void running.close().then(() => {
+      void running.close().then(async () => {
         logger.info('stopped');
-        logger.flush();
+        await flushBeforeExit(logger, 2000);
         process.exit(0);
       });
     };

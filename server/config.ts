@@ -138,6 +138,11 @@ const stowageHttpSchema = z.strictObject({
   maxheadersize: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
   /** Upload requests (POST/PATCH/PUT of blob bytes) served at once; past it, 503 with Retry-After. */
   maxuploads: z.number().int().positive().default(256),
+  /**
+   * Of those, the most one client may hold (its user when logged in, else its address), so one
+   * client cannot take every slot; past it, 503 with Retry-After (server/load-shedding.ts).
+   */
+  maxuploadsperclient: z.number().int().positive().default(64),
 });
 
 const schema = z.strictObject({

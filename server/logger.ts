@@ -3,8 +3,46 @@ import { pino } from 'pino';
 
 export type Logger = pino.Logger;
 
+interface Destination {
+  flush(callback: (err?: Error) => void): void;
+  flushSync(): void;
+  write(line: string): boolean;
+}
+
+/** The stdout destination of each logger createLogger made, for flushBeforeExit. */
+const destinations = new WeakMap<Logger, Destination>();
+
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: { service: 'stowage' } }, destination ?? pino.destination({ fd: 1, sync: false }));
+  const out = destination ?? pino.destination({ fd: 1, sync: false });
+  const logger = pino({ level, base: { service: 'stowage' } }, out);
+  if (!destination) destinations.set(logger, out as unknown as Destination);
+  return logger;
+}
+
+/**
+ * Before process.exit: waits up to ms for the logger's buffered lines to reach stdout, then
+ * drops whatever is left. pino flushes once more synchronously on exit, and when stdout is a
+ * pipe nobody reads (closed: `stowage serve | head -1`, or full) sonic-boom retries that write
+ * for ever and the process never exits, deaf to further signals.
+ */
+export function flushBeforeExit(logger: Logger, ms: number): Promise<void> {
+  const out = destinations.get(logger);
+  if (!out) return Promise.resolve();
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      out.write = () => true;
+      out.flushSync = () => {};
+      resolve();
+    };
+    timer = setTimeout(done, ms);
+    try {
+      out.flush(done);
+    } catch {
+      done();
+    }
+  });
 }
 
 /** A logger that drops everything, for tests and embedded use. */

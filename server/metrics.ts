@@ -41,6 +41,12 @@ export class RegistryMetrics {
     labelNames: ['route'] as const,
     registers: [this.registry],
   });
+  readonly refusals = new Counter({
+    name: 'stowage_requests_refused_total',
+    help: 'Requests refused on purpose, by reason: uploads (stowage.http.maxuploads), client (maxuploadsperclient), storage_full',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly fastPathAnswers = new Counter({
     name: 'stowage_manifest_fast_path_total',
     help: 'Manifest GET/HEAD answered from memory before the middleware (server/fast-path.ts)',
@@ -64,8 +70,9 @@ export class RegistryMetrics {
   /**
    * Records one answered request. The labelled children are kept in a map: prom-client hashes
    * the label object on every inc() otherwise, a visible cost at tens of thousands of requests/s.
+   * internalError: a 5xx that is no refusal on purpose (load shedding is not a failure).
    */
-  recordRequest(route: string, method: string, status: number, seconds: number): void {
+  recordRequest(route: string, method: string, status: number, seconds: number, internalError = status >= 500): void {
     const key = `${route} ${method} ${status}`;
     let child = this.children.get(key);
     if (!child) {
@@ -74,7 +81,7 @@ export class RegistryMetrics {
     }
     child.requests.inc();
     child.latency.observe(seconds);
-    if (status >= 500) this.storageErrors.inc({ route });
+    if (internalError) this.storageErrors.inc({ route });
   }
 
   /** The pull-through cache's reports, as counters. */

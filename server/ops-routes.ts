@@ -1,5 +1,5 @@
-// Routes outside /v2 for people and operators: the status page, liveness and readiness probes,
-// and Prometheus metrics. OPS_ROUTES lists them for openapi.yaml's test.
+// Routes outside /v2 for people and operators: the status page (and its icon), liveness and
+// readiness probes, and Prometheus metrics. OPS_ROUTES lists them for openapi.yaml's test.
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { RegistryStorage } from '../storage/registry.js';
@@ -8,6 +8,7 @@ import type { RegistryMetrics } from './metrics.js';
 import { sendBytes, sendJson } from './respond.js';
 import { renderStatusPage, type RegistryStatus } from './status-page.js';
 import { PACKAGE } from './version.js';
+import { FAVICON } from './favicon.js';
 import { routeOptions } from './route-options.js';
 import type { AccessController, Grant } from '../auth/access-controller.js';
 import { CATALOG_ACCESS } from '../auth/scope.js';
@@ -17,6 +18,7 @@ export const OPS_ROUTES = [
   { method: 'GET', path: '/healthz' },
   { method: 'GET', path: '/readyz' },
   { method: 'GET', path: '/metrics' },
+  { method: 'GET', path: '/favicon.ico' },
   // Served by server/routes/admin.ts.
   { method: 'POST', path: '/admin/retag' },
   // Served by server/routes/token.ts (405 unless stowage.auth.issuer is set).
@@ -80,6 +82,8 @@ export function opsRouter(deps: OpsDependencies): Router {
     }
     sendJson(ctx, 200, { status: 'ready', storage: deps.storage.driver.kind, upstreams: upstreamsOf(deps.config).map((u) => u.remoteurl) });
   });
+  // Browsers ask for it on every visit; a day in their cache.
+  router.get('/favicon.ico', (ctx: Context) => sendBytes(ctx, 200, 'image/x-icon', FAVICON, { 'Cache-Control': 'public, max-age=86400' }));
   router.get('/metrics', async (ctx: Context) => {
     sendBytes(ctx, 200, deps.metrics.registry.contentType, Buffer.from(await deps.metrics.registry.metrics()));
   });

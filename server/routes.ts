@@ -7,6 +7,7 @@ import { assertName, isValidName } from '../storage/grammar.js';
 import type { RegistryStorage } from '../storage/registry.js';
 import type { Logger } from './logger.js';
 import { decodePathParam } from './path-param.js';
+import { claimUploadSlot } from './load-shedding.js';
 import * as base from './routes/base.js';
 import * as blobs from './routes/blobs.js';
 import * as uploads from './routes/uploads.js';
@@ -167,6 +168,8 @@ export function v2Router(services: Services) {
       // Who acted, for webhook events (server/notifications.ts).
       ctx.state.user = caller.identity.user;
     }
+    // The client's share of the upload slots, now that we know who it is (server/load-shedding.ts).
+    claimUploadSlot(ctx, route.caller?.identity.user);
     const alias = route.name && services.aliases ? services.aliases.resolve(route.name) : undefined;
     if (alias) {
       if (WRITE_METHODS.has(ctx.method) && !alias.writable) {

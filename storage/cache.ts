@@ -8,6 +8,8 @@ export interface CacheOptions {
   ttlMs: number;
   /** Bytes of manifest content to keep. */
   manifestBytes: number;
+  /** The clock TTLs are measured on, in ms (lru-cache's performance.now by default): for tests. */
+  now?: () => number;
 }
 
 /** The listings key of the repository catalog. */
@@ -41,16 +43,19 @@ export class RegistryCache {
 
   constructor(options: CacheOptions = DEFAULT_CACHE_OPTIONS) {
     const ttl = Math.max(1, options.ttlMs);
+    // A given clock is read on every check (lru-cache otherwise reuses a reading for 1 ms of real time).
+    const clock = options.now ? { perf: { now: options.now }, ttlResolution: 0 } : {};
     // lru-cache allocates its index arrays for `max` entries up front: keep the bounds modest,
     // they cost start-up time and resident memory whether or not they fill.
-    this.tags = new LRUCache({ max: 20_000, ttl, ttlAutopurge: false });
+    this.tags = new LRUCache({ max: 20_000, ttl, ttlAutopurge: false, ...clock });
     this.manifests = new LRUCache({
       maxSize: Math.max(1, options.manifestBytes),
       sizeCalculation: (m) => m.bytes.length + 200,
       ttl,
+      ...clock,
     });
-    this.blobs = new LRUCache({ max: 50_000, ttl });
-    this.listings = new LRUCache({ max: 2_000, ttl });
+    this.blobs = new LRUCache({ max: 50_000, ttl, ...clock });
+    this.listings = new LRUCache({ max: 2_000, ttl, ...clock });
   }
 
   /** Bumped whenever a write may add a repository, so a catalog walk that began before it is

@@ -1,9 +1,9 @@
-// The operator routes outside /v2: status page (HTML for people, JSON on request), liveness,
-// readiness and Prometheus metrics, and a JSON 404 for anything else.
+// The operator routes outside /v2: status page (HTML for people, JSON on request, and its icon),
+// liveness, readiness and Prometheus metrics, and a JSON 404 for anything else.
 import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
-import { pushImage } from '../helpers/registry-client.js';
+import { asBytes, pushImage } from '../helpers/registry-client.js';
 
 describe.each(DRIVERS)('operator routes on $name', (factory) => {
   const registry = useTestRegistry(factory);
@@ -57,6 +57,24 @@ describe.each(DRIVERS)('operator routes on $name', (factory) => {
     expect(res.text).toMatch(/stowage_http_requests_total\{route="base",method="GET",status="200"\} 1/);
     expect(res.text).toMatch(/stowage_http_requests_total\{route="manifest",method="GET",status="404"\} 1/);
     expect(res.text).toContain('stowage_http_request_duration_seconds_bucket');
+  });
+
+  it('serves the icon browsers ask for on every visit, counted under its own route', async () => {
+    const reg = registry();
+    const res = await asBytes(reg.request.get('/favicon.ico'));
+    expect(res.status).toBe(200);
+    expect(res.headers['content-type']).toBe('image/x-icon');
+    expect(res.headers['cache-control']).toBe('public, max-age=86400');
+    const icon = res.body as Buffer;
+    // An ICO directory with one 16x16 32-bit image whose bytes are all there.
+    expect([icon.readUInt16LE(0), icon.readUInt16LE(2), icon.readUInt16LE(4)]).toEqual([0, 1, 1]);
+    expect([icon[6], icon[7], icon.readUInt16LE(12)]).toEqual([16, 16, 32]);
+    expect(icon.readUInt32LE(18) + icon.readUInt32LE(14)).toBe(icon.length);
+    const head = await reg.request.head('/favicon.ico');
+    expect(head.status).toBe(200);
+    const metrics = (await reg.request.get('/metrics')).text;
+    expect(metrics).toMatch(/stowage_http_requests_total\{route="\/favicon.ico",method="GET",status="200"\} 1/);
+    expect(metrics).not.toMatch(/route="other"/);
   });
 
   it('answers an unknown path with a JSON 404', async () => {

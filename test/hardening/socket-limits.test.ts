@@ -7,6 +7,7 @@ import * as fsp from 'node:fs/promises';
 import net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configFrom } from '../../server/config.js';
 import { silentLogger } from '../../server/logger.js';
@@ -53,6 +54,54 @@ function exchange(port: number, first: string | Buffer, options: { trickle?: () 
       socket.destroy();
     }, options.giveUpMs ?? 10_000);
   });
+}
+
+/**
+ * A client in a worker thread (its own event loop, as a real client process has), for `rounds`
+ * requests one after the other: each sends the head, then writes the declared body as fast as
+ * the connection takes it while reading whatever comes back. A write made after the server
+ * dropped the connection fails with EPIPE, and the answer that had arrived is then never read.
+ */
+const STREAMING_CLIENT = `
+const net = require('node:net');
+const { parentPort, workerData } = require('node:worker_threads');
+const { port, head, length, rounds } = workerData;
+function once() {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunk = Buffer.alloc(16 * 1024, 0x20);
+    let answer = '', error, sent = 0;
+    socket.on('data', (d) => (answer += d.toString('latin1')));
+    socket.on('error', (e) => (error = e.code));
+    socket.on('close', () => { clearTimeout(giveUp); resolve({ answer: answer.slice(0, 400), error }); });
+    const pump = () => {
+      while (!socket.destroyed && !socket.writableEnded && sent < length) {
+        sent += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', pump);
+      }
+    };
+    socket.write(head);
+    pump();
+    const giveUp = setTimeout(() => socket.destroy(), 10000);
+  });
+}
+(async () => {
+  const results = [];
+  for (let i = 0; i < rounds; i++) results.push(await once());
+  parentPort.postMessage(results);
+})();
+`;
+
+async function streamingClients(port: number, head: string, length: number, rounds: number): Promise<Array<{ answer: string; error?: string }>> {
+  const worker = new Worker(STREAMING_CLIENT, { eval: true, workerData: { port, head, length, rounds } });
+  try {
+    return await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+  } finally {
+    await worker.terminate();
+  }
 }
 
 describe('socket limits of the real server', () => {
@@ -198,6 +247,22 @@ describe('socket limits of the real server', () => {
       expect(result.closedByServer).toBe(true);
       expect(result.closedAfterMs).toBeLessThan(IDLE_MS);
       expect(await snapshot(root)).toEqual(before);
+    });
+  });
+
+  describe('refusing a body that keeps arriving', () => {
+    beforeEach(() => start());
+
+    it('lets a client still writing a manifest over the limit read its 413 (many rounds)', async () => {
+      const length = 64 * 1024 * 1024;
+      const head = `PUT /v2/library/app/manifests/v1 HTTP/1.1\r\nHost: registry\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: ${length}\r\n\r\n`;
+      // Closing while the body still arrived lost the answer to EPIPE in about half the tries.
+      const results = await streamingClients(running.port, head, length, 30);
+      const missed = results
+        .map((r, round) => ({ round, ...r }))
+        .filter((r) => !/^HTTP\/1\.1 413 /.test(r.answer) || !r.answer.includes('"code":"SIZE_INVALID"'));
+      expect(missed).toEqual([]);
+      await stillServes();
     });
   });
 

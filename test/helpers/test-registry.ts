@@ -7,6 +7,7 @@ import supertest from 'supertest';
 import type Koa from 'koa';
 import { createApp } from '../../server/app.js';
 import { configFrom } from '../../server/config.js';
+import type { Logger } from '../../server/logger.js';
 import { RegistryStorage } from '../../storage/registry.js';
 import type { DriverBackend, DriverFactory } from './drivers.js';
 import type { StorageDriver } from '../../storage/driver.js';
@@ -48,6 +49,8 @@ export interface TestRegistryOptions {
   shared?: boolean;
   /** Wraps the driver each server process opens (the race tests' pausing driver). */
   wrapDriver?: (driver: StorageDriver) => StorageDriver;
+  /** The app's logger (silent by default), for tests that check what is logged. */
+  logger?: Logger;
 }
 
 function mergeConfig(base: Record<string, unknown>, extra: Record<string, unknown>): Record<string, unknown> {
@@ -73,7 +76,7 @@ async function serve(backend: DriverBackend, options: TestRegistryOptions, answe
   const config = configFrom(
     mergeConfig({ log: { level: 'error', accesslog: { disabled: true } }, storage: { delete: { enabled: true } } }, options.config ?? {}),
   );
-  const app = createApp({ config, storage });
+  const app = createApp({ config, storage, logger: options.logger });
   const callback = app.callback();
   const server = http.createServer((req, res) => {
     res.on('finish', () => {

@@ -79,19 +79,24 @@ describe('the served process', () => {
     });
     const chunk = randomBlob(256 * 1024, 62);
     // A chunk sent slowly: half now, half after close() has begun.
+    const req = http.request({ host: '127.0.0.1', port: server.port, method: 'PATCH', path: start, agent: false, headers: { 'Content-Length': chunk.size } });
     const answer = new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: server.port, method: 'PATCH', path: start, headers: { 'Content-Length': chunk.size } }, (res) => {
+      req.on('response', (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
       });
       req.on('error', reject);
-      req.write(chunk.bytes.subarray(0, chunk.size / 2));
-      setTimeout(() => req.end(chunk.bytes.subarray(chunk.size / 2)), 300);
     });
-    await new Promise((r) => setTimeout(r, 100));
+    req.write(chunk.bytes.subarray(0, chunk.size / 2));
+    // Wait until the server is receiving it, rather than for a while.
+    const inFlight = async () => /^stowage_uploads_in_flight 1$/m.test((await request(server.port, 'GET', '/metrics')).body);
+    const deadline = Date.now() + 10_000;
+    while (!(await inFlight()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(await inFlight()).toBe(true);
     const closed = server.close();
     running = undefined;
     await expect(request(server.port, 'GET', '/v2/')).rejects.toThrow();
+    req.end(chunk.bytes.subarray(chunk.size / 2));
     expect(await answer).toBe(202);
     await closed;
   });
