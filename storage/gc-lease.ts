@@ -75,6 +75,9 @@ export class GcLease {
     const key = gcLeaseKey(id);
     const content = () => JSON.stringify({ host: hostname(), pid: process.pid, renewedAt: new Date().toISOString() });
     await driver.putContent(key, content());
+    // Stamped as writers stamp what they retain (touch), so the two compare exactly: on a
+    // filesystem a new file's time is the kernel's coarse clock, a touch the precise one.
+    await driver.touch(key);
     const startedAt = (await driver.stat(key)).modifiedAt;
     const others = await liveLeases(driver, startedAt.getTime(), id);
     if (others.size > 0) {
