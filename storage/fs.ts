@@ -4,7 +4,8 @@
 // a write in flight, and a process killed mid-write leaves nothing under any key.
 // Durability (unless fsync is off): the file's bytes are synced before the rename, and the
 // directories whose entries changed after it, so a key never names a truncated file after a
-// power loss, and a write that returned survives one (storage/fs-durability.ts).
+// power loss, and a write that returned survives one (storage/fs-durability.ts). Appends (upload
+// sessions) are synced only when move() publishes them.
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -75,7 +76,8 @@ export class FilesystemDriver implements StorageDriver {
 
   private async syncDirectories(parent: string, created: string | undefined): Promise<void> {
     if (!this.fsync) return;
-    for (const dir of changedDirectories(parent, created, this.root)) await durableOps.syncDirectory(dir);
+    // At once: concurrent syncs share one journal commit on ext4 and XFS.
+    await Promise.all(changedDirectories(parent, created, this.root).map((dir) => durableOps.syncDirectory(dir)));
   }
 
   async stat(key: string): Promise<ObjectInfo> {
@@ -161,28 +163,13 @@ export class FilesystemDriver implements StorageDriver {
     };
   }
 
-  /** Appends in place (upload sessions): each writer's bytes are synced when its stream ends,
-   *  and the directory too when this writer created the file. */
+  /** Appends in place (upload sessions). Not synced: an append object is scratch space until
+   *  move() publishes it, which syncs it first; syncing each chunk would only make the client
+   *  wait for writeback the kernel otherwise does while the next bytes arrive. */
   private async appender(target: string): Promise<DriverWriter> {
-    const parent = path.dirname(target);
-    const created = await fsp.mkdir(parent, { recursive: true });
-    let handle: fsp.FileHandle;
-    let isNew = true;
-    try {
-      handle = await fsp.open(target, 'ax');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      handle = await fsp.open(target, 'a');
-      isNew = false;
-    }
-    const stream = new CoalescingFileWriter(handle, this.fsync ? () => durableOps.syncFile(handle, target) : undefined);
-    return {
-      stream,
-      commit: async () => {
-        if (isNew) await this.syncDirectories(parent, created);
-      },
-      abort: async () => {},
-    };
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    const stream = new CoalescingFileWriter(await fsp.open(target, 'a'));
+    return { stream, commit: async () => {}, abort: async () => {} };
   }
 
   async list(prefix: string): Promise<string[]> {
@@ -198,8 +185,8 @@ export class FilesystemDriver implements StorageDriver {
   async move(from: string, to: string): Promise<void> {
     const source = this.resolve(from);
     const target = this.resolve(to);
-    // The source (upload data) may have been appended without sync; its bytes go to disk before
-    // the rename makes them a blob. A no-op when they are there already.
+    // The source (upload data) was appended without sync; its bytes go to disk before the rename
+    // makes them a blob. Cheap when they are there already.
     if (this.fsync) {
       const handle = await this.open(from);
       try {

@@ -14,6 +14,7 @@
 //     _proxy/tags/<tag>                              pull-through cache: {digest, validatedAt} of a cached tag
 //     _proxy/pulled/<alg>-<hex>                      pull-through cache: when a client last pulled that manifest
 //   proxy/staging/<uuid>                             a proxied blob being copied in before its commit
+//   _tmp/                                            filesystem driver only, not a key: writes in flight
 //
 // Repository name components never start with "_", so the "_layers"/"_manifests"/"_uploads"
 // directories cannot collide with a nested repository name.

@@ -11,6 +11,8 @@ import { FilesystemDriver, TEMP_DIR, TEMP_MAX_AGE_MS } from '../../storage/fs.js
 import { durableOps } from '../../storage/fs-durability.js';
 import { NotFoundError } from '../../storage/errors.js';
 import { filesystemDriverFactory, type DriverBackend } from '../helpers/drivers.js';
+import { configFrom } from '../../server/config.js';
+import { driverFromConfig } from '../../server/open-storage.js';
 
 let backend: DriverBackend;
 
@@ -47,6 +49,22 @@ function recordDurableOps(): string[] {
   return events;
 }
 
+/** Directories are synced at once, in no set order: sort each run of sync-dir events. */
+function inOrder(events: string[]): string[] {
+  const out: string[] = [];
+  let run: string[] = [];
+  for (const event of [...events, '']) {
+    if (event.startsWith('sync-dir ')) {
+      run.push(event);
+      continue;
+    }
+    out.push(...run.sort());
+    run = [];
+    if (event) out.push(event);
+  }
+  return out;
+}
+
 async function writeAll(driver: FilesystemDriver, key: string, chunks: Buffer[], options: { append?: boolean } = {}): Promise<void> {
   const writer = await driver.writer(key, options);
   await pipeline(Readable.from(chunks), writer.stream);
@@ -59,7 +77,7 @@ describe('filesystem driver durability', () => {
     const events = recordDurableOps();
     await driver.putContent('a/b/c', 'one');
     // a/ and a/b/ are new: each is an entry in its parent, so the root and a/ are synced too.
-    expect(events).toEqual(['sync-file _tmp/*', 'rename _tmp/* -> a/b/c', 'sync-dir a/b', 'sync-dir a', 'sync-dir .']);
+    expect(inOrder(events)).toEqual(['sync-file _tmp/*', 'rename _tmp/* -> a/b/c', 'sync-dir .', 'sync-dir a', 'sync-dir a/b']);
     events.length = 0;
     await driver.putContent('a/b/d', 'two');
     expect(events).toEqual(['sync-file _tmp/*', 'rename _tmp/* -> a/b/d', 'sync-dir a/b']);
@@ -72,35 +90,34 @@ describe('filesystem driver durability', () => {
     await pipeline(Readable.from([Buffer.alloc(300 * 1024, 1), Buffer.from('end')]), writer.stream);
     expect(events).toEqual(['sync-file _tmp/*']);
     await writer.commit();
-    expect(events).toEqual(['sync-file _tmp/*', 'rename _tmp/* -> blobs/x/data', 'sync-dir blobs/x', 'sync-dir blobs', 'sync-dir .']);
+    expect(inOrder(events)).toEqual(['sync-file _tmp/*', 'rename _tmp/* -> blobs/x/data', 'sync-dir .', 'sync-dir blobs', 'sync-dir blobs/x']);
   });
 
-  it('move syncs the source before the rename and the target directories after it', async () => {
+  it('appends are not synced; move syncs the data before the rename and the target directories after it', async () => {
     const driver = new FilesystemDriver(backend.root);
-    await writeAll(driver, 'uploads/u1/data', [Buffer.from('chunk')], { append: true });
     await driver.putContent('blobs/keep', 'x');
     const events = recordDurableOps();
+    await writeAll(driver, 'uploads/u1/data', [Buffer.from('chunk one')], { append: true });
+    await writeAll(driver, 'uploads/u1/data', [Buffer.from('chunk two')], { append: true });
+    expect(events).toEqual([]);
     await driver.move('uploads/u1/data', 'blobs/ab/cdef/data');
-    expect(events).toEqual(['sync-file uploads/u1/data', 'rename uploads/u1/data -> blobs/ab/cdef/data', 'sync-dir blobs/ab/cdef', 'sync-dir blobs/ab', 'sync-dir blobs']);
-  });
-
-  it('an append syncs each chunk when its stream ends, and the directory when it created the file', async () => {
-    const driver = new FilesystemDriver(backend.root);
-    await driver.putContent('u/startedat', 'now');
-    const events = recordDurableOps();
-    await writeAll(driver, 'u/data', [Buffer.from('first')], { append: true });
-    expect(events).toEqual(['sync-file u/data', 'sync-dir u']);
-    events.length = 0;
-    await writeAll(driver, 'u/data', [Buffer.from('second')], { append: true });
-    expect(events).toEqual(['sync-file u/data']);
+    expect(inOrder(events)).toEqual([
+      'sync-file uploads/u1/data',
+      'rename uploads/u1/data -> blobs/ab/cdef/data',
+      'sync-dir blobs',
+      'sync-dir blobs/ab',
+      'sync-dir blobs/ab/cdef',
+    ]);
   });
 
   it('never shows a file under its key before its bytes are on disk', async () => {
     const driver = new FilesystemDriver(backend.root);
     const content = Buffer.alloc(1024 * 1024, 7);
+    await writeAll(driver, 'upload/data', [content], { append: true });
     const writes: Array<[string, () => Promise<void>]> = [
       ['put', () => driver.putContent('k/put', content)],
       ['writer', () => writeAll(driver, 'k/writer', [content.subarray(0, 512 * 1024), content.subarray(512 * 1024)])],
+      ['moved', () => driver.move('upload/data', 'k/moved')],
     ];
     for (const [name, write] of writes) {
       // Hold the sync: whatever happens while it is held is what a power loss could expose.
@@ -124,6 +141,7 @@ describe('filesystem driver durability', () => {
     }
     expect((await driver.getContent('k/put')).equals(content)).toBe(true);
     expect((await driver.getContent('k/writer')).equals(content)).toBe(true);
+    expect((await driver.getContent('k/moved')).equals(content)).toBe(true);
   });
 
   it('syncs nothing with fsync off', async () => {
@@ -135,6 +153,13 @@ describe('filesystem driver durability', () => {
     await driver.move('a/d', 'e/f');
     expect(events).toEqual(['rename _tmp/* -> a/b', 'rename _tmp/* -> a/c', 'rename a/d -> e/f']);
     expect((await driver.getContent('e/f')).toString()).toBe('z');
+  });
+
+  it('syncs by default, and storage.filesystem.fsync: false turns it off', async () => {
+    const config = (filesystem?: Record<string, unknown>) => configFrom({ storage: { filesystem: { rootdirectory: backend.root, ...filesystem } } });
+    expect((await driverFromConfig(configFrom({}))) as FilesystemDriver).toMatchObject({ fsync: true });
+    expect((await driverFromConfig(config())) as FilesystemDriver).toMatchObject({ fsync: true });
+    expect((await driverFromConfig(config({ fsync: false }))) as FilesystemDriver).toMatchObject({ fsync: false });
   });
 });
 
