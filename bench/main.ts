@@ -38,6 +38,7 @@ import { s3rverAloneWorkload, s3Section, S3_COLUMN, stowageS3Storage } from './w
 import { skopeoWorkload } from './workloads/skopeo-copy.js';
 import { smallBlobWorkload } from './workloads/small-blobs.js';
 import { soakRun } from './workloads/soak.js';
+import { FSYNC_COLUMN, fsyncSection, NO_FSYNC } from './workloads/fsync.js';
 import { startupWorkload } from './workloads/startup.js';
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
@@ -178,7 +179,9 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
     ...listingWorkloads(ctx),
     skopeoWorkload(ctx),
     ...proxyWorkloads(ctx),
-  ].map((w) => (S3_COLUMN.includes(w.id) ? withCpuTime(w) : w));
+  ]
+    .map((w) => (S3_COLUMN.includes(w.id) ? withCpuTime(w) : w))
+    .map((w) => (options.fsyncCost && FSYNC_COLUMN.includes(w.id) ? { ...w, targets: [...(w.targets ?? ['stowage', 'reference']), NO_FSYNC] } : w));
   const wanted = (id: string) => isWanted(options, id);
   log(`workloads: ceilings, startup, ${workloads.map((w) => w.id).join(', ')}, s3rver-alone${options.soakSeconds ? ', soak' : ''}${options.clients ? ', clients' : ''}`);
   log(`work directory ${workDir}; load average ${loadAtStart}`);
@@ -216,6 +219,11 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
       running.push(onS3);
       targets.push(onS3.target);
     }
+    if (selected.some((w) => w.targets?.includes(NO_FSYNC))) {
+      const noFsync = await launchRegistry('stowage', workDir, NO_FSYNC, { name: NO_FSYNC, stowageCli: options.stowageCli, fsync: false });
+      running.push(noFsync);
+      targets.push(noFsync.target);
+    }
     if (selected.some((w) => w.targets?.includes('node-http'))) {
       const bare = await launchBareHttp(workDir, manifestFile, OCI_MANIFEST, manifestImage.manifestDigest);
       running.push(bare);
@@ -231,6 +239,7 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
       const aloneResult = await runInterleaved(alone, [{ name: 's3rver' as const, pid: s3rver.pid }], options.rounds, log);
       sections.push(s3Section(ctx, results, aloneResult));
     }
+    if (options.fsyncCost) sections.push(fsyncSection(results));
     if (soak) sections.push(await soakRun(ctx, [stowage.target, reference.target], options.soakSeconds!));
     if (clients) sections.push(await clientsRun(ctx, [stowage.target, reference.target], options.clients!, options.clientSeconds));
     await stopAll();

@@ -32,6 +32,8 @@ export interface Options {
   out?: string;
   keep: boolean;
   note?: string;
+  /** Also run the write workloads on stowage with storage.filesystem.fsync: false. */
+  fsyncCost: boolean;
   /** The stowage build to run (default: this tree's dist/stowage.mjs, what `npm start` runs). */
   stowageCli: string;
   /** A git revision to export, build and run instead of the working tree. */
@@ -52,6 +54,8 @@ const USAGE = `usage: npm run bench -- [options]
                        bench/out/RESULTS-quick.md otherwise)
   --note TEXT          a line added to the results, e.g. about the machine's load
   --keep               keep the work directory (data, server logs) for inspection
+  --fsync-cost         also run the write workloads on stowage with storage.filesystem.fsync: false
+                       and add a section comparing the two (needs a build that has the setting)
   --stowage-cli FILE   run this build of stowage instead of dist/stowage.mjs
   --stowage-rev REV    export the git revision REV (e.g. HEAD), build it in the work directory
                        and run that: measures committed code while the tree is being edited`;
@@ -77,6 +81,7 @@ export function parseOptions(argv: string[]): Options {
     proxyClients: 16,
     clientSeconds: quick ? 15 : 60,
     keep: false,
+    fsyncCost: false,
     stowageCli: STOWAGE_ENTRY,
     argv,
   };
@@ -102,6 +107,7 @@ export function parseOptions(argv: string[]): Options {
     else if (arg === '--out') options.out = value();
     else if (arg === '--note') options.note = value();
     else if (arg === '--keep') options.keep = true;
+    else if (arg === '--fsync-cost') options.fsyncCost = true;
     else if (arg === '--stowage-cli') options.stowageCli = resolve(value());
     else if (arg === '--stowage-rev') options.stowageRev = value();
     else if (arg === '--help' || arg === '-h') throw new Error(USAGE);

@@ -26,6 +26,7 @@ export const LABELS: Record<string, string> = {
   stowage: 'stowage',
   reference: 'reference (Distribution 2.8.2)',
   'stowage-s3': 'stowage on S3 (s3rver)',
+  'stowage-nofsync': 'stowage with fsync off',
   'node-http': 'bare Node http (ceiling)',
 };
 
@@ -72,7 +73,7 @@ function registryConfig(kind: RegistryKind, port: number, dataDir: string, setup
     ...(setup.proxyUrl ? { proxy: { remoteurl: setup.proxyUrl } } : {}),
   };
   const storage = {
-    ...(setup.s3 ? { s3: setup.s3 } : { filesystem: { rootdirectory: dataDir } }),
+    ...(setup.s3 ? { s3: setup.s3 } : { filesystem: { rootdirectory: dataDir, ...(setup.fsync === false ? { fsync: false } : {}) } }),
     delete: { enabled: true },
     maintenance: { uploadpurging: { enabled: false } },
   };
@@ -105,6 +106,8 @@ export interface RegistrySetup {
   proxyUrl?: string;
   /** storage.s3 instead of a filesystem directory. */
   s3?: S3Storage;
+  /** false: stowage's storage.filesystem.fsync: false (--fsync-cost). */
+  fsync?: boolean;
   /** The storage server's process (s3rver), for CPU accounting. */
   storagePid?: number;
 }

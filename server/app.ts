@@ -26,6 +26,7 @@ import { adminRouter } from './routes/admin.js';
 import { Aliases } from './aliases.js';
 import { requestIdOf } from './request-id.js';
 import { isUploadRequest, uploadLimiter } from './load-shedding.js';
+import { refuseUnknownTransferCoding } from './request-body.js';
 import { createManifestFastPath, type FastPath } from './fast-path.js';
 import { Notifier, notificationMiddleware } from './notifications.js';
 import { PullThroughProxy } from './proxy/pull-through.js';
@@ -110,6 +111,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   const issuer = auth?.issuer;
   app.use(accessMiddleware(config, logger, metrics));
   app.use(errorMiddleware(logger));
+  app.use(refuseUnknownTransferCoding);
   app.use(uploadLimiter({ total: config.stowage.http.maxuploads, perClient: config.stowage.http.maxuploadsperclient }));
   const events = notifier ?? new Notifier(config.notifications?.endpoints ?? [], logger);
   if (events.enabled) app.use(notificationMiddleware(events));

@@ -8,9 +8,9 @@ import { createLogger, flushBeforeExit } from './logger.js';
 import { startServer } from './serve.js';
 import { openStorage } from './open-storage.js';
 import { GcBusyError, collectGarbage } from '../storage/gc.js';
-import { scrubBlobs } from '../storage/scrub.js';
 import { RegistryError } from '../storage/errors.js';
 import { diskUsageCommand, listCommand, retagCommand, tagsCommand } from './commands/images.js';
+import { scrubCommand } from './commands/scrub.js';
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -126,18 +126,12 @@ program
 
 program
   .command('scrub')
-  .description('re-hash every stored blob and report those whose content no longer matches')
+  .description('re-hash every stored blob and report those whose content no longer matches, and leftovers of interrupted writes')
   .option('-c, --config <file>', 'YAML configuration file')
   .option('--json', 'print the report as JSON')
   .action(
     withStorage(async (storage, options: { json?: boolean }) => {
-      const report = await scrubBlobs(storage);
-      if (options.json) print(JSON.stringify(report));
-      else {
-        for (const c of report.corrupt) print(`corrupt: ${c.digest} (content hashes to ${c.actual})`);
-        print(`${report.checked} blobs checked (${report.bytes} bytes), ${report.corrupt.length} corrupt`);
-      }
-      if (report.corrupt.length > 0) process.exitCode = 1;
+      process.exitCode = await scrubCommand(storage, !!options.json, print);
     }),
   );
 

@@ -191,7 +191,14 @@ const schema = z.strictObject({
     .prefault({}),
   storage: z
     .strictObject({
-      filesystem: z.strictObject({ rootdirectory: z.string().default('./data'), maxthreads: z.number().int().optional() }).optional(),
+      filesystem: z
+        .strictObject({
+          rootdirectory: z.string().default('./data'),
+          maxthreads: z.number().int().optional(),
+          // stowage's: sync writes to disk before they become visible (README "Storage").
+          fsync: z.boolean().default(true),
+        })
+        .optional(),
       s3: s3Schema.optional(),
       inmemory: anyMap.optional(),
       delete: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),

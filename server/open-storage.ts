@@ -11,7 +11,7 @@ export async function driverFromConfig(config: RegistryConfig, env: NodeJS.Proce
     const { S3Driver, s3DriverOptions } = await import('../storage/s3.js');
     return new S3Driver(s3DriverOptions(config.storage.s3, env));
   }
-  return new FilesystemDriver(storageRoot(config));
+  return new FilesystemDriver(storageRoot(config), { fsync: config.storage.filesystem?.fsync ?? true });
 }
 
 export async function openStorage(config: RegistryConfig): Promise<RegistryStorage> {

@@ -28,3 +28,16 @@ export function hasBody(req: IncomingMessage): boolean {
   if (length !== undefined) return Number(length) > 0;
   return req.headers['transfer-encoding'] !== undefined;
 }
+
+/**
+ * Refuses a request whose body is framed by a transfer coding other than chunked (RFC 9112 §6.3:
+ * its length is unknowable; answer 400 and close). Node refuses it too, but only when it reaches
+ * the body, after a handler may have begun: an upload session was started for such a request.
+ */
+export async function refuseUnknownTransferCoding(ctx: { req: IncomingMessage }, next: () => Promise<void>): Promise<void> {
+  const codings = ctx.req.headers['transfer-encoding'];
+  if (codings !== undefined && codings.split(',').at(-1)!.trim().toLowerCase() !== 'chunked') {
+    throw new RegistryError('UNSUPPORTED', 'request body framed by a transfer coding other than chunked', { status: 400 });
+  }
+  await next();
+}

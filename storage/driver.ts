@@ -30,6 +30,13 @@ export interface ListOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Durability: a write that resolved (putContent, a plain writer's commit, move) is on stable
+ * storage and survives a crash or power loss; one that did not leaves the previous object or
+ * nothing under its key, never a part. Appended bytes need be stable only once the object is
+ * moved (upload sessions are scratch space), and deletes not at all (a deleted key may return).
+ * A driver's temporary objects are never visible under any key, nor in list().
+ */
 export interface StorageDriver {
   /** A short name for logs and the status page ("filesystem", "s3"). */
   readonly kind: string;

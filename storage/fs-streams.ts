@@ -58,7 +58,11 @@ export class CoalescingFileWriter extends Writable {
   /** Bytes written to the file so far. */
   written = 0;
 
-  constructor(private readonly handle: fsp.FileHandle) {
+  /** beforeClose runs once every byte is written, before the file is closed (to sync it). */
+  constructor(
+    private readonly handle: fsp.FileHandle,
+    private readonly beforeClose?: () => Promise<void>,
+  ) {
     super({ highWaterMark: 1024 * 1024 });
   }
 
@@ -92,6 +96,7 @@ export class CoalescingFileWriter extends Writable {
 
   override _final(callback: (error?: Error | null) => void): void {
     this.flush()
+      .then(() => this.beforeClose?.())
       .then(() => this.close())
       .then(() => callback(), callback);
   }

@@ -17,6 +17,7 @@
 //   _gc/leases/<run-id>                              a garbage collection in progress (storage/gc.ts)
 //   _gc/aside/<run-id>/<key>                         an object a collection has set aside while it
 //                                                    checks nobody used it (storage/liveness.ts)
+//   _tmp/                                            filesystem driver only, not a key: writes in flight
 //
 // Repository name components never start with "_", so the "_layers"/"_manifests"/"_uploads"
 // directories cannot collide with a nested repository name.

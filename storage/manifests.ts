@@ -5,7 +5,7 @@ import type { StorageDriver } from './driver.js';
 import { RegistryError, isNotFound } from './errors.js';
 import { RegistryCache, ownedBytes, type CachedManifest } from './cache.js';
 import { digestOfBytes } from './hashing.js';
-import { assertDigest, assertTag, isDigestReference, isValidTag } from './grammar.js';
+import { assertDigest, assertTag, isDigestReference, isValidTag, parseDigest } from './grammar.js';
 import { retainAll } from './liveness.js';
 import {
   blobDataKey,
@@ -339,6 +339,8 @@ export class ManifestStore {
     const result: Descriptor[] = [];
     for (const entry of await this.driver.list(prefix)) {
       const digest = referrerDigestFromEntry(entry);
+      // Not an entry this layout writes (a temporary file older versions left beside one).
+      if (!parseDigest(digest)) continue;
       let descriptor: Descriptor;
       try {
         descriptor = JSON.parse((await this.driver.getContent(referrerKey(name, subject, digest))).toString('utf8')) as Descriptor;

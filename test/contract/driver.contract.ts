@@ -241,6 +241,22 @@ export function describeDriverContract(factory: DriverFactory): void {
         expect(await objects(backend)).toEqual(before);
       });
 
+      it('leaves nothing visible when the writer dies mid-stream without abort (a killed process)', async () => {
+        await driver.putContent('w/kept', 'previous');
+        const writer = await driver.writer('w/kept');
+        const dead = await driver.writer('w/never');
+        for (const w of [writer, dead]) {
+          await new Promise<void>((resolve, reject) => w.stream.write(Buffer.alloc(64 * 1024, 1), (err) => (err ? reject(err) : resolve())));
+          w.stream.destroy();
+        }
+        const restarted = backend.driver();
+        await expect(restarted.stat('w/never')).rejects.toBeInstanceOf(NotFoundError);
+        expect((await restarted.getContent('w/kept')).toString()).toBe('previous');
+        expect(await restarted.list('w')).toEqual(['kept']);
+        await restarted.check();
+        expect(await restarted.list('w')).toEqual(['kept']);
+      });
+
       it('keeps the previous object when aborted', async () => {
         await driver.putContent('w/kept', 'previous');
         const before = await objects(backend);
@@ -296,6 +312,15 @@ export function describeDriverContract(factory: DriverFactory): void {
         for (const key of ['p/zeta', 'p/alpha/deep/x', 'p/Beta', 'p/m', 'p/m2/y', 'other/q']) await driver.putContent(key, 'x');
         expect(await driver.list('p')).toEqual(['Beta', 'alpha', 'm', 'm2', 'zeta']);
         expect(await driver.list('p/alpha')).toEqual(['deep']);
+      });
+
+      it('lists names that contain ".tmp-" like any other (the name and tag grammar allows them)', async () => {
+        for (const key of ['t/app.tmp-cache/x', 't/release.tmp-1', 't/data.tmp-0123456789ab']) await driver.putContent(key, 'x');
+        const writer = await driver.writer('t/pending.tmp-2');
+        await pipeline(Readable.from([Buffer.from('y')]), writer.stream);
+        await writer.commit();
+        expect(await driver.list('t')).toEqual(['app.tmp-cache', 'data.tmp-0123456789ab', 'pending.tmp-2', 'release.tmp-1']);
+        expect((await driver.getContent('t/release.tmp-1')).toString()).toBe('x');
       });
 
       it('returns [] for an absent prefix', async () => {

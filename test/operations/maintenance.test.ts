@@ -7,7 +7,7 @@ import { pushBlob, pushImage } from '../helpers/registry-client.js';
 import { randomBlob } from '../helpers/content.js';
 import { purgeUploads } from '../../storage/upload-purge.js';
 import { scrubBlobs } from '../../storage/scrub.js';
-import { blobDataKey } from '../../storage/layout.js';
+import { blobDataKey, blobDirKey } from '../../storage/layout.js';
 
 describe.each(DRIVERS)('maintenance on $name', (factory) => {
   describe('read-only mode', () => {
@@ -55,6 +55,17 @@ describe.each(DRIVERS)('maintenance on $name', (factory) => {
       const report = await scrubBlobs(reg.storage);
       expect(report.corrupt.map((c) => c.digest)).toEqual([victim.digest]);
       expect(image.manifest.digest).not.toBe(victim.digest);
+    });
+
+    it('scrub skips and reports a blob directory holding only what a killed write left', async () => {
+      const reg = registry();
+      await pushImage(reg, 'team/app', 'v1', { seed: 74 });
+      // What a process killed mid-write by an older version leaves: a temporary file, no data.
+      const never = randomBlob(100, 75);
+      const leftover = `${blobDirKey(never.digest)}/data.tmp-0123456789ab`;
+      await reg.storage.driver.putContent(leftover, never.bytes.subarray(0, 10));
+      const report = await scrubBlobs(reg.storage);
+      expect(report).toMatchObject({ checked: 3, corrupt: [], leftovers: [leftover] });
     });
   });
 });
