@@ -152,7 +152,8 @@ export async function recoverAside(driver: StorageDriver, live: ReadonlySet<stri
       const key = relative ? `${relative}/${child}` : child;
       if ((await driver.list(`${prefix}/${child}`)).length > 0) {
         await walk(run, key);
-      } else if (await moveBack(driver, key, [run])) {
+      } else if ((await isObject(driver, asideKey(run, key))) && (await moveBack(driver, key, [run]))) {
+        // (An empty folder is what another recovery left after moving its object back.)
         recovered.push(key);
       }
     }
@@ -163,6 +164,16 @@ export async function recoverAside(driver: StorageDriver, live: ReadonlySet<stri
     await driver.delete(asidePrefix(run));
   }
   return recovered;
+}
+
+async function isObject(driver: StorageDriver, key: string): Promise<boolean> {
+  try {
+    await driver.stat(key);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
 }
 
 /** Drops a finished run's (empty) aside folder. */

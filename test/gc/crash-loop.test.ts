@@ -102,30 +102,37 @@ afterAll(async () => {
 });
 
 describe('garbage collection and the server killed at random points', () => {
-  it(`loses nothing acknowledged over ${SECONDS} s of kills and restarts`, { timeout: (SECONDS + 120) * 1000 }, async () => {
+  it(`loses nothing acknowledged over ${SECONDS} s of kills and restarts`, { timeout: (SECONDS + 210) * 1000 }, async () => {
     const seed = Number(process.env.STOWAGE_CRASH_SEED ?? Date.now() % 100_000);
     const random = prng(seed);
     const expected: Expected = { tags: new Map(), acknowledged: 0, failed: new Map() };
     const shared: Array<{ name: string; blob: Blob }> = [];
     const agent = supertest(`http://127.0.0.1:${port}`);
     const counts = { serverKills: 0, gcRuns: 0, gcKills: 0, gcFinished: 0, gcBusy: 0 };
+    // At least SECONDS, and on until each kind of event has happened a few times (a loaded
+    // machine starts processes slowly), but never past the hard stop.
     const until = Date.now() + SECONDS * 1000;
+    const hardStop = until + 90_000;
+    const enough = () => counts.serverKills >= 2 && counts.gcKills >= 2 && counts.gcFinished >= 1;
+    const going = () => Date.now() < hardStop && (Date.now() < until || !enough());
 
     let server = stowage(['serve']);
     await ready(server);
     const pushers = Array.from({ length: 4 }, (_, i) => new Pusher(() => agent, i, prng(seed * 31 + i), expected, shared));
     const pushing = pushers.map(async (p) => {
-      while (Date.now() < until) {
+      while (going()) {
         await p.step();
         // While the server is down, wait for it rather than spin on refused connections.
         if (server.exitCode !== null || server.signalCode !== null) await new Promise((resolve) => setTimeout(resolve, 20));
       }
     });
     const collecting = (async () => {
-      while (Date.now() < until) {
+      while (going()) {
         const gc = stowage(['gc', '--grace', '0s', ...(random() < 0.5 ? ['--delete-untagged'] : [])]);
         counts.gcRuns++;
-        const killAfter = random() < 0.7 ? Math.floor(random() * 400) : undefined;
+        // Most runs are killed part way; until one has finished, every third is left alone.
+        const spare = counts.gcFinished === 0 ? counts.gcRuns % 3 === 0 : random() >= 0.7;
+        const killAfter = spare ? undefined : Math.floor(random() * 400);
         const timer = killAfter === undefined ? undefined : setTimeout(() => gc.kill('SIGKILL'), killAfter);
         const code = await exited(gc);
         clearTimeout(timer);
@@ -136,7 +143,7 @@ describe('garbage collection and the server killed at random points', () => {
       }
     })();
     const crashing = (async () => {
-      while (Date.now() < until - 3000) {
+      while (going()) {
         await new Promise((resolve) => setTimeout(resolve, 1500 + Math.floor(random() * 2500)));
         await kill(server);
         counts.serverKills++;
@@ -159,9 +166,7 @@ describe('garbage collection and the server killed at random points', () => {
     const summary = { seed, acknowledged: expected.acknowledged, tagsChecked: expected.tags.size, ...counts, failedPushes: Object.fromEntries(expected.failed) };
     expect(problems, JSON.stringify(summary)).toEqual([]);
     expect(expected.acknowledged, JSON.stringify(summary)).toBeGreaterThan(20);
-    expect(counts.serverKills, JSON.stringify(summary)).toBeGreaterThan(1);
-    expect(counts.gcKills, JSON.stringify(summary)).toBeGreaterThan(1);
-    expect(counts.gcFinished, JSON.stringify(summary)).toBeGreaterThan(0);
+    expect(enough(), JSON.stringify(summary)).toBe(true);
     console.log(`gc crash loop: ${JSON.stringify(summary)}`);
   });
 });
