@@ -31,6 +31,21 @@ async function pullsIntact(reg: TestRegistry, name: string, reference: string, b
   }
 }
 
+/** Runs push while a collection with no grace period (another process) waits between its mark
+ *  phase and its sweep of the content store, which begins by listing blobs/; then lets it end. */
+async function afterMarkPhase(reg: TestRegistry, push: () => Promise<void>): Promise<void> {
+  const gc = collector(reg);
+  const sweep = gc.driver.pause('list', (key) => key === 'blobs');
+  const running = collectGarbage(gc.storage, { gracePeriodMs: 0 });
+  await sweep.reached;
+  try {
+    await push();
+  } finally {
+    sweep.open();
+  }
+  await running;
+}
+
 /** An image of a new config and the given (already stored) layers. */
 function imageOf(layers: Blob[], seed: number) {
   const config = blobOf(JSON.stringify({ architecture: 'amd64', os: 'linux', seed }));
@@ -51,18 +66,12 @@ describe.each(DRIVERS)('garbage collection beside pushes on $name', (factory) =>
   it('keeps a layer that a push reuses (HEAD 200, no upload) after the mark phase', async () => {
     const reg = registry();
     const layer = await orphanedLayer(reg);
-    const gc = collector(reg);
-    // The sweep of the content store begins with this listing: the mark phase is over.
-    const sweep = gc.driver.pause('list', (key) => key === 'blobs');
-    const running = collectGarbage(gc.storage, { gracePeriodMs: 0 });
-    await sweep.reached;
-
-    expect((await reg.request.head(`/v2/aaa/app/blobs/${layer.digest}`)).status).toBe(200);
     const image = imageOf([layer], 2);
-    await pushBlob(reg, 'aaa/app', image.config);
-    await pushManifest(reg, 'aaa/app', 'v2', image.manifest);
-    sweep.open();
-    await running;
+    await afterMarkPhase(reg, async () => {
+      expect((await reg.request.head(`/v2/aaa/app/blobs/${layer.digest}`)).status).toBe(200);
+      await pushBlob(reg, 'aaa/app', image.config);
+      await pushManifest(reg, 'aaa/app', 'v2', image.manifest);
+    });
 
     await pullsIntact(reg, 'aaa/app', 'v2', [image.config, layer]);
   });
@@ -70,18 +79,13 @@ describe.each(DRIVERS)('garbage collection beside pushes on $name', (factory) =>
   it('keeps a layer mounted into a repository the mark phase never saw', async () => {
     const reg = registry();
     const layer = await orphanedLayer(reg);
-    const gc = collector(reg);
-    const sweep = gc.driver.pause('list', (key) => key === 'blobs');
-    const running = collectGarbage(gc.storage, { gracePeriodMs: 0 });
-    await sweep.reached;
-
-    const mount = await reg.request.post(`/v2/zzz/new/blobs/uploads/?mount=${layer.digest}&from=aaa/app`);
-    expect(mount.status).toBe(201);
     const image = imageOf([layer], 3);
-    await pushBlob(reg, 'zzz/new', image.config);
-    await pushManifest(reg, 'zzz/new', 'v1', image.manifest);
-    sweep.open();
-    await running;
+    await afterMarkPhase(reg, async () => {
+      const mount = await reg.request.post(`/v2/zzz/new/blobs/uploads/?mount=${layer.digest}&from=aaa/app`);
+      expect(mount.status).toBe(201);
+      await pushBlob(reg, 'zzz/new', image.config);
+      await pushManifest(reg, 'zzz/new', 'v1', image.manifest);
+    });
 
     await pullsIntact(reg, 'zzz/new', 'v1', [image.config, layer]);
   });
