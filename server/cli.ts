@@ -56,7 +56,30 @@ program
     const loaded = loadConfigOrExit(options.config);
     const logger = createLogger(loaded.config.log.level);
     for (const warning of loaded.warnings) logger.warn(warning);
-    let running: Awaited<ReturnType<typeof startServer>>;
+    // Signals are heard from the start: one that arrives while the server is still starting
+    // (the 'listening' line is already out) stops it as soon as it is up.
+    let running: Awaited<ReturnType<typeof startServer>> | undefined;
+    let stopping: NodeJS.Signals | undefined;
+    const shutDown = (server: NonNullable<typeof running>) => {
+      void server.close().then(async () => {
+        logger.info('stopped');
+        await flushBeforeExit(logger, 2000);
+        process.exit(0);
+      });
+    };
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        // A second signal: the operator will not wait for the transfers in flight.
+        logger.warn({ signal }, 'second signal: exiting now');
+        void flushBeforeExit(logger, 500).then(() => process.exit(128 + (os.constants.signals[signal] ?? 15)));
+        return;
+      }
+      stopping = signal;
+      logger.info({ signal }, 'shutting down');
+      if (running) shutDown(running);
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
     try {
       running = await startServer(loaded.config, logger);
     } catch (err) {
@@ -70,24 +93,7 @@ program
       process.stderr.write(`stowage: cannot start: ${detail}\n`);
       process.exit(1);
     }
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
-        // A second signal: the operator will not wait for the transfers in flight.
-        logger.warn({ signal }, 'second signal: exiting now');
-        void flushBeforeExit(logger, 500).then(() => process.exit(128 + (os.constants.signals[signal] ?? 15)));
-        return;
-      }
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      void running.close().then(async () => {
-        logger.info('stopped');
-        await flushBeforeExit(logger, 2000);
-        process.exit(0);
-      });
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
+    if (stopping) shutDown(running);
   });
 
 program

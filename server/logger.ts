@@ -4,9 +4,13 @@ import { pino } from 'pino';
 export type Logger = pino.Logger;
 
 interface Destination {
-  flush(callback: (err?: Error) => void): void;
   flushSync(): void;
   write(line: string): boolean;
+  // sonic-boom's state: a write in progress, and bytes buffered behind it. Its flush(callback)
+  // calls back at once without writing when minLength is 0 (pino's default), so it cannot say
+  // when the lines are out.
+  _writing?: boolean;
+  _len?: number;
 }
 
 /** The stdout destination of each logger createLogger made, for flushBeforeExit. */
@@ -28,20 +32,18 @@ export function createLogger(level: string, destination?: pino.DestinationStream
 export function flushBeforeExit(logger: Logger, ms: number): Promise<void> {
   const out = destinations.get(logger);
   if (!out) return Promise.resolve();
+  const deadline = Date.now() + ms;
   return new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    const done = () => {
-      clearTimeout(timer);
+    const check = () => {
+      if ((out._writing || (out._len ?? 0) > 0) && Date.now() < deadline) {
+        setTimeout(check, 5);
+        return;
+      }
       out.write = () => true;
       out.flushSync = () => {};
       resolve();
     };
-    timer = setTimeout(done, ms);
-    try {
-      out.flush(done);
-    } catch {
-      done();
-    }
+    check();
   });
 }
 

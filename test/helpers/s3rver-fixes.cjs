@@ -8,6 +8,8 @@
 // - A one-byte range "bytes=0-0" returns the whole object (end 0 is taken as absent).
 // - DeleteObjects deletes in parallel and each delete prunes empty parent directories, so two
 //   keys of one directory race and one answers 500.
+// - CopyObject of a source deleted between its existence check and the copy answers 500, where
+//   S3 answers NoSuchKey (404): garbage collection copies objects that writers move concurrently.
 'use strict';
 
 const { createHash, randomBytes } = require('node:crypto');
@@ -18,6 +20,7 @@ const { Readable, Transform } = require('node:stream');
 const { pipeline } = require('node:stream/promises');
 
 const store = require('s3rver/lib/stores/filesystem.js').prototype;
+const S3Error = require('s3rver/lib/models/error.js');
 
 /** A temp file inside the server's directory (same filesystem, so rename is atomic). */
 async function tempFile(self) {
@@ -81,7 +84,12 @@ const copyInPlace = store.copyObject;
 store.copyObject = async function copyObject(srcBucket, srcKey, destBucket, destKey, replacementMetadata) {
   if (srcBucket === destBucket && srcKey === destKey) return copyInPlace.call(this, srcBucket, srcKey, destBucket, destKey, replacementMetadata);
   const temp = await tempFile(this);
-  await fsp.copyFile(this.getResourcePath(srcBucket, srcKey, 'object'), temp);
+  try {
+    await fsp.copyFile(this.getResourcePath(srcBucket, srcKey, 'object'), temp);
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+    throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: srcKey });
+  }
   await renameIntoPlace(temp, this.getResourcePath(destBucket, destKey, 'object'));
   if (replacementMetadata) {
     await this.putMetadata(destBucket, destKey, replacementMetadata);

@@ -166,6 +166,24 @@ describe('the registry process', () => {
     expect(await exited(child, EXIT_MS)).toBe(0);
   });
 
+  it('writes its last log line ("stopped") before it exits on SIGTERM', async () => {
+    const child = launch(process.execPath, [bundlePath, 'serve']);
+    await listeningPort(child);
+    const lines: string[] = [];
+    let rest = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const parts = (rest + chunk.toString('utf8')).split('\n');
+      rest = parts.pop()!;
+      lines.push(...parts);
+    });
+    child.stdout!.resume();
+    child.kill('SIGTERM');
+    expect(await exited(child, EXIT_MS)).toBe(0);
+    await until(() => child.stdout!.readableEnded, EXIT_MS);
+    const messages = lines.map((line) => (JSON.parse(line) as { msg?: string }).msg);
+    expect(messages.slice(-2)).toEqual(['shutting down', 'stopped']);
+  });
+
   it('exits at once on a second SIGTERM while a transfer keeps the drain waiting', async () => {
     const child = launch(process.execPath, [bundlePath, 'serve'], { env: registryEnv({ REGISTRY_HTTP_DRAINTIMEOUT: '120s' }) });
     const port = await listeningPort(child);
