@@ -4,7 +4,7 @@
 // Refusals the server gives on purpose (load shedding, a full disk) are one log line each,
 // without a stack: they are expected, and a stack per request would flood the log under load.
 import type { Context, Next } from 'koa';
-import { RegistryError, type ErrorCode } from '../storage/errors.js';
+import { RegistryError, type ErrorCode } from '../errors/registry-error.js';
 import type { Logger } from './logger.js';
 import { lingerAfterAnswer } from './linger.js';
 

@@ -1,7 +1,7 @@
 // Blob uploads (end-4a/4b monolithic, end-5 chunked PATCH, end-6 PUT, end-11 mount, end-13 status):
 // each handler parses the request, calls the upload store once and sets the spec's headers.
 import type { Context } from 'koa';
-import { RegistryError } from '../../storage/errors.js';
+import { RegistryError } from '../../errors/registry-error.js';
 import { assertDigest, isValidName } from '../../storage/grammar.js';
 import { assertUploadId } from '../../storage/layout.js';
 import { rangeHeader } from '../../storage/uploads.js';
