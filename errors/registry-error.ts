@@ -31,7 +31,13 @@ export class RegistryError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly detail: unknown;
-  /** Extra response headers the error needs (Range on 416, Retry-After on 429, ...). */
+  /**
+   * Response headers sent as they are, for server/ and auth/ only. Storage sets none: it states
+   * facts in `detail` (an upload's size and uuid, retryAfterSeconds) and server/errors.ts derives
+   * the headers from code and detail. Auth keeps its WWW-Authenticate challenge (and the lockout's
+   * Retry-After) here because the challenge is the auth protocol's own message, worded from realm,
+   * service and scope that only auth knows; a typed field would be the same header renamed.
+   */
   readonly headers: Record<string, string>;
 
   constructor(

@@ -145,8 +145,7 @@ export class BlobStore {
     if (existed) await this.driver.delete(sourceKey);
     if (!kept) {
       throw new RegistryError('UNAVAILABLE', 'garbage collection removed the blob while it was stored; retry the upload', {
-        detail: { digest },
-        headers: { 'Retry-After': '1' },
+        detail: { digest, retryAfterSeconds: 1 },
       });
     }
   }

@@ -4,9 +4,8 @@ import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import { assertDigest, isValidName } from '../../storage/grammar.js';
 import { assertUploadId } from '../../storage/layout.js';
-import { rangeHeader } from '../../storage/uploads.js';
 import { hasBody } from '../request-body.js';
-import { sendEmpty } from '../respond.js';
+import { rangeHeader, sendEmpty } from '../respond.js';
 import type { RouteMatch, Services } from '../routes.js';
 
 function queryString(ctx: Context, key: string): string | undefined {
