@@ -4,7 +4,7 @@
 // `access` claim must hold what the request needs. Refusals are RegistryErrors carrying the
 // challenge: 401 UNAUTHORIZED when logging in (or a new token) may help, 403 DENIED when the
 // caller is known and the rules say no, 429 TOOMANYREQUESTS while a client is locked out.
-import { RegistryError } from '../storage/errors.js';
+import { RegistryError } from '../errors/registry-error.js';
 import { ANONYMOUS, type AccessRules, type Identity } from './access-rules.js';
 import { basicChallenge, bearerChallenge, parseAuthorization } from './credentials.js';
 import type { AuthLogger, PasswordLogin } from './password-login.js';

@@ -9,7 +9,7 @@
 // recently seen forgotten first.
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { RegistryError } from '../storage/errors.js';
+import { RegistryError } from '../errors/registry-error.js';
 
 export interface LoginLimits {
   attempts: number;

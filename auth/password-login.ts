@@ -1,6 +1,6 @@
 // Logging in with Basic credentials against the htpasswd users, behind the login limiter: the
 // one place both the registry (auth.htpasswd) and the built-in token endpoint check a password.
-import { RegistryError } from '../storage/errors.js';
+import { RegistryError } from '../errors/registry-error.js';
 import { ANONYMOUS, type AccessRules, type Identity } from './access-rules.js';
 import { parseAuthorization } from './credentials.js';
 import type { Htpasswd } from './htpasswd.js';

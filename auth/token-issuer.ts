@@ -3,7 +3,7 @@
 // and sign a JWT (docs/spec/auth/jwt.md) the registry's TokenVerifier trusts.
 import { randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { RegistryError } from '../storage/errors.js';
+import { RegistryError } from '../errors/registry-error.js';
 import { isValidName } from '../storage/grammar.js';
 import type { AccessRules, Identity } from './access-rules.js';
 import { basicChallenge } from './credentials.js';

@@ -65,7 +65,7 @@ function gitDescription(rev = 'HEAD', checkTree = true): string {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', rev], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
     if (!checkTree) return commit;
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'server', 'storage', 'auth'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'server', 'storage', 'auth', 'errors'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
     return `${commit}${dirty ? ' with uncommitted changes in server/ or storage/' : ''}`;
   } catch {
     return 'unknown commit';

@@ -3,9 +3,9 @@
 // Requests through an alias read the target's manifests and blobs (digests unchanged); writes
 // are refused unless the alias is writable. Chains resolve; a loop is a start-up error.
 import { assertName, isValidName } from '../storage/grammar.js';
-import { ConfigError } from './config.js';
+import { ConfigError, type RegistryConfig } from './config.js';
 
-export type AliasSetting = string | { target: string; writable?: boolean };
+export type AliasSetting = RegistryConfig['stowage']['aliases'][string];
 
 interface AliasRule {
   /** The exact name, or the prefix before "/*". */

@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
 import type { RegistryStorage } from '../storage/registry.js';
-import { RegistryError } from '../storage/errors.js';
+import { RegistryError } from '../errors/registry-error.js';
 import { authEnabled, type RegistryConfig } from './config.js';
 import type { RegistryAuth } from '../auth/open-auth.js';
 import { token } from './routes/token.js';

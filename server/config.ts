@@ -1,7 +1,9 @@
 // The one typed configuration object, read from a YAML file whose keys follow CNCF Distribution's
 // config.yml where the two overlap (a registry:2 config works unchanged), overridden by
 // REGISTRY_<PATH> environment variables as Distribution does, and validated at start-up: an
-// unknown key or a wrong type stops start-up with a message naming the key.
+// unknown key or a wrong type stops start-up with a message naming the key. Durations are parsed
+// here, once: the typed config holds them in milliseconds, under the YAML key with `Ms` added
+// (http.draintimeout is config.http.draintimeoutMs).
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -24,7 +26,27 @@ export function parseDuration(value: string | number): number {
   return total;
 }
 
-const duration = z.union([z.string().refine((s) => { try { parseDuration(s); return true; } catch { return false; } }, 'invalid duration (use e.g. 30s, 5m, 1h)'), z.number()]);
+/** A duration as Distribution writes it, milliseconds once parsed (so defaults are `.prefault('5m')`). */
+const duration = z
+  .union([z.string().refine((s) => { try { parseDuration(s); return true; } catch { return false; } }, 'invalid duration (use e.g. 30s, 5m, 1h)'), z.number()])
+  .transform(parseDuration);
+
+/** T with each duration key K renamed to `${K}Ms`. */
+type InMs<T, K extends string> = { [P in keyof T as P extends K ? `${P}Ms` : P]: T[P] };
+
+/** For an object schema's .transform(): renames its duration keys to `<key>Ms`, so readers see the unit. */
+function inMs<const K extends string>(...keys: K[]) {
+  return <T extends Partial<Record<K, number>>>(value: T): InMs<T, K> => {
+    const out: Record<string, unknown> = { ...value };
+    for (const key of keys) {
+      if (!(key in out)) continue;
+      out[`${key}Ms`] = out[key];
+      delete out[key];
+    }
+    return out as InMs<T, K>;
+  };
+}
+
 const anyMap = z.record(z.string(), z.unknown());
 
 /** storage.s3 in Distribution's shape (storage/s3.ts); AWS_* environment variables fill in what is left out. */
@@ -92,8 +114,9 @@ const stowageAuthSchema = z.strictObject({
       /** PEM private key (EC, RSA or Ed25519); default: generated at first start in <data dir>/auth/. */
       key: z.string().optional(),
       /** Lifetime of an issued token. */
-      expiry: duration.default('5m'),
+      expiry: duration.prefault('5m'),
     })
+    .transform(inMs('expiry'))
     .optional(),
   /** Group name -> user names, for rules that name groups. */
   groups: z.record(z.string(), z.array(z.string())).default({}),
@@ -121,19 +144,20 @@ const stowageAuthSchema = z.strictObject({
   loginlimit: z
     .strictObject({
       attempts: z.number().int().positive().default(5),
-      window: duration.default('1m'),
-      lockout: duration.default('1m'),
+      window: duration.prefault('1m'),
+      lockout: duration.prefault('1m'),
       concurrent: z.number().int().positive().default(2),
     })
+    .transform(inMs('window', 'lockout'))
     .prefault({}),
 });
 
 /** stowage.http: socket limits against slow or oversized requests (server/serve.ts). */
 const stowageHttpSchema = z.strictObject({
   /** A connection that sends or reads nothing for this long is closed (slow-loris uploads). */
-  idletimeout: duration.default('2m'),
+  idletimeout: duration.prefault('2m'),
   /** Time allowed for a request's headers to arrive. */
-  headerstimeout: duration.default('60s'),
+  headerstimeout: duration.prefault('60s'),
   /** Largest request header block in bytes; bigger gets 431. */
   maxheadersize: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
   /** Upload requests (POST/PATCH/PUT of blob bytes) served at once; past it, 503 with Retry-After. */
@@ -143,7 +167,7 @@ const stowageHttpSchema = z.strictObject({
    * client cannot take every slot; past it, 503 with Retry-After (server/load-shedding.ts).
    */
   maxuploadsperclient: z.number().int().positive().default(64),
-});
+}).transform(inMs('idletimeout', 'headerstimeout'));
 
 const schema = z.strictObject({
   version: z.union([z.string(), z.number()]).optional(),
@@ -188,6 +212,7 @@ const schema = z.strictObject({
         .optional(),
       http2: anyMap.optional(),
     })
+    .transform(inMs('draintimeout'))
     .prefault({}),
   storage: z
     .strictObject({
@@ -206,7 +231,8 @@ const schema = z.strictObject({
       maintenance: z
         .strictObject({
           uploadpurging: z
-            .strictObject({ enabled: z.boolean().default(true), age: duration.default('168h'), interval: duration.default('24h'), dryrun: z.boolean().default(false) })
+            .strictObject({ enabled: z.boolean().default(true), age: duration.prefault('168h'), interval: duration.prefault('24h'), dryrun: z.boolean().default(false) })
+            .transform(inMs('age', 'interval'))
             .optional(),
           readonly: z.strictObject({ enabled: z.boolean().default(false) }).optional(),
         })
@@ -234,7 +260,8 @@ const schema = z.strictObject({
             ignore: z.strictObject({ mediatypes: z.array(z.string()).optional(), actions: z.array(z.string()).optional() }).optional(),
             /** Stowage: events kept per endpoint while it is unreachable; the oldest go first. */
             queuesize: z.number().int().positive().optional(),
-          }),
+          })
+          .transform(inMs('timeout', 'backoff')),
         )
         .default([]),
     })
@@ -252,8 +279,9 @@ const schema = z.strictObject({
       username: z.string().optional(),
       password: z.string().optional(),
       /** How long a cached tag is served before one upstream HEAD revalidates it. */
-      ttl: duration.default('5m'),
+      ttl: duration.prefault('5m'),
     })
+    .transform(inMs('ttl'))
     .optional(),
   // Stowage's own settings, apart from Distribution's.
   stowage: z
@@ -263,17 +291,19 @@ const schema = z.strictObject({
         .strictObject({
           interval: duration.optional(),
           /** Anything written more recently than this is kept. */
-          grace: duration.default('1h'),
+          grace: duration.prefault('1h'),
           deleteuntagged: z.boolean().default(false),
         })
+        .transform(inMs('interval', 'grace'))
         .prefault({}),
       cache: z
         .strictObject({
           /** How long a replica may serve a cached tag or listing before re-reading storage. */
-          ttl: duration.default('2s'),
+          ttl: duration.prefault('2s'),
           /** Bytes of manifest content kept in memory. */
           manifestbytes: z.number().int().positive().default(64 * 1024 * 1024),
         })
+        .transform(inMs('ttl'))
         .prefault({}),
       auth: stowageAuthSchema.prefault({}),
       http: stowageHttpSchema.prefault({}),
@@ -289,14 +319,15 @@ const schema = z.strictObject({
             remoteurl: z.url({ protocol: /^https?$/ }),
             username: z.string().optional(),
             password: z.string().optional(),
-            ttl: duration.default('5m'),
+            ttl: duration.prefault('5m'),
             /** How long an upstream "not found" is remembered before asking again. */
-            notfoundttl: duration.default('30s'),
+            notfoundttl: duration.prefault('30s'),
             /** Registry host names that containerd's ?ns=<host> routes to this upstream. */
             hosts: z.array(z.string()).default([]),
             /** One-part names get "library/"; defaults to true when remoteurl or hosts name docker.io. */
             dockerhub: z.boolean().optional(),
-          }),
+          })
+          .transform(inMs('ttl', 'notfoundttl')),
         )
         .default([]),
       /** Bytes the pull-through cache may hold; past it the least recently pulled images go. 0: no cap. */
@@ -305,6 +336,7 @@ const schema = z.strictObject({
     .prefault({}),
 });
 
+/** The validated config: Distribution's keys, except durations, which are `<key>Ms` in milliseconds. */
 export type RegistryConfig = z.infer<typeof schema>;
 
 export class ConfigError extends Error {
@@ -314,12 +346,17 @@ export class ConfigError extends Error {
   }
 }
 
-type SchemaNode = { _zod: { def: { type: string; innerType?: SchemaNode; shape?: Record<string, SchemaNode>; options?: SchemaNode[] } } };
+type SchemaNode = { _zod: { def: { type: string; innerType?: SchemaNode; in?: SchemaNode; shape?: Record<string, SchemaNode>; options?: SchemaNode[] } } };
 
+/** The schema under optional/default wrappers and transforms (a pipe's input): what the YAML holds. */
 function unwrap(node: SchemaNode): SchemaNode {
   let current = node;
-  while (current._zod.def.innerType) current = current._zod.def.innerType;
-  return current;
+  for (;;) {
+    const def = current._zod.def;
+    if (def.innerType) current = def.innerType;
+    else if (def.type === 'pipe' && def.in) current = def.in;
+    else return current;
+  }
 }
 
 /** Applies REGISTRY_HTTP_ADDR-style variables: REGISTRY_ then the key path, upper case, joined by _. */
@@ -419,19 +456,19 @@ export function authEnabled(config: RegistryConfig): boolean {
   return config.auth?.htpasswd !== undefined || config.auth?.token !== undefined;
 }
 
-/** The auth/ settings of a config (durations in milliseconds). */
+/** The auth/ settings of a config. */
 export function authSettingsFrom(config: RegistryConfig): AuthSettings {
   const { issuer, groups, access, loginlimit } = config.stowage.auth;
   return {
     htpasswd: config.auth?.htpasswd,
     token: config.auth?.token,
-    issuer: issuer && { htpasswd: issuer.htpasswd, key: issuer.key, expiryMs: parseDuration(issuer.expiry) },
+    issuer: issuer && { htpasswd: issuer.htpasswd, key: issuer.key, expiryMs: issuer.expiryMs },
     groups,
     access,
     loginLimits: {
       attempts: loginlimit.attempts,
-      windowMs: parseDuration(loginlimit.window),
-      lockoutMs: parseDuration(loginlimit.lockout),
+      windowMs: loginlimit.windowMs,
+      lockoutMs: loginlimit.lockoutMs,
       concurrent: loginlimit.concurrent,
     },
     dataDirectory: config.storage.filesystem || !config.storage.s3 ? storageRoot(config) : undefined,

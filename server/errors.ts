@@ -1,12 +1,14 @@
 // The one place where a thrown error becomes an answer: the spec's JSON error envelope with the
-// status from storage/errors.ts, and the log level chosen here (5xx as errors with the stack,
-// client mistakes at info, a client hanging up mid-transfer at info, never as a failure).
+// status from errors/registry-error.ts, the headers its code and detail call for, and the log
+// level chosen here (5xx as errors with the stack, client mistakes at info, a client hanging up
+// mid-transfer at info, never as a failure).
 // Refusals the server gives on purpose (load shedding, a full disk) are one log line each,
 // without a stack: they are expected, and a stack per request would flood the log under load.
 import type { Context, Next } from 'koa';
-import { RegistryError, type ErrorCode } from '../storage/errors.js';
+import { RegistryError, type ErrorCode } from '../errors/registry-error.js';
 import type { Logger } from './logger.js';
 import { lingerAfterAnswer } from './linger.js';
+import { rangeHeader } from './respond.js';
 
 const CLIENT_GONE = new Set(['ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNABORTED', 'EPIPE', 'ABORT_ERR']);
 /** The filesystem's "no space left" and "quota exceeded". */
@@ -82,6 +84,22 @@ export function toRegistryError(err: unknown): RegistryError {
   return new RegistryError('UNKNOWN', 'internal error', { cause: err });
 }
 
+/**
+ * The headers an error's answer carries: derived from its code and detail (storage states facts,
+ * HTTP is decided here), then those it names itself (auth's challenge, server refusals).
+ */
+export function errorHeaders(err: RegistryError): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const detail = typeof err.detail === 'object' && err.detail !== null ? (err.detail as Record<string, unknown>) : {};
+  // A chunk that does not continue its upload: the client resumes from the Range it is told.
+  if (err.code === 'RANGE_INVALID' && typeof detail.uuid === 'string' && typeof detail.size === 'number') {
+    headers.Range = rangeHeader(detail.size);
+    headers['Docker-Upload-UUID'] = detail.uuid;
+  }
+  if (typeof detail.retryAfterSeconds === 'number') headers['Retry-After'] = String(detail.retryAfterSeconds);
+  return { ...headers, ...err.headers };
+}
+
 export function errorBody(err: RegistryError): string {
   const entry: Record<string, unknown> = { code: err.code, message: err.message };
   if (err.detail !== undefined) entry.detail = err.detail;
@@ -109,7 +127,7 @@ export function errorMiddleware(logger: Logger) {
         return;
       }
       ctx.status = gone ? 400 : err.status;
-      for (const [name, value] of Object.entries(err.headers)) ctx.set(name, value);
+      for (const [name, value] of Object.entries(errorHeaders(err))) ctx.set(name, value);
       // A refused request whose body is still arriving (401 before an upload, 413 on a declared
       // huge manifest, a full disk mid-upload): close the connection rather than read the rest,
       // but only after the client has had the chance to read the answer (server/linger.ts).

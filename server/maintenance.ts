@@ -4,7 +4,7 @@
 import type { RegistryStorage } from '../storage/registry.js';
 import { GcBusyError, collectGarbage } from '../storage/gc.js';
 import { purgeUploads } from '../storage/upload-purge.js';
-import { parseDuration, type RegistryConfig } from './config.js';
+import type { RegistryConfig } from './config.js';
 import type { Logger } from './logger.js';
 
 /** Runs job every intervalMs, never two at once; returns the stopper. */
@@ -33,11 +33,11 @@ export function startMaintenance(config: RegistryConfig, storage: RegistryStorag
       storage.uploads.purgeStale();
     }),
   );
-  const purging = config.storage.maintenance?.uploadpurging ?? { enabled: true, age: '168h', interval: '24h', dryrun: false };
+  const purging = config.storage.maintenance?.uploadpurging ?? { enabled: true, ageMs: 168 * 3_600_000, intervalMs: 24 * 3_600_000, dryrun: false };
   if (purging.enabled) {
-    const age = parseDuration(purging.age);
+    const age = purging.ageMs;
     stoppers.push(
-      every(parseDuration(purging.interval), async () => {
+      every(purging.intervalMs, async () => {
         try {
           const report = await purgeUploads(storage, { olderThanMs: age, dryRun: purging.dryrun });
           if (report.purged.length > 0) logger.info({ purged: report.purged.length, dryRun: purging.dryrun }, 'purged stale uploads');
@@ -48,10 +48,10 @@ export function startMaintenance(config: RegistryConfig, storage: RegistryStorag
     );
   }
   const gc = config.stowage.gc;
-  if (gc.interval !== undefined) {
-    const grace = parseDuration(gc.grace);
+  if (gc.intervalMs !== undefined) {
+    const grace = gc.graceMs;
     stoppers.push(
-      every(parseDuration(gc.interval), async () => {
+      every(gc.intervalMs, async () => {
         try {
           const report = await collectGarbage(storage, { gracePeriodMs: grace, deleteUntagged: gc.deleteuntagged });
           logger.info(

@@ -5,22 +5,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import type { Logger } from './logger.js';
-import { parseDuration } from './config.js';
+import type { RegistryConfig } from './config.js';
 
 export const EVENTS_MEDIA_TYPE = 'application/vnd.docker.distribution.events.v1+json';
 
-export interface NotificationEndpointConfig {
-  name: string;
-  url: string;
-  disabled?: boolean;
-  headers?: Record<string, string[]>;
-  timeout?: string | number;
-  threshold?: number;
-  backoff?: string | number;
-  ignoredmediatypes?: string[];
-  ignore?: { mediatypes?: string[]; actions?: string[] };
-  queuesize?: number;
-}
+export type NotificationEndpointConfig = NonNullable<RegistryConfig['notifications']>['endpoints'][number];
 
 export interface RegistryEvent {
   id: string;
@@ -54,8 +43,8 @@ class EndpointQueue {
     readonly config: NotificationEndpointConfig,
     private readonly logger: Logger,
   ) {
-    this.timeoutMs = config.timeout !== undefined ? parseDuration(config.timeout) : 5000;
-    this.backoffMs = config.backoff !== undefined ? parseDuration(config.backoff) : 1000;
+    this.timeoutMs = config.timeoutMs ?? 5000;
+    this.backoffMs = config.backoffMs ?? 1000;
     this.capacity = config.queuesize ?? 10_000;
     this.ignoredTypes = new Set([...(config.ignoredmediatypes ?? []), ...(config.ignore?.mediatypes ?? [])]);
     this.ignoredActions = new Set(config.ignore?.actions ?? []);

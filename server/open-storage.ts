@@ -3,7 +3,7 @@
 import { FilesystemDriver } from '../storage/fs.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { RegistryStorage } from '../storage/registry.js';
-import { parseDuration, storageRoot, type RegistryConfig } from './config.js';
+import { storageRoot, type RegistryConfig } from './config.js';
 
 export async function driverFromConfig(config: RegistryConfig, env: NodeJS.ProcessEnv = process.env): Promise<StorageDriver> {
   if (config.storage.s3) {
@@ -16,7 +16,7 @@ export async function driverFromConfig(config: RegistryConfig, env: NodeJS.Proce
 
 export async function openStorage(config: RegistryConfig): Promise<RegistryStorage> {
   const storage = new RegistryStorage(await driverFromConfig(config), {
-    ttlMs: parseDuration(config.stowage.cache.ttl),
+    ttlMs: config.stowage.cache.ttlMs,
     manifestBytes: config.stowage.cache.manifestbytes,
   });
   await storage.open();

@@ -1,6 +1,6 @@
 // n/last pagination for tags and _catalog (distribution-spec end-8b, "Listing Tags"): entries
 // after `last` in lexical order, at most n of them, and a Link header when more remain.
-import { RegistryError } from '../storage/errors.js';
+import { RegistryError } from '../errors/registry-error.js';
 
 export const MAX_PAGE_SIZE = 10_000;
 

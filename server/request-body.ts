@@ -1,7 +1,7 @@
 // Reading a small request body (a manifest) with a hard limit, so a client cannot make us buffer
 // more than the limit however it frames the body.
 import type { IncomingMessage } from 'node:http';
-import { RegistryError } from '../storage/errors.js';
+import { RegistryError } from '../errors/registry-error.js';
 
 export async function readLimitedBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length'];

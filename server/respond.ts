@@ -16,6 +16,11 @@ function writeHead(ctx: Context, status: number, headers: Headers): void {
   }
 }
 
+/** The Range header value for an upload of size bytes (distribution answers "0-0" when empty). */
+export function rangeHeader(size: number): string {
+  return `0-${Math.max(0, size - 1)}`;
+}
+
 /** An answer with no body (201, 202, 204 ...), Content-Length 0. */
 export function sendEmpty(ctx: Context, status: number, headers: Headers = {}): void {
   writeHead(ctx, status, headers);

@@ -2,7 +2,7 @@
 // patterns (the suffix decides the resource), the name is checked against the spec's grammar,
 // and the request goes to the handler registered for that resource and method.
 import type { Context } from 'koa';
-import { RegistryError } from '../storage/errors.js';
+import { RegistryError } from '../errors/registry-error.js';
 import { assertName, isValidName } from '../storage/grammar.js';
 import type { RegistryStorage } from '../storage/registry.js';
 import type { Logger } from './logger.js';

@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { RegistryMetrics } from './metrics.js';
-import { ConfigError, authSettingsFrom, parseDuration, parseListenAddress, type RegistryConfig } from './config.js';
+import { ConfigError, authSettingsFrom, parseListenAddress, type RegistryConfig } from './config.js';
 import { openAuth } from '../auth/open-auth.js';
 import { openStorage } from './open-storage.js';
 import { startMaintenance } from './maintenance.js';
@@ -30,7 +30,7 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   const auth = await openAuth(authSettingsFrom(config), logger);
   const app = createApp({ config, storage, logger, metrics, auth });
   const limits = config.stowage.http;
-  const headersMs = parseDuration(limits.headerstimeout);
+  const headersMs = limits.headerstimeoutMs;
   const serverOptions: http.ServerOptions = {
     maxHeaderSize: limits.maxheadersize,
     // How often Node looks for requests past headersTimeout (its default, 30 s, would dwarf a short timeout).
@@ -44,7 +44,7 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   server.requestTimeout = 0;
   server.headersTimeout = headersMs;
   server.keepAliveTimeout = 65_000;
-  server.setTimeout(parseDuration(limits.idletimeout));
+  server.setTimeout(limits.idletimeoutMs);
   const { host, port } = parseListenAddress(config.http.addr);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -56,7 +56,7 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   const actualPort = (server.address() as AddressInfo).port;
   const debug = await startDebugServer(config, metrics);
   logger.info({ addr: config.http.addr, port: actualPort, storage: driver.kind, tls: tls !== undefined, auth: auth ? Object.keys(config.auth ?? {}) : 'off' }, 'listening');
-  const drainMs = config.http.draintimeout !== undefined ? parseDuration(config.http.draintimeout) : 30_000;
+  const drainMs = config.http.draintimeoutMs ?? 30_000;
   return {
     server,
     port: actualPort,

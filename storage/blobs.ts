@@ -3,7 +3,8 @@
 // a link write, never a byte copy. Every read checks the repository's link first.
 import type { Readable, Writable } from 'node:stream';
 import type { ByteRange, StorageDriver } from './driver.js';
-import { RegistryError, isNotFound } from './errors.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { isNotFound } from './errors.js';
 import { RegistryCache } from './cache.js';
 import { blobDataKey, layerLinkKey } from './layout.js';
 import { rescue, retain } from './liveness.js';
@@ -144,8 +145,7 @@ export class BlobStore {
     if (existed) await this.driver.delete(sourceKey);
     if (!kept) {
       throw new RegistryError('UNAVAILABLE', 'garbage collection removed the blob while it was stored; retry the upload', {
-        detail: { digest },
-        headers: { 'Retry-After': '1' },
+        detail: { digest, retryAfterSeconds: 1 },
       });
     }
   }

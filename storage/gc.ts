@@ -14,7 +14,8 @@
 // Tests: test/gc/gc.test.ts, test/gc/liveness.test.ts, test/gc/torture.test.ts, test/gc/crash-loop.test.ts.
 import type { RegistryStorage } from './registry.js';
 import type { StorageDriver } from './driver.js';
-import { RegistryError, isNotFound } from './errors.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { isNotFound } from './errors.js';
 import { parseManifest } from './manifest-format.js';
 import { deleteUnlessUsed, dropAside, type LivenessHooks } from './liveness.js';
 import { GcLease, recoverAbandonedRuns } from './gc-lease.js';

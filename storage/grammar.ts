@@ -1,7 +1,7 @@
 // The spec's grammar for repository names, tags and digests, shared by the route parsers and
 // storage/layout.ts so that nothing unchecked ever becomes a storage key.
 // See distribution-spec "Pulling manifests" (name and tag rules) and image-spec descriptor digests.
-import { RegistryError } from './errors.js';
+import { RegistryError } from '../errors/registry-error.js';
 
 const NAME_COMPONENT = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*';
 const NAME_RE = new RegExp(`^${NAME_COMPONENT}(?:/${NAME_COMPONENT})*$`);

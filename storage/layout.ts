@@ -21,7 +21,7 @@
 //
 // Repository name components never start with "_", so the "_layers"/"_manifests"/"_uploads"
 // directories cannot collide with a nested repository name.
-import { RegistryError } from './errors.js';
+import { RegistryError } from '../errors/registry-error.js';
 import { assertDigest, assertName, assertTag } from './grammar.js';
 
 export const LAYOUT_VERSION = '1';

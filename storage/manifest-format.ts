@@ -1,6 +1,6 @@
 // What a pushed manifest is: its media type, the blobs and manifests it references, and its
 // subject. Parsing never changes the bytes; the registry stores and serves them exactly as pushed.
-import { RegistryError } from './errors.js';
+import { RegistryError } from '../errors/registry-error.js';
 import { parseDigest } from './grammar.js';
 
 export const MEDIA_TYPES = {

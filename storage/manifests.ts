@@ -2,7 +2,8 @@
 // a repository holds revision links (with the media type it was pushed as), tags point at
 // revisions, and a manifest with a subject leaves a referrer entry under that subject.
 import type { StorageDriver } from './driver.js';
-import { RegistryError, isNotFound } from './errors.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { isNotFound } from './errors.js';
 import { RegistryCache, ownedBytes, type CachedManifest } from './cache.js';
 import { digestOfBytes } from './hashing.js';
 import { assertDigest, assertTag, isDigestReference, isValidTag, parseDigest } from './grammar.js';

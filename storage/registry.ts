@@ -1,7 +1,8 @@
 // The registry's storage, assembled once over any driver: blobs, uploads, manifests and the
 // catalog share one driver and one cache. The server builds exactly one of these.
 import type { StorageDriver } from './driver.js';
-import { RegistryError, isNotFound } from './errors.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { isNotFound } from './errors.js';
 import { RegistryCache, DEFAULT_CACHE_OPTIONS, type CacheOptions } from './cache.js';
 import { BlobStore } from './blobs.js';
 import { UploadStore } from './uploads.js';

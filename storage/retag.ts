@@ -1,7 +1,7 @@
 // Retagging on the server: make an image of one repository reachable under another name (and
 // tag) by writing links only. The manifest, every child manifest of an index and every blob they
 // name are linked into the destination; no blob byte is read or written.
-import { RegistryError } from './errors.js';
+import { RegistryError } from '../errors/registry-error.js';
 import { assertDigest, assertName, assertTag, isDigestReference } from './grammar.js';
 import { parseManifest } from './manifest-format.js';
 import type { RegistryStorage } from './registry.js';

@@ -8,7 +8,8 @@ import { LRUCache } from 'lru-cache';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { StorageDriver } from './driver.js';
-import { RegistryError, isNotFound } from './errors.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { isNotFound } from './errors.js';
 import { HashingStage, digestOf, digestOfBytes, digestOfStream } from './hashing.js';
 import { assertDigest } from './grammar.js';
 import { uploadDataKey, uploadPrefix, uploadStartedAtKey, uploadsPrefix } from './layout.js';
@@ -246,12 +247,7 @@ function checkChunkStart(id: string, size: number, source: Readable | undefined,
   if (start === undefined || start === size) return;
   source?.resume();
   throw new RegistryError('RANGE_INVALID', 'chunk does not start where the upload ends', {
-    detail: { start, size },
-    headers: { Range: rangeHeader(size), 'Docker-Upload-UUID': id },
+    // The answer tells the client where to resume (server/errors.ts).
+    detail: { start, size, uuid: id },
   });
-}
-
-/** The Range header value for an upload of size bytes (distribution answers "0-0" when empty). */
-export function rangeHeader(size: number): string {
-  return `0-${Math.max(0, size - 1)}`;
 }

@@ -3,7 +3,7 @@
 // stowage-side name; misses stream from the proxy. The tags list joins upstream's with the
 // cache's; referrers answer what is cached.
 import type { Context } from 'koa';
-import { RegistryError } from '../../storage/errors.js';
+import { RegistryError } from '../../errors/registry-error.js';
 import { assertDigest } from '../../storage/grammar.js';
 import * as localBlobs from '../routes/blobs.js';
 import { parsePageQuery } from '../pagination.js';

@@ -8,7 +8,8 @@
 import { SILENT_OBSERVER, type ProxyObserver } from './observer.js';
 import { LRUCache } from 'lru-cache';
 import type { CachedManifest } from '../../storage/cache.js';
-import { RegistryError, isNotFound } from '../../storage/errors.js';
+import { RegistryError } from '../../errors/registry-error.js';
+import { isNotFound } from '../../storage/errors.js';
 import { assertDigest, assertTag, isDigestReference, parseDigest } from '../../storage/grammar.js';
 import { digestOfBytes } from '../../storage/hashing.js';
 import { proxyTagKey } from '../../storage/layout.js';

@@ -2,7 +2,7 @@
 // Reads go local first: a blob the repository links is a hit; a blob the registry holds for
 // another repository is linked once upstream confirms this repository has it; anything else is
 // a miss served by the single-flight fill. No upstream is contacted at start-up.
-import { RegistryError } from '../../storage/errors.js';
+import { RegistryError } from '../../errors/registry-error.js';
 import { assertDigest, isValidTag } from '../../storage/grammar.js';
 import { compareLexically } from '../../storage/manifests.js';
 import type { RegistryStorage } from '../../storage/registry.js';

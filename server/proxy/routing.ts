@@ -4,7 +4,7 @@
 // local repository. containerd's mirror form (`?ns=<host>`, distribution-spec draft "Registry
 // Proxying") picks the upstream by host. Docker Hub's one-part names get `library/`.
 import { assertName } from '../../storage/grammar.js';
-import { parseDuration, type RegistryConfig } from '../config.js';
+import type { RegistryConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import { UpstreamClient } from './upstream-client.js';
 import { UpstreamPolicy } from './upstream-policy.js';
@@ -33,21 +33,13 @@ export interface ProxyRoute {
   remoteName: string;
 }
 
-export interface UpstreamSettings {
-  prefix: string;
-  remoteurl: string;
-  username?: string;
-  password?: string;
-  ttl: string | number;
-  notfoundttl: string | number;
-  hosts: string[];
-  dockerhub?: boolean;
-}
+/** One of stowage.proxies; Distribution's `proxy` becomes one with the prefix "". */
+export type UpstreamSettings = RegistryConfig['stowage']['proxies'][number];
 
 /** The upstreams a configuration declares, Distribution's `proxy` first. */
 export function upstreamSettings(config: RegistryConfig): UpstreamSettings[] {
   const settings: UpstreamSettings[] = [];
-  if (config.proxy) settings.push({ ...config.proxy, prefix: '', notfoundttl: '30s', hosts: [] });
+  if (config.proxy) settings.push({ ...config.proxy, prefix: '', notfoundttlMs: 30_000, hosts: [] });
   settings.push(...config.stowage.proxies);
   const prefixes = new Set<string>();
   for (const s of settings) {
@@ -71,8 +63,8 @@ export function createUpstream(settings: UpstreamSettings, logger: Logger, polic
   return {
     prefix: settings.prefix,
     client,
-    ttlMs: parseDuration(settings.ttl),
-    notFoundTtlMs: parseDuration(settings.notfoundttl),
+    ttlMs: settings.ttlMs,
+    notFoundTtlMs: settings.notfoundttlMs,
     hosts,
     dockerHub,
   };

@@ -3,7 +3,7 @@
 // source and push and delete on the destination (retagging moves tags: an admin's power).
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { RegistryError } from '../../storage/errors.js';
+import { RegistryError } from '../../errors/registry-error.js';
 import { parseImageReference, retag } from '../../storage/retag.js';
 import type { RegistryStorage } from '../../storage/registry.js';
 import { repositoryAccess } from '../../auth/scope.js';

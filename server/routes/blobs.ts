@@ -1,6 +1,6 @@
 // Blobs by digest (end-2 GET/HEAD, end-10 DELETE), with single byte ranges (206/416).
 import type { Context } from 'koa';
-import { RegistryError } from '../../storage/errors.js';
+import { RegistryError } from '../../errors/registry-error.js';
 import { assertDigest } from '../../storage/grammar.js';
 import type { ByteRange } from '../../storage/driver.js';
 import { sendEmpty, sendCopy } from '../respond.js';

@@ -1,7 +1,7 @@
 // Manifests by tag or digest (end-3 GET/HEAD, end-7 PUT, end-9 DELETE). The bytes are served
 // exactly as pushed with the media type they were pushed as; Accept does not convert them.
 import type { Context } from 'koa';
-import { RegistryError } from '../../storage/errors.js';
+import { RegistryError } from '../../errors/registry-error.js';
 import { MAX_MANIFEST_BYTES } from '../../storage/manifest-format.js';
 import { readLimitedBody } from '../request-body.js';
 import { sendBytes, sendEmpty } from '../respond.js';

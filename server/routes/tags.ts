@@ -1,6 +1,6 @@
 // GET /v2/<name>/tags/list (end-8a/8b), sorted lexically with n/last pagination.
 import type { Context } from 'koa';
-import { RegistryError } from '../../storage/errors.js';
+import { RegistryError } from '../../errors/registry-error.js';
 import { paginate, parsePageQuery, type PageQuery } from '../pagination.js';
 import { sendJson } from '../respond.js';
 import type { RouteMatch, Services } from '../routes.js';

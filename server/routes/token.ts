@@ -4,7 +4,7 @@
 // The logic is auth/token-issuer.ts; this file only reads the request and writes the answer.
 // Without the built-in issuer the path answers 405 UNSUPPORTED, saying how to turn it on.
 import type { Context } from 'koa';
-import { RegistryError } from '../../storage/errors.js';
+import { RegistryError } from '../../errors/registry-error.js';
 import type { TokenIssuer } from '../../auth/token-issuer.js';
 import { readLimitedBody } from '../request-body.js';
 import { sendJson } from '../respond.js';

@@ -1,12 +1,11 @@
 // Blob uploads (end-4a/4b monolithic, end-5 chunked PATCH, end-6 PUT, end-11 mount, end-13 status):
 // each handler parses the request, calls the upload store once and sets the spec's headers.
 import type { Context } from 'koa';
-import { RegistryError } from '../../storage/errors.js';
+import { RegistryError } from '../../errors/registry-error.js';
 import { assertDigest, isValidName } from '../../storage/grammar.js';
 import { assertUploadId } from '../../storage/layout.js';
-import { rangeHeader } from '../../storage/uploads.js';
 import { hasBody } from '../request-body.js';
-import { sendEmpty } from '../respond.js';
+import { rangeHeader, sendEmpty } from '../respond.js';
 import type { RouteMatch, Services } from '../routes.js';
 
 function queryString(ctx: Context, key: string): string | undefined {

@@ -182,6 +182,21 @@ describe('config values', () => {
     expect(() => parseDuration(value)).toThrow();
   });
 
+  it('holds durations in milliseconds under the key with Ms, from the file, the environment and the defaults', () => {
+    const config = configFrom({
+      http: { draintimeout: '1h30m' },
+      stowage: { cache: { ttl: 1_000_000_000 }, proxies: [{ prefix: 'up', remoteurl: 'http://127.0.0.1:1', ttl: '2m' }] },
+    });
+    expect(config.http.draintimeoutMs).toBe(5_400_000);
+    expect(config.http).not.toHaveProperty('draintimeout');
+    expect(config.stowage.cache.ttlMs).toBe(1000);
+    expect(config.stowage.gc.graceMs).toBe(3_600_000);
+    expect(config.stowage.proxies[0]).toMatchObject({ ttlMs: 120_000, notfoundttlMs: 30_000 });
+    const { config: fromEnv } = loadConfig(undefined, { REGISTRY_STOWAGE_GC_INTERVAL: '24h', REGISTRY_STOWAGE_HTTP_IDLETIMEOUT: '5000000000' });
+    expect(fromEnv.stowage.gc.intervalMs).toBe(86_400_000);
+    expect(fromEnv.stowage.http.idletimeoutMs).toBe(5000);
+  });
+
   it.each([
     [':5000', { host: undefined, port: 5000 }],
     ['127.0.0.1:0', { host: '127.0.0.1', port: 0 }],

@@ -7,7 +7,7 @@ import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectError } from '../helpers/expect-answer.js';
 import { pushImage, rawRequest, startUpload } from '../helpers/registry-client.js';
 import { MEDIA, blobOf } from '../helpers/content.js';
-import type { ErrorCode } from '../../storage/errors.js';
+import type { ErrorCode } from '../../errors/registry-error.js';
 
 const payload = blobOf('hostile payload');
 const manifestBody = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config: { mediaType: MEDIA.ociConfig, digest: payload.digest, size: payload.size }, layers: [] }));

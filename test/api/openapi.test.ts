@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { parse } from 'yaml';
-import { ERROR_CODES } from '../../storage/errors.js';
+import { ERROR_CODES } from '../../errors/registry-error.js';
 import { FilesystemDriver } from '../../storage/fs.js';
 import { RegistryStorage } from '../../storage/registry.js';
 import { createApp } from '../../server/app.js';

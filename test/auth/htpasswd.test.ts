@@ -7,7 +7,7 @@ import bcrypt from 'bcryptjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Htpasswd, HtpasswdError, parseHtpasswd } from '../../auth/htpasswd.js';
 import { LoginLimiter, type LoginLimits } from '../../auth/login-limiter.js';
-import { RegistryError } from '../../storage/errors.js';
+import { RegistryError } from '../../errors/registry-error.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseDuration, parseListenAddress } from '../../server/config.js';
+import { loadConfig, parseListenAddress } from '../../server/config.js';
 import { OPS_ROUTES } from '../../server/ops-routes.js';
 import { ROOT, execForm, instructionsOf, isInBuildContext, parseCopy, parseDockerfile, readRepoFile } from './deploy-files.js';
 
@@ -94,8 +94,8 @@ describe('deploy/config.yml', () => {
   it('is a valid configuration that drains in-flight requests within docker stop\'s grace period', () => {
     const { config, warnings } = loadConfig(join(ROOT, 'deploy/config.yml'), {});
     expect(warnings).toEqual([]);
-    expect(config.http.draintimeout).toBeDefined();
-    expect(parseDuration(config.http.draintimeout!)).toBeLessThan(DOCKER_STOP_GRACE_MS);
+    expect(config.http.draintimeoutMs).toBeDefined();
+    expect(config.http.draintimeoutMs).toBeLessThan(DOCKER_STOP_GRACE_MS);
   });
 
   it('takes REGISTRY_ overrides the way deploy/README.md shows', () => {

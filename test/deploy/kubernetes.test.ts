@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseDuration, parseListenAddress } from '../../server/config.js';
+import { loadConfig, parseListenAddress } from '../../server/config.js';
 import { OPS_ROUTES } from '../../server/ops-routes.js';
 import { s3DriverOptions } from '../../storage/s3.js';
 import { ROOT, readRepoFile } from './deploy-files.js';
@@ -149,7 +149,7 @@ describe('deploy/kubernetes', () => {
 
   it('gives the preStop pause and the drain together less time than the grace period', () => {
     const { config } = loadPodConfig();
-    const drainMs = parseDuration(config.http.draintimeout!);
+    const drainMs = config.http.draintimeoutMs!;
     const command = container.lifecycle!.preStop!.exec!.command;
     expect(command.slice(0, 2)).toEqual(['node', '-e']);
     const pauseMs = Number(/setTimeout\([^,]+,\s*(\d+)\)/.exec(command[2])![1]);

@@ -49,7 +49,7 @@ describe('deploy/stowage.service', () => {
     const defaultDrainMs = 30_000; // server/serve.ts without http.draintimeout
     expect(stopMs).toBeGreaterThan(defaultDrainMs);
     const { config } = loadConfig(join(ROOT, 'deploy/config.yml'), {});
-    expect(stopMs).toBeGreaterThan(parseDuration(config.http.draintimeout!));
+    expect(stopMs).toBeGreaterThan(config.http.draintimeoutMs!);
   });
 
   it('runs as a dynamic user without capabilities in a read-only, private sandbox', () => {

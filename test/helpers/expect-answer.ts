@@ -1,7 +1,7 @@
 // Assertions every API test makes about an answer: the status, the registry's API version header,
 // and for failures the spec's JSON error envelope {"errors":[{"code","message","detail"}]}.
 import { expect } from 'vitest';
-import type { ErrorCode } from '../../storage/errors.js';
+import type { ErrorCode } from '../../errors/registry-error.js';
 
 interface AnswerLike {
   status: number;

@@ -80,7 +80,7 @@ async function startReplica(s3: S3rverInstance): Promise<Replica> {
   });
   // The path production takes: the driver the config names, a RegistryStorage, createApp.
   const storage = new RegistryStorage(await driverFromConfig(config, {}), {
-    ttlMs: parseDuration(config.stowage.cache.ttl),
+    ttlMs: config.stowage.cache.ttlMs,
     manifestBytes: config.stowage.cache.manifestbytes,
   });
   await storage.open();
