@@ -55,7 +55,9 @@ function buildRevision(rev: string, workDir: string): string {
   log(`building stowage at ${rev} in ${dir}`);
   execFileSync('sh', ['-c', 'git -C "$1" archive "$2" | tar -x -C "$3"', 'sh', REPO_ROOT, rev, dir], { stdio: 'inherit' });
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
-  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { stdio: 'inherit' });
+  // Newer revisions build with tsconfig.build.json (their tsconfig.json only type-checks).
+  const tsconfig = ['tsconfig.build.json', 'tsconfig.json'].map((name) => join(dir, name)).find((path) => existsSync(path))!;
+  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { stdio: 'inherit' });
   if (!existsSync(join(dir, 'scripts/bundle.mjs'))) throw new Error(`${rev} has no scripts/bundle.mjs: it predates dist/stowage.mjs; use --stowage-cli with its dist/server/cli.js`);
   execFileSync(process.execPath, ['scripts/bundle.mjs'], { cwd: dir, stdio: 'inherit' });
   return join(dir, 'dist/stowage.mjs');

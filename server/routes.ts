@@ -4,8 +4,6 @@
 import type { Context } from 'koa';
 import { RegistryError } from '../errors/registry-error.js';
 import { assertName, isValidName } from '../storage/grammar.js';
-import type { RegistryStorage } from '../storage/registry.js';
-import type { Logger } from './logger.js';
 import { decodePathParam } from './path-param.js';
 import { claimUploadSlot } from './load-shedding.js';
 import * as base from './routes/base.js';
@@ -15,47 +13,9 @@ import * as manifests from './routes/manifests.js';
 import * as tags from './routes/tags.js';
 import * as catalog from './routes/catalog.js';
 import * as referrers from './routes/referrers.js';
+import type { Handler, Resource, RouteMatch, Services } from './route-types.js';
 import * as proxied from './proxy/handlers.js';
-import type { PullThroughProxy } from './proxy/pull-through.js';
-import type { ProxyRoute } from './proxy/routing.js';
-import type { Aliases } from './aliases.js';
-import type { AccessController, Grant } from '../auth/access-controller.js';
 import { CATALOG_ACCESS, repositoryAccess, type Action, type ResourceAccess } from '../auth/scope.js';
-
-export type Resource = 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'uploads' | 'upload' | 'referrers';
-
-export interface RouteMatch {
-  resource: Resource;
-  /** Repository name, checked. Empty for base and catalog. */
-  name: string;
-  /** Reference, digest or upload id from the path, percent-decoded once, unchecked. */
-  param: string;
-  /** Set when the name is served by a pull-through upstream; name is then the stowage-side name. */
-  proxy?: ProxyRoute;
-  /** Who asks and what else they may do (a mount's source, the catalog); set when auth is on. */
-  caller?: Grant;
-}
-
-export interface RouteOptions {
-  deleteEnabled: boolean;
-  readOnly: boolean;
-  /** Blob GETs answer 307 to the storage's own URL (storage.redirect, server/route-options.ts). */
-  redirect?: boolean;
-}
-
-export interface Services {
-  storage: RegistryStorage;
-  options: RouteOptions;
-  logger: Logger;
-  /** The pull-through proxy, when the configuration names upstreams. */
-  proxy?: PullThroughProxy;
-  /** Authentication and access control (auth/), when the config turns it on. */
-  access?: AccessController;
-  /** Short names (stowage.aliases). */
-  aliases?: Aliases;
-}
-
-export type Handler = (ctx: Context, route: RouteMatch, services: Services) => Promise<void> | void;
 
 const PATTERNS: Array<[Resource, RegExp]> = [
   ['tags', /^\/v2\/(.+)\/tags\/list$/],

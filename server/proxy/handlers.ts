@@ -9,7 +9,7 @@ import * as localBlobs from '../routes/blobs.js';
 import { parsePageQuery } from '../pagination.js';
 import { sendBytes, sendStream } from '../respond.js';
 import { sendTagsPage } from '../routes/tags.js';
-import type { RouteMatch, Services } from '../routes.js';
+import type { RouteMatch, Services } from '../route-types.js';
 import type { PullThroughProxy } from './pull-through.js';
 import type { ProxyRoute } from './routing.js';
 

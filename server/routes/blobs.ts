@@ -4,7 +4,7 @@ import { RegistryError } from '../../errors/registry-error.js';
 import { assertDigest } from '../../storage/grammar.js';
 import type { ByteRange } from '../../storage/driver.js';
 import { sendEmpty, sendCopy } from '../respond.js';
-import type { RouteMatch, Services } from '../routes.js';
+import type { RouteMatch, Services } from '../route-types.js';
 
 /** Parses a single "bytes=a-b", "bytes=a-" or "bytes=-n" range. Multiple ranges get the whole blob. */
 export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | undefined {

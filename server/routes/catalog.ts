@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import { paginate, parsePageQuery } from '../pagination.js';
 import { sendJson } from '../respond.js';
 import { compareLexically } from '../../storage/manifests.js';
-import type { RouteMatch, Services } from '../routes.js';
+import type { RouteMatch, Services } from '../route-types.js';
 
 export async function list(ctx: Context, route: RouteMatch, { storage, aliases }: Services): Promise<void> {
   const page = parsePageQuery(ctx.query);

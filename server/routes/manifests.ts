@@ -5,7 +5,7 @@ import { RegistryError } from '../../errors/registry-error.js';
 import { MAX_MANIFEST_BYTES } from '../../storage/manifest-format.js';
 import { readLimitedBody } from '../request-body.js';
 import { sendBytes, sendEmpty } from '../respond.js';
-import type { RouteMatch, Services } from '../routes.js';
+import type { RouteMatch, Services } from '../route-types.js';
 
 export async function get(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
   const manifest = await storage.manifests.get(route.name, route.param);

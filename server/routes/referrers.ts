@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import { assertDigest } from '../../storage/grammar.js';
 import { MEDIA_TYPES } from '../../storage/manifest-format.js';
 import { sendJson } from '../respond.js';
-import type { RouteMatch, Services } from '../routes.js';
+import type { RouteMatch, Services } from '../route-types.js';
 
 export async function list(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
   assertDigest(route.param);

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import { paginate, parsePageQuery, type PageQuery } from '../pagination.js';
 import { sendJson } from '../respond.js';
-import type { RouteMatch, Services } from '../routes.js';
+import type { RouteMatch, Services } from '../route-types.js';
 
 export async function list(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
   const page = parsePageQuery(ctx.query);

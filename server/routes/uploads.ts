@@ -6,7 +6,7 @@ import { assertDigest, isValidName } from '../../storage/grammar.js';
 import { assertUploadId } from '../../storage/layout.js';
 import { hasBody } from '../request-body.js';
 import { rangeHeader, sendEmpty } from '../respond.js';
-import type { RouteMatch, Services } from '../routes.js';
+import type { RouteMatch, Services } from '../route-types.js';
 
 function queryString(ctx: Context, key: string): string | undefined {
   const value = ctx.query[key];

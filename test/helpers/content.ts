@@ -16,7 +16,8 @@ export const MEDIA = {
 } as const;
 
 export interface Blob {
-  bytes: Buffer;
+  /** Backed by a plain ArrayBuffer, so it can be a fetch() body as it is. */
+  bytes: Buffer<ArrayBuffer>;
   digest: string;
   size: number;
 }
@@ -40,7 +41,7 @@ export function digestOf(bytes: Buffer, algorithm: 'sha256' | 'sha512' = 'sha256
   return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
 }
 
-export function blobOf(content: Buffer | string, algorithm: 'sha256' | 'sha512' = 'sha256'): Blob {
+export function blobOf(content: Buffer<ArrayBuffer> | string, algorithm: 'sha256' | 'sha512' = 'sha256'): Blob {
   const bytes = Buffer.isBuffer(content) ? content : Buffer.from(content);
   return { bytes, digest: digestOf(bytes, algorithm), size: bytes.length };
 }

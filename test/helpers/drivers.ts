@@ -5,27 +5,12 @@ import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { StorageDriver } from '../../storage/driver.js';
 import { FilesystemDriver } from '../../storage/fs.js';
+import type { DriverFactory } from './driver-backend.js';
 import { s3DriverFactory } from './s3rver.js';
 
-export interface DriverBackend {
-  /** Where the registry's data lives, for messages (a directory, a bucket/prefix). */
-  readonly root: string;
-  /** A fresh driver over the same data; a second call stands for a restarted process. */
-  driver(): StorageDriver;
-  /**
-   * Everything the backing store holds, inside the driver's root and around it, as
-   * path -> sha256 of the content ("dir" for a directory; such paths end in "/").
-   */
-  snapshot(): Promise<Map<string, string>>;
-  cleanup(): Promise<void>;
-}
-
-export interface DriverFactory {
-  readonly name: string;
-  create(): Promise<DriverBackend>;
-}
+// The types live in driver-backend.ts, which s3rver.ts imports without importing this module back.
+export type { DriverBackend, DriverFactory } from './driver-backend.js';
 
 async function walk(dir: string, base: string, out: Map<string, string>): Promise<void> {
   for (const entry of await fsp.readdir(dir, { withFileTypes: true })) {

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { Client } from 'minio';
 import { MIN_PART_SIZE } from '../../storage/s3-objects.js';
 import { S3Driver, s3DriverOptions, type S3Settings } from '../../storage/s3.js';
-import type { DriverBackend, DriverFactory } from './drivers.js';
+import type { DriverBackend, DriverFactory } from './driver-backend.js';
 
 interface S3rverServer {
   run(): Promise<AddressInfo>;

@@ -23,13 +23,13 @@ function digestOf(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-function blob(size: number, seed: number): Buffer {
+function blob(size: number, seed: number): Buffer<ArrayBuffer> {
   const out = Buffer.alloc(size);
   for (let i = 0; i < size; i += 4096) out.writeUInt32LE((seed * 2654435761 + i * 40503) >>> 0, i);
   return out;
 }
 
-function manifest(config: Buffer, layers: Buffer[], note: string): Buffer {
+function manifest(config: Buffer, layers: Buffer[], note: string): Buffer<ArrayBuffer> {
   return Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -121,7 +121,7 @@ async function expectStatus(response: Response, status: number): Promise<Respons
 }
 
 /** A chunked push (POST, PATCH per chunk, PUT) through the given sender. Returns the digest. */
-async function pushChunked(send: (path: string, init?: RequestInit) => Promise<Response>, name: string, content: Buffer, chunkSize: number): Promise<string> {
+async function pushChunked(send: (path: string, init?: RequestInit) => Promise<Response>, name: string, content: Buffer<ArrayBuffer>, chunkSize: number): Promise<string> {
   const digest = digestOf(content);
   let location = (await expectStatus(await send(`/v2/${name}/blobs/uploads/`, { method: 'POST' }), 202)).headers.get('location')!;
   for (let at = 0; at < content.length; at += chunkSize) {
@@ -141,7 +141,7 @@ async function pushChunked(send: (path: string, init?: RequestInit) => Promise<R
   return digest;
 }
 
-async function pushManifest(send: (path: string, init?: RequestInit) => Promise<Response>, name: string, tag: string, bytes: Buffer): Promise<void> {
+async function pushManifest(send: (path: string, init?: RequestInit) => Promise<Response>, name: string, tag: string, bytes: Buffer<ArrayBuffer>): Promise<void> {
   await expectStatus(await send(`/v2/${name}/manifests/${tag}`, { method: 'PUT', body: bytes, headers: { 'Content-Type': OCI_MANIFEST } }), 201);
 }
 
