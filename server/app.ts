@@ -29,7 +29,7 @@ import { isUploadRequest, uploadLimiter } from './load-shedding.js';
 import { refuseUnknownTransferCoding } from './request-body.js';
 import { createManifestFastPath, type FastPath } from './fast-path.js';
 import { Notifier, notificationMiddleware } from './notifications.js';
-import { PullThroughProxy } from './proxy/pull-through.js';
+import { PullThroughProxy } from '../proxy/pull-through.js';
 
 export { routeOptions };
 

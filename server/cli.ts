@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, parseDuration, type LoadedConfig } from './con
 import { createLogger, flushBeforeExit } from './logger.js';
 import { startServer } from './serve.js';
 import { openStorage } from './open-storage.js';
-import { GcBusyError, collectGarbage } from '../storage/gc.js';
+import { GcBusyError, collectGarbage } from '../storage/jobs/gc.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { diskUsageCommand, listCommand, retagCommand, tagsCommand } from './commands/images.js';
 import { scrubCommand } from './commands/scrub.js';

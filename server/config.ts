@@ -49,7 +49,7 @@ function inMs<const K extends string>(...keys: K[]) {
 
 const anyMap = z.record(z.string(), z.unknown());
 
-/** storage.s3 in Distribution's shape (storage/s3.ts); AWS_* environment variables fill in what is left out. */
+/** storage.s3 in Distribution's shape (storage/drivers/s3/s3-driver.ts); AWS_* environment variables fill in what is left out. */
 const s3Schema = z.strictObject({
   regionendpoint: z.string().min(1).optional(),
   region: z.string().min(1).optional(),
@@ -272,7 +272,7 @@ const schema = z.strictObject({
   reporting: anyMap.optional(),
   middleware: anyMap.optional(),
   auth: authSchema.optional(),
-  // Distribution's pull-through cache: the whole registry mirrors one upstream (server/proxy/).
+  // Distribution's pull-through cache: the whole registry mirrors one upstream (proxy/).
   proxy: z
     .strictObject({
       remoteurl: z.url({ protocol: /^https?$/ }),
@@ -311,7 +311,7 @@ const schema = z.strictObject({
       aliases: z
         .record(z.string(), z.union([z.string(), z.strictObject({ target: z.string(), writable: z.boolean().default(false) })]))
         .default({}),
-      /** Upstream registries cached under a name prefix, beside local repositories (server/proxy/). */
+      /** Upstream registries cached under a name prefix, beside local repositories (proxy/). */
       proxies: z
         .array(
           z.strictObject({

@@ -12,7 +12,7 @@ import { isValidName, isValidTag, parseDigest } from '../storage/grammar.js';
 import type { Aliases } from './aliases.js';
 import type { Logger } from './logger.js';
 import type { RegistryMetrics } from './metrics.js';
-import type { PullThroughProxy } from './proxy/pull-through.js';
+import type { PullThroughProxy } from '../proxy/pull-through.js';
 import { requestIdOf } from './request-id.js';
 import { decodePathParam } from './path-param.js';
 

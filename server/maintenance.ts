@@ -2,8 +2,8 @@
 // storage.maintenance.uploadpurging, on by default: older than 168h, every 24h), dropping expired
 // cache entries, and, when stowage.gc.interval is set, garbage collection (the same as `stowage gc`).
 import type { RegistryStorage } from '../storage/registry.js';
-import { GcBusyError, collectGarbage } from '../storage/gc.js';
-import { purgeUploads } from '../storage/upload-purge.js';
+import { GcBusyError, collectGarbage } from '../storage/jobs/gc.js';
+import { purgeUploads } from '../storage/jobs/upload-purge.js';
 import type { RegistryConfig } from './config.js';
 import type { Logger } from './logger.js';
 

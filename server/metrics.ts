@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client), one registry per app so that several apps in one process
 // (tests, replicas) do not share counters. Recorded once per request by the access middleware.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ProxyObserver } from './proxy/observer.js';
+import type { ProxyObserver } from '../proxy/observer.js';
 
 export class RegistryMetrics {
   readonly registry = new Registry();

@@ -5,8 +5,8 @@ import type { Context } from 'koa';
 import type { RegistryStorage } from '../storage/registry.js';
 import type { AccessController, Grant } from '../auth/access-controller.js';
 import type { Logger } from './logger.js';
-import type { PullThroughProxy } from './proxy/pull-through.js';
-import type { ProxyRoute } from './proxy/routing.js';
+import type { PullThroughProxy } from '../proxy/pull-through.js';
+import type { ProxyRoute } from '../proxy/routing.js';
 import type { Aliases } from './aliases.js';
 import type { RouteOptions } from './route-options.js';
 

@@ -14,7 +14,7 @@ import * as tags from './routes/tags.js';
 import * as catalog from './routes/catalog.js';
 import * as referrers from './routes/referrers.js';
 import type { Handler, Resource, RouteMatch, Services } from './route-types.js';
-import * as proxied from './proxy/handlers.js';
+import * as proxied from './routes/proxied.js';
 import { CATALOG_ACCESS, repositoryAccess, type Action, type ResourceAccess } from '../auth/scope.js';
 
 const PATTERNS: Array<[Resource, RegExp]> = [
@@ -55,7 +55,7 @@ export const ROUTES: Record<Resource, MethodTable> = {
 };
 
 /**
- * Names served by an upstream (server/proxy/): read-only caches. Pushes and deletes answer
+ * Names served by an upstream (proxy/): read-only caches. Pushes and deletes answer
  * UNSUPPORTED (405), as Distribution's proxy mode does.
  */
 export const PROXY_ROUTES: Record<Resource, MethodTable> = {

@@ -2,7 +2,7 @@
 // serve it (distribution's linkedblobstore). A mount, a second push of a known layer or a retag is
 // a link write, never a byte copy. Every read checks the repository's link first.
 import type { Readable, Writable } from 'node:stream';
-import type { ByteRange, StorageDriver } from './driver.js';
+import type { ByteRange, StorageDriver } from './drivers/driver.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { isNotFound } from './errors.js';
 import { RegistryCache } from './cache.js';

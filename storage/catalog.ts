@@ -1,7 +1,7 @@
 // The list of repositories (for _catalog and the tags endpoint's NAME_UNKNOWN). A repository is a
 // directory under repositories/ that holds manifests or layers; names nest, so the walk recurses
 // into every child that is not one of the layout's own directories. The sorted result is cached.
-import type { StorageDriver } from './driver.js';
+import type { StorageDriver } from './drivers/driver.js';
 import { CATALOG_LISTING, type RegistryCache } from './cache.js';
 import { REPOSITORIES_ROOT, REPOSITORY_INTERNAL_DIRS, repositoryKey } from './layout.js';
 import { compareLexically } from './manifests.js';

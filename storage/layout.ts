@@ -14,7 +14,7 @@
 //     _proxy/tags/<tag>                              pull-through cache: {digest, validatedAt} of a cached tag
 //     _proxy/pulled/<alg>-<hex>                      pull-through cache: when a client last pulled that manifest
 //   proxy/staging/<uuid>                             a proxied blob being copied in before its commit
-//   _gc/leases/<run-id>                              a garbage collection in progress (storage/gc.ts)
+//   _gc/leases/<run-id>                              a garbage collection in progress (storage/jobs/gc.ts)
 //   _gc/aside/<run-id>/<key>                         an object a collection has set aside while it
 //                                                    checks nobody used it (storage/liveness.ts)
 //   _tmp/                                            filesystem driver only, not a key: writes in flight
@@ -103,12 +103,12 @@ export function uploadStartedAtKey(name: string, id: string): string {
 
 export const PROXY_ROOT = 'proxy';
 
-/** When a pull-through cache last checked a tag with its upstream (server/proxy/). */
+/** When a pull-through cache last checked a tag with its upstream (proxy/). */
 export function proxyTagKey(name: string, tag: string): string {
   return `${repositoryKey(name)}/_proxy/tags/${assertTag(tag)}`;
 }
 
-/** When a client last pulled a cached manifest, for evicting the least recently pulled (server/proxy/). */
+/** When a client last pulled a cached manifest, for evicting the least recently pulled (proxy/). */
 export function proxyPulledKey(name: string, digest: string): string {
   const { algorithm, hex } = assertDigest(digest);
   return `${repositoryKey(name)}/_proxy/pulled/${algorithm}-${hex}`;
@@ -149,7 +149,7 @@ export function referrerDigestFromEntry(entry: string): string {
 /** Directory names under a repository that belong to the layout, not to nested repositories. */
 export const REPOSITORY_INTERNAL_DIRS = new Set(['_layers', '_manifests', '_uploads', '_proxy']);
 
-/** Everything the garbage collector keeps for itself (storage/gc.ts, storage/liveness.ts). */
+/** Everything the garbage collector keeps for itself (storage/jobs/gc.ts, storage/liveness.ts). */
 export const GC_ROOT = '_gc';
 export const GC_ASIDE_ROOT = `${GC_ROOT}/aside`;
 export const GC_LEASES_ROOT = `${GC_ROOT}/leases`;

@@ -23,7 +23,7 @@
 // itself or failed before answering. A collection killed between its two steps leaves the
 // object aside; recoverAside() (at every collection's and every server's start) moves it back,
 // and writers look there too. Tests: test/gc/liveness.test.ts, test/gc/torture.test.ts.
-import type { StorageDriver } from './driver.js';
+import type { StorageDriver } from './drivers/driver.js';
 import { isNotFound } from './errors.js';
 import { GC_ASIDE_ROOT, asideKey, asidePrefix } from './layout.js';
 

@@ -1,7 +1,7 @@
 // Manifests, tags and referrers of a repository. Manifest bytes live once in the content store;
 // a repository holds revision links (with the media type it was pushed as), tags point at
 // revisions, and a manifest with a subject leaves a referrer entry under that subject.
-import type { StorageDriver } from './driver.js';
+import type { StorageDriver } from './drivers/driver.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { isNotFound } from './errors.js';
 import { RegistryCache, ownedBytes, type CachedManifest } from './cache.js';

@@ -1,6 +1,6 @@
 // The registry's storage, assembled once over any driver: blobs, uploads, manifests and the
 // catalog share one driver and one cache. The server builds exactly one of these.
-import type { StorageDriver } from './driver.js';
+import type { StorageDriver } from './drivers/driver.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { isNotFound } from './errors.js';
 import { RegistryCache, DEFAULT_CACHE_OPTIONS, type CacheOptions } from './cache.js';
@@ -9,7 +9,7 @@ import { UploadStore } from './uploads.js';
 import { ManifestStore } from './manifests.js';
 import { Catalog } from './catalog.js';
 import { LAYOUT_VERSION, LAYOUT_VERSION_KEY } from './layout.js';
-import { recoverAbandonedRuns } from './gc-lease.js';
+import { recoverAbandonedRuns } from './jobs/gc-lease.js';
 
 export class RegistryStorage {
   readonly cache: RegistryCache;

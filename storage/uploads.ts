@@ -7,7 +7,7 @@ import { randomUUID, createHash, type Hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
-import type { StorageDriver } from './driver.js';
+import type { StorageDriver } from './drivers/driver.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { isNotFound } from './errors.js';
 import { HashingStage, digestOf, digestOfBytes, digestOfStream } from './hashing.js';

@@ -1,8 +1,8 @@
 // `stowage retag`, `tags`, `ls` and `du`: small, script-friendly views and edits of what the
 // registry holds, working on storage directly (safe while the server runs).
 import type { RegistryStorage } from '../../storage/registry.js';
-import { parseImageReference, retag } from '../../storage/retag.js';
-import { registryUsage } from '../../storage/usage.js';
+import { parseImageReference, retag } from '../../storage/jobs/retag.js';
+import { registryUsage } from '../../storage/jobs/usage.js';
 import { assertName } from '../../storage/grammar.js';
 
 type Print = (line: string) => void;

@@ -1,7 +1,7 @@
-// `stowage scrub`: re-hash every blob (storage/scrub.ts) and print what it found. Corruption is
+// `stowage scrub`: re-hash every blob (storage/jobs/scrub.ts) and print what it found. Corruption is
 // exit status 1; leftovers of killed writes are listed but are no fault of the data (exit 0).
 import type { RegistryStorage } from '../../storage/registry.js';
-import { scrubBlobs } from '../../storage/scrub.js';
+import { scrubBlobs } from '../../storage/jobs/scrub.js';
 
 type Print = (line: string) => void;
 

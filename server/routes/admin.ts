@@ -1,10 +1,10 @@
-// POST /admin/retag: the server-side retag (storage/retag.ts) over HTTP, for tools that cannot
+// POST /admin/retag: the server-side retag (storage/jobs/retag.ts) over HTTP, for tools that cannot
 // run `stowage retag` on the registry's machine. With auth on, the caller needs pull on the
 // source and push and delete on the destination (retagging moves tags: an admin's power).
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
-import { parseImageReference, retag } from '../../storage/retag.js';
+import { parseImageReference, retag } from '../../storage/jobs/retag.js';
 import type { RegistryStorage } from '../../storage/registry.js';
 import { repositoryAccess } from '../../auth/scope.js';
 import type { AccessController } from '../../auth/access-controller.js';

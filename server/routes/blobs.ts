@@ -2,7 +2,7 @@
 import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import { assertDigest } from '../../storage/grammar.js';
-import type { ByteRange } from '../../storage/driver.js';
+import type { ByteRange } from '../../storage/drivers/driver.js';
 import { sendEmpty, sendCopy } from '../respond.js';
 import type { RouteMatch, Services } from '../route-types.js';
 

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { pushImage } from '../helpers/registry-client.js';
-import { registryUsage } from '../../storage/usage.js';
+import { registryUsage } from '../../storage/jobs/usage.js';
 import { basic, pushImageWith, startAuthRegistry, type AuthRegistry } from '../auth/auth-registry.js';
 
 describe.each(DRIVERS)('POST /admin/retag on $name', (factory) => {

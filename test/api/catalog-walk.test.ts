@@ -4,7 +4,7 @@ import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FilesystemDriver } from '../../storage/fs.js';
+import { FilesystemDriver } from '../../storage/drivers/fs/fs-driver.js';
 import { RegistryStorage } from '../../storage/registry.js';
 import { blobOf } from '../helpers/content.js';
 

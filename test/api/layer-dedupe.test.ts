@@ -1,7 +1,7 @@
 // One copy of each blob registry-wide: the same layer pushed to two repositories, by any upload
 // path, is stored once under blobs/ and linked from both.
 import { describe, expect, it } from 'vitest';
-import type { StorageDriver } from '../../storage/driver.js';
+import type { StorageDriver } from '../../storage/drivers/driver.js';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer } from '../helpers/expect-answer.js';

@@ -8,7 +8,7 @@ import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js'
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
 import { pushBlob, pushImage, pushManifest } from '../helpers/registry-client.js';
 import { blobOf } from '../helpers/content.js';
-import type { StorageDriver } from '../../storage/driver.js';
+import type { StorageDriver } from '../../storage/drivers/driver.js';
 import { ManifestStore } from '../../storage/manifests.js';
 import { RegistryCache } from '../../storage/cache.js';
 import { tagKey } from '../../storage/layout.js';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import supertest from 'supertest';
 import { parse } from 'yaml';
 import { ERROR_CODES } from '../../errors/registry-error.js';
-import { FilesystemDriver } from '../../storage/fs.js';
+import { FilesystemDriver } from '../../storage/drivers/fs/fs-driver.js';
 import { RegistryStorage } from '../../storage/registry.js';
 import { createApp } from '../../server/app.js';
 import { configFrom } from '../../server/config.js';

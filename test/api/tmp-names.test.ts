@@ -10,9 +10,9 @@ import { DRIVERS, filesystemDriverFactory } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { asBytes, pushBlob, pushImage, pushManifest } from '../helpers/registry-client.js';
 import { blobOf, EMPTY_CONFIG, ociArtifact, randomBlob } from '../helpers/content.js';
-import { collectGarbage } from '../../storage/gc.js';
-import { scrubBlobs } from '../../storage/scrub.js';
-import { registryUsage } from '../../storage/usage.js';
+import { collectGarbage } from '../../storage/jobs/gc.js';
+import { scrubBlobs } from '../../storage/jobs/scrub.js';
+import { registryUsage } from '../../storage/jobs/usage.js';
 import {
   blobDirKey,
   layerLinkKey,

@@ -9,7 +9,7 @@ import { expectAnswer } from '../helpers/expect-answer.js';
 import { eventually, startUpload } from '../helpers/registry-client.js';
 import { randomBlob } from '../helpers/content.js';
 import { UploadStore } from '../../storage/uploads.js';
-import { purgeUploads } from '../../storage/upload-purge.js';
+import { purgeUploads } from '../../storage/jobs/upload-purge.js';
 
 describe.each(DRIVERS)('running hashes of uploads ($name)', (factory) => {
   const registry = useTestRegistry(factory);

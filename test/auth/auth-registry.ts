@@ -15,7 +15,7 @@ import { createApp } from '../../server/app.js';
 import { authSettingsFrom, configFrom, type RegistryConfig } from '../../server/config.js';
 import { createLogger } from '../../server/logger.js';
 import { RegistryStorage } from '../../storage/registry.js';
-import { FilesystemDriver } from '../../storage/fs.js';
+import { FilesystemDriver } from '../../storage/drivers/fs/fs-driver.js';
 import { blobOf, ociManifest, randomBlob, type Blob, type Manifest } from '../helpers/content.js';
 
 export interface AuthPaths {

@@ -1,12 +1,12 @@
-// Retagging on the server (storage/retag.ts) and the script-friendly commands around it: links
+// Retagging on the server (storage/jobs/retag.ts) and the script-friendly commands around it: links
 // only, so the content store does not grow, and the retagged image pulls with unchanged digests.
 import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { asBytes, pushImage, pushManifest } from '../helpers/registry-client.js';
 import { ociIndex } from '../helpers/content.js';
-import { parseImageReference, retag } from '../../storage/retag.js';
-import { registryUsage } from '../../storage/usage.js';
+import { parseImageReference, retag } from '../../storage/jobs/retag.js';
+import { registryUsage } from '../../storage/jobs/usage.js';
 import { diskUsageCommand, listCommand, retagCommand, tagsCommand } from '../../server/commands/images.js';
 
 async function storedBytes(reg: TestRegistry): Promise<number> {

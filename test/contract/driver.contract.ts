@@ -1,10 +1,10 @@
-// The StorageDriver contract (storage/driver.ts), written once and run by every driver with its
+// The StorageDriver contract (storage/drivers/driver.ts), written once and run by every driver with its
 // own factory, as distribution's driver/testsuites is. Nothing here asks which driver it has:
 // a backend's quirks (no rename, no append) must be hidden inside the driver.
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { StorageDriver } from '../../storage/driver.js';
+import type { StorageDriver } from '../../storage/drivers/driver.js';
 import { NotFoundError } from '../../storage/errors.js';
 import type { DriverBackend, DriverFactory } from '../helpers/drivers.js';
 

@@ -9,7 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseListenAddress } from '../../server/config.js';
 import { OPS_ROUTES } from '../../server/ops-routes.js';
-import { s3DriverOptions } from '../../storage/s3.js';
+import { s3DriverOptions } from '../../storage/drivers/s3/s3-driver.js';
 import { ROOT, readRepoFile } from './deploy-files.js';
 
 // Only the fields these tests read.

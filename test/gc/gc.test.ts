@@ -5,7 +5,7 @@ import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { asBytes, pushBlob, pushImage, pushManifest } from '../helpers/registry-client.js';
 import { ociIndex, randomBlob } from '../helpers/content.js';
-import { collectGarbage } from '../../storage/gc.js';
+import { collectGarbage } from '../../storage/jobs/gc.js';
 import { outlastClockMargin } from '../helpers/storage-clock.js';
 
 describe.each(DRIVERS)('garbage collection on $name', (factory) => {

@@ -10,10 +10,10 @@ import { asBytes, pushBlob, pushImage, pushManifest } from '../helpers/registry-
 import { blobOf, digestOf, ociManifest, randomBlob, type Blob } from '../helpers/content.js';
 import { PausingDriver } from '../helpers/pausing-driver.js';
 import { outlastClockMargin } from '../helpers/storage-clock.js';
-import { collectGarbage, GcBusyError } from '../../storage/gc.js';
+import { collectGarbage, GcBusyError } from '../../storage/jobs/gc.js';
 import { RegistryStorage } from '../../storage/registry.js';
 import { asideKey, blobDataKey } from '../../storage/layout.js';
-import { recoverAbandonedRuns } from '../../storage/gc-lease.js';
+import { recoverAbandonedRuns } from '../../storage/jobs/gc-lease.js';
 
 /** A second process over the same storage (as `stowage gc` beside the server), pausable. */
 function collector(reg: TestRegistry): { storage: RegistryStorage; driver: PausingDriver } {

@@ -14,7 +14,7 @@ import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { Pusher, prng, verify, type Expected } from '../helpers/pusher.js';
 import type { Blob } from '../helpers/content.js';
-import { collectGarbage } from '../../storage/gc.js';
+import { collectGarbage } from '../../storage/jobs/gc.js';
 import { RegistryStorage } from '../../storage/registry.js';
 
 const SECONDS = Number(process.env.STOWAGE_TORTURE_SECONDS ?? 20);

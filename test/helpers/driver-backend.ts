@@ -1,6 +1,6 @@
 // What a storage backend of the test suites is (test/helpers/drivers.ts lists them): apart, so
 // that a backend's module (s3rver.ts) and the list that imports it do not import each other.
-import type { StorageDriver } from '../../storage/driver.js';
+import type { StorageDriver } from '../../storage/drivers/driver.js';
 
 export interface DriverBackend {
   /** Where the registry's data lives, for messages (a directory, a bucket/prefix). */

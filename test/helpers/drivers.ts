@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FilesystemDriver } from '../../storage/fs.js';
+import { FilesystemDriver } from '../../storage/drivers/fs/fs-driver.js';
 import type { DriverFactory } from './driver-backend.js';
 import { s3DriverFactory } from './s3rver.js';
 

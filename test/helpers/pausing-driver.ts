@@ -2,7 +2,7 @@
 // push exactly between two steps of a garbage collection (or the reverse) on every driver,
 // without timing anything.
 import type { Readable, Writable } from 'node:stream';
-import type { ByteRange, DriverWriter, ListOptions, ObjectInfo, StorageDriver } from '../../storage/driver.js';
+import type { ByteRange, DriverWriter, ListOptions, ObjectInfo, StorageDriver } from '../../storage/drivers/driver.js';
 
 export type Operation = 'stat' | 'list' | 'putContent' | 'delete' | 'setAside' | 'touch' | 'move';
 

@@ -9,8 +9,8 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'minio';
-import { MIN_PART_SIZE } from '../../storage/s3-objects.js';
-import { S3Driver, s3DriverOptions, type S3Settings } from '../../storage/s3.js';
+import { MIN_PART_SIZE } from '../../storage/drivers/s3/objects.js';
+import { S3Driver, s3DriverOptions, type S3Settings } from '../../storage/drivers/s3/s3-driver.js';
 import type { DriverBackend, DriverFactory } from './driver-backend.js';
 
 interface S3rverServer {

@@ -2,7 +2,7 @@
 // anything used within it of its start, so a test that wants what it just wrote collected waits
 // until storage's own clock has moved past it. A wait for a condition, not a guess: it reads the
 // times storage stamps.
-import type { StorageDriver } from '../../storage/driver.js';
+import type { StorageDriver } from '../../storage/drivers/driver.js';
 
 const PROBE = '_gc/clock-probe';
 

@@ -10,7 +10,7 @@ import { configFrom } from '../../server/config.js';
 import type { Logger } from '../../server/logger.js';
 import { RegistryStorage } from '../../storage/registry.js';
 import type { DriverBackend, DriverFactory } from './drivers.js';
-import type { StorageDriver } from '../../storage/driver.js';
+import type { StorageDriver } from '../../storage/drivers/driver.js';
 
 export interface RecordedAnswer {
   method: string;

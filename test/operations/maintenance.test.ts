@@ -5,8 +5,8 @@ import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { pushBlob, pushImage } from '../helpers/registry-client.js';
 import { randomBlob } from '../helpers/content.js';
-import { purgeUploads } from '../../storage/upload-purge.js';
-import { scrubBlobs } from '../../storage/scrub.js';
+import { purgeUploads } from '../../storage/jobs/upload-purge.js';
+import { scrubBlobs } from '../../storage/jobs/scrub.js';
 import { blobDataKey, blobDirKey } from '../../storage/layout.js';
 
 describe.each(DRIVERS)('maintenance on $name', (factory) => {

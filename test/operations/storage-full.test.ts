@@ -5,7 +5,7 @@
 // writes on demand, so no real disk has to fill.
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DriverWriter, StorageDriver } from '../../storage/driver.js';
+import type { DriverWriter, StorageDriver } from '../../storage/drivers/driver.js';
 import { createLogger } from '../../server/logger.js';
 import { filesystemDriverFactory, type DriverFactory } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';

@@ -2,7 +2,7 @@
 // client gets bytes while they arrive, and what is committed is served from cache afterwards.
 import { afterEach, describe, expect, it } from 'vitest';
 import * as fsp from 'node:fs/promises';
-import { BlobFill } from '../../server/proxy/blob-fill.js';
+import { BlobFill } from '../../proxy/blob-fill.js';
 import { randomBlob } from '../helpers/content.js';
 import { listen, pull, pushImage, startProxy, startUpstream, tempDir, type Listening, type ProxyServer, type Upstream } from './harness.js';
 

@@ -11,9 +11,9 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { createApp } from '../../server/app.js';
 import { configFrom } from '../../server/config.js';
-import { PullThroughProxy } from '../../server/proxy/pull-through.js';
+import { PullThroughProxy } from '../../proxy/pull-through.js';
 import { silentLogger } from '../../server/logger.js';
-import { FilesystemDriver } from '../../storage/fs.js';
+import { FilesystemDriver } from '../../storage/drivers/fs/fs-driver.js';
 import { RegistryStorage } from '../../storage/registry.js';
 import { blobOf, ociIndex, ociManifest, randomBlob, type Blob, type Manifest } from '../helpers/content.js';
 

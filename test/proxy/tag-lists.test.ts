@@ -2,7 +2,7 @@
 // at most once per TTL, every upstream page followed, the cached tags alone when upstream is
 // down, and the spec's errors for a repository neither side has.
 import { afterEach, describe, expect, it } from 'vitest';
-import { nextPageQuery } from '../../server/proxy/upstream-client.js';
+import { nextPageQuery } from '../../proxy/upstream-client.js';
 import { TestClock, TokenIssuer, listen, pull, pushImage, startProxy, startUpstream, type Listening, type ProxyServer, type Upstream } from './harness.js';
 
 let upstream: Upstream | undefined;

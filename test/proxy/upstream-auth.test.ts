@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBlob } from '../helpers/content.js';
 import { silentLogger } from '../../server/logger.js';
-import { UpstreamClient, parseChallenge } from '../../server/proxy/upstream-client.js';
+import { UpstreamClient, parseChallenge } from '../../proxy/upstream-client.js';
 import { TokenIssuer, listen, pull, pushImage, startProxy, startUpstream, type Listening, type ProxyServer, type Upstream } from './harness.js';
 
 let issuer: TokenIssuer | undefined;

@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Client } from 'minio';
-import type { StorageDriver } from '../../storage/driver.js';
-import { MIN_PART_SIZE } from '../../storage/s3-objects.js';
+import type { StorageDriver } from '../../storage/drivers/driver.js';
+import { MIN_PART_SIZE } from '../../storage/drivers/s3/objects.js';
 import { bucketSnapshot, startS3rver, type S3rverInstance } from '../helpers/s3rver.js';
 
 const MiB = 1024 * 1024;

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseDocument } from 'yaml';
 import { loadConfig } from '../../server/config.js';
-import { s3DriverOptions } from '../../storage/s3.js';
+import { s3DriverOptions } from '../../storage/drivers/s3/s3-driver.js';
 
 const COMPOSE_PATH = fileURLToPath(new URL('../../deploy/compose.yaml', import.meta.url));
 

@@ -2,7 +2,7 @@
 // plus the AWS environment variables become the driver's connection options.
 import { describe, expect, it } from 'vitest';
 import { ConfigError, configFrom, loadConfig } from '../../server/config.js';
-import { s3DriverOptions } from '../../storage/s3.js';
+import { s3DriverOptions } from '../../storage/drivers/s3/s3-driver.js';
 
 describe('storage.s3 configuration', () => {
   it('accepts a registry:2 S3 section, including keys stowage does not act on', () => {

@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createApp } from '../../server/app.js';
 import { configFrom } from '../../server/config.js';
-import type { StorageDriver } from '../../storage/driver.js';
-import { FilesystemDriver } from '../../storage/fs.js';
+import type { StorageDriver } from '../../storage/drivers/driver.js';
+import { FilesystemDriver } from '../../storage/drivers/fs/fs-driver.js';
 import { RegistryStorage } from '../../storage/registry.js';
 import { startS3rver, type S3rverInstance } from '../helpers/s3rver.js';
 

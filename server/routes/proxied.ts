@@ -5,13 +5,13 @@
 import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import { assertDigest } from '../../storage/grammar.js';
-import * as localBlobs from '../routes/blobs.js';
+import * as localBlobs from './blobs.js';
 import { parsePageQuery } from '../pagination.js';
 import { sendBytes, sendStream } from '../respond.js';
-import { sendTagsPage } from '../routes/tags.js';
+import { sendTagsPage } from './tags.js';
 import type { RouteMatch, Services } from '../route-types.js';
-import type { PullThroughProxy } from './pull-through.js';
-import type { ProxyRoute } from './routing.js';
+import type { PullThroughProxy } from '../../proxy/pull-through.js';
+import type { ProxyRoute } from '../../proxy/routing.js';
 
 function proxied(route: RouteMatch, services: Services): { proxy: PullThroughProxy; target: ProxyRoute } {
   if (!services.proxy || !route.proxy) throw new RegistryError('UNKNOWN', 'proxy handler without a proxy route');

@@ -1,9 +1,9 @@
 // How much the registry holds: per repository (tags, manifests, linked blobs and their bytes, as
 // if the repository stored its own copy) and for the content store as it really is, so the
 // difference shows what content addressing saves.
-import type { RegistryStorage } from './registry.js';
-import { blobDataKey, blobListingPrefix, layerLinksPrefix } from './layout.js';
-import { isNotFound } from './errors.js';
+import type { RegistryStorage } from '../registry.js';
+import { blobDataKey, blobListingPrefix, layerLinksPrefix } from '../layout.js';
+import { isNotFound } from '../errors.js';
 
 export interface RepositoryUsage {
   name: string;

@@ -3,7 +3,7 @@
 // content store (and, with deleteUntagged, the manifests no tag reaches).
 //
 // It runs while the server serves, on any driver, from the server's schedule or from
-// `stowage gc` in another process, one run at a time (storage/gc-lease.ts). What it may delete:
+// `stowage gc` in another process, one run at a time (storage/jobs/gc-lease.ts). What it may delete:
 //   - only what its mark phase did not reach, reading storage itself (never a cache) after the
 //     run's start T0 (storage's clock: the lease's modification time);
 //   - only what nobody used since cutoff = T0 - max(grace, driver.clockMarginMs): a blob uploaded, a
@@ -12,12 +12,12 @@
 //     push that reuses an object while the run goes on keeps it (or fails before its 201).
 // A revision being written (its directory there, its link not yet) counts as just used.
 // Tests: test/gc/gc.test.ts, test/gc/liveness.test.ts, test/gc/torture.test.ts, test/gc/crash-loop.test.ts.
-import type { RegistryStorage } from './registry.js';
-import type { StorageDriver } from './driver.js';
-import { RegistryError } from '../errors/registry-error.js';
-import { isNotFound } from './errors.js';
-import { parseManifest } from './manifest-format.js';
-import { deleteUnlessUsed, dropAside, type LivenessHooks } from './liveness.js';
+import type { RegistryStorage } from '../registry.js';
+import type { StorageDriver } from '../drivers/driver.js';
+import { RegistryError } from '../../errors/registry-error.js';
+import { isNotFound } from '../errors.js';
+import { parseManifest } from '../manifest-format.js';
+import { deleteUnlessUsed, dropAside, type LivenessHooks } from '../liveness.js';
 import { GcLease, recoverAbandonedRuns } from './gc-lease.js';
 import {
   blobDataKey,
@@ -31,8 +31,8 @@ import {
   referrersPrefix,
   tagCurrentLinkKey,
   tagsPrefix,
-} from './layout.js';
-import { assertDigest, isValidTag } from './grammar.js';
+} from '../layout.js';
+import { assertDigest, isValidTag } from '../grammar.js';
 
 export { GcBusyError } from './gc-lease.js';
 

@@ -1,10 +1,10 @@
 // Retagging on the server: make an image of one repository reachable under another name (and
 // tag) by writing links only. The manifest, every child manifest of an index and every blob they
 // name are linked into the destination; no blob byte is read or written.
-import { RegistryError } from '../errors/registry-error.js';
-import { assertDigest, assertName, assertTag, isDigestReference } from './grammar.js';
-import { parseManifest } from './manifest-format.js';
-import type { RegistryStorage } from './registry.js';
+import { RegistryError } from '../../errors/registry-error.js';
+import { assertDigest, assertName, assertTag, isDigestReference } from '../grammar.js';
+import { parseManifest } from '../manifest-format.js';
+import type { RegistryStorage } from '../registry.js';
 
 export interface ImageReference {
   name: string;

@@ -3,9 +3,9 @@
 // each `stowage.proxies` entry serves the names under `<prefix>/`, and every other name stays a
 // local repository. containerd's mirror form (`?ns=<host>`, distribution-spec draft "Registry
 // Proxying") picks the upstream by host. Docker Hub's one-part names get `library/`.
-import { assertName } from '../../storage/grammar.js';
-import type { RegistryConfig } from '../config.js';
-import type { Logger } from '../logger.js';
+import { assertName } from '../storage/grammar.js';
+import type { RegistryConfig } from '../server/config.js';
+import type { Logger } from '../server/logger.js';
 import { UpstreamClient } from './upstream-client.js';
 import { UpstreamPolicy } from './upstream-policy.js';
 

@@ -5,7 +5,7 @@
 //   buffer and written with one call per buffer, instead of one thread-pool round trip per chunk.
 import type * as fsp from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { transferBuffers } from './buffer-pool.js';
+import { transferBuffers } from '../../buffer-pool.js';
 
 function writeChunk(destination: Writable, chunk: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -7,14 +7,14 @@
 // clients ask for are fetched: an index's children come when a client pulls them by digest.
 import { SILENT_OBSERVER, type ProxyObserver } from './observer.js';
 import { LRUCache } from 'lru-cache';
-import type { CachedManifest } from '../../storage/cache.js';
-import { RegistryError } from '../../errors/registry-error.js';
-import { isNotFound } from '../../storage/errors.js';
-import { assertDigest, assertTag, isDigestReference, parseDigest } from '../../storage/grammar.js';
-import { digestOfBytes } from '../../storage/hashing.js';
-import { proxyTagKey } from '../../storage/layout.js';
-import type { RegistryStorage } from '../../storage/registry.js';
-import type { Logger } from '../logger.js';
+import type { CachedManifest } from '../storage/cache.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { isNotFound } from '../storage/errors.js';
+import { assertDigest, assertTag, isDigestReference, parseDigest } from '../storage/grammar.js';
+import { digestOfBytes } from '../storage/hashing.js';
+import { proxyTagKey } from '../storage/layout.js';
+import type { RegistryStorage } from '../storage/registry.js';
+import type { Logger } from '../server/logger.js';
 import type { ProxyRoute } from './routing.js';
 import { UpstreamUnavailableError, type UpstreamManifest } from './upstream-client.js';
 

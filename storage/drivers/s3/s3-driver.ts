@@ -14,10 +14,10 @@
 // Appends to one key must not run concurrently (the upload protocol sends chunks in order).
 import type { Readable, Writable } from 'node:stream';
 import { Client } from 'minio';
-import { NotFoundError } from './errors.js';
-import { assertKey, copyByReading, type ByteRange, type DriverWriter, type ObjectInfo, type StorageDriver } from './driver.js';
-import { MIN_PART_SIZE, S3Objects, appendDir, appendStateName, appendedSize } from './s3-objects.js';
-import { AppendWriter, PlainWriter, seal } from './s3-writers.js';
+import { NotFoundError } from '../../errors.js';
+import { assertKey, copyByReading, type ByteRange, type DriverWriter, type ObjectInfo, type StorageDriver } from '../driver.js';
+import { MIN_PART_SIZE, S3Objects, appendDir, appendStateName, appendedSize } from './objects.js';
+import { AppendWriter, PlainWriter, seal } from './writers.js';
 
 export const DEFAULT_PART_SIZE = 10 * 1024 * 1024;
 

@@ -2,13 +2,13 @@
 // Reads go local first: a blob the repository links is a hit; a blob the registry holds for
 // another repository is linked once upstream confirms this repository has it; anything else is
 // a miss served by the single-flight fill. No upstream is contacted at start-up.
-import { RegistryError } from '../../errors/registry-error.js';
-import { assertDigest, isValidTag } from '../../storage/grammar.js';
-import { compareLexically } from '../../storage/manifests.js';
-import type { RegistryStorage } from '../../storage/registry.js';
-import type { RegistryConfig } from '../config.js';
-import type { Logger } from '../logger.js';
-import type { CachedManifest } from '../../storage/cache.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { assertDigest, isValidTag } from '../storage/grammar.js';
+import { compareLexically } from '../storage/manifests.js';
+import type { RegistryStorage } from '../storage/registry.js';
+import type { RegistryConfig } from '../server/config.js';
+import type { Logger } from '../server/logger.js';
+import type { CachedManifest } from '../storage/cache.js';
 import { BlobFills, type FilledBlob } from './blob-fill.js';
 import { ProxyCacheCap } from './cache-cap.js';
 import { ProxyManifests } from './manifest-cache.js';

@@ -2,11 +2,11 @@
 // the few S3 calls it makes, and the append state kept beside a key. Only calls that both AWS S3
 // and MinIO provide are used, and of the multipart API only the low-level ones (s3rver, the test
 // server, lacks ListMultipartUploads and UploadPartCopy, which minio's high-level putObject and
-// composeObject reach for). Knows nothing of registry keys; storage/s3.ts maps those to names.
+// composeObject reach for). Knows nothing of registry keys; storage/drivers/s3/s3-driver.ts maps those to names.
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { CopyDestinationOptions, CopySourceOptions, type Client } from 'minio';
-import type { ByteRange } from './driver.js';
+import type { ByteRange } from '../driver.js';
 
 /** S3's smallest part (except the last) and its largest part count. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;

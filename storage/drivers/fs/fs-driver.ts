@@ -4,16 +4,16 @@
 // a write in flight, and a process killed mid-write leaves nothing under any key.
 // Durability (unless fsync is off): the file's bytes are synced before the rename, and the
 // directories whose entries changed after it, so a key never names a truncated file after a
-// power loss, and a write that returned survives one (storage/fs-durability.ts). Appends (upload
+// power loss, and a write that returned survives one (storage/drivers/fs/durability.ts). Appends (upload
 // sessions) are synced only when move() publishes them.
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
-import { CoalescingFileWriter, copyFileTo } from './fs-streams.js';
-import { changedDirectories, durableOps } from './fs-durability.js';
-import { NotFoundError } from './errors.js';
-import { assertKey, type ByteRange, type DriverWriter, type ObjectInfo, type StorageDriver } from './driver.js';
+import { CoalescingFileWriter, copyFileTo } from './streams.js';
+import { changedDirectories, durableOps } from './durability.js';
+import { NotFoundError } from '../../errors.js';
+import { assertKey, type ByteRange, type DriverWriter, type ObjectInfo, type StorageDriver } from '../driver.js';
 
 /** Where temporary files live, below the root. The driver refuses keys under it. */
 export const TEMP_DIR = '_tmp';

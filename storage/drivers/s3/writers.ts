@@ -5,8 +5,8 @@
 // bucket (see AppendState in s3-objects.ts), so any replica, or this one after a restart, can stat,
 // continue or seal the key; seal() turns that state into a plain object when someone reads it.
 import { Writable } from 'node:stream';
-import type { DriverWriter } from './driver.js';
-import { appendDir, newTailName, type AppendState, type S3Objects, type TailSegment, type UploadedPart } from './s3-objects.js';
+import type { DriverWriter } from '../driver.js';
+import { appendDir, newTailName, type AppendState, type S3Objects, type TailSegment, type UploadedPart } from './objects.js';
 
 /** Past this many tail segments an append merges them into one (bounds the state and a seal's GETs). */
 const MAX_TAIL_SEGMENTS = 32;

@@ -1,8 +1,8 @@
 // Purging stale upload sessions (Distribution's storage.maintenance.uploadpurging): a session
 // whose start is older than the age limit is abandoned, and its bytes are deleted.
-import type { RegistryStorage } from './registry.js';
-import { isNotFound } from './errors.js';
-import { uploadStartedAtKey } from './layout.js';
+import type { RegistryStorage } from '../registry.js';
+import { isNotFound } from '../errors.js';
+import { uploadStartedAtKey } from '../layout.js';
 
 export interface PurgeReport {
   purged: string[];

@@ -3,11 +3,11 @@
 // A blob directory may also hold what a killed write left: a temporary file written beside the
 // data by versions before the filesystem driver's _tmp/ directory, or an empty directory. Those
 // are reported as leftovers, apart from corruption: no blob was ever visible there.
-import type { RegistryStorage } from './registry.js';
-import { blobDataKey, blobDirKey, blobListingPrefix } from './layout.js';
-import { digestOfStream } from './hashing.js';
-import { parseDigest } from './grammar.js';
-import { isNotFound } from './errors.js';
+import type { RegistryStorage } from '../registry.js';
+import { blobDataKey, blobDirKey, blobListingPrefix } from '../layout.js';
+import { digestOfStream } from '../hashing.js';
+import { parseDigest } from '../grammar.js';
+import { isNotFound } from '../errors.js';
 
 const DATA = 'data';
 

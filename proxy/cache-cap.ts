@@ -5,14 +5,14 @@
 // a blob's bytes go once no repository links it. Repositories that are not proxied are never
 // touched, and nothing they hold is counted or deleted. Pull times are kept in memory and written
 // to storage at most once an hour per image, so a cache hit rarely writes.
-import { RegistryError } from '../../errors/registry-error.js';
-import { isNotFound } from '../../storage/errors.js';
-import { parseManifest } from '../../storage/manifest-format.js';
-import { blobDataKey, layerLinksPrefix, manifestRevisionKey, proxyPulledKey, proxyTagKey } from '../../storage/layout.js';
-import type { RegistryStorage } from '../../storage/registry.js';
-import type { Logger } from '../logger.js';
-import { deleteUnlessUsed, dropAside } from '../../storage/liveness.js';
-import { GcBusyError, GcLease } from '../../storage/gc-lease.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { isNotFound } from '../storage/errors.js';
+import { parseManifest } from '../storage/manifest-format.js';
+import { blobDataKey, layerLinksPrefix, manifestRevisionKey, proxyPulledKey, proxyTagKey } from '../storage/layout.js';
+import type { RegistryStorage } from '../storage/registry.js';
+import type { Logger } from '../server/logger.js';
+import { deleteUnlessUsed, dropAside } from '../storage/liveness.js';
+import { GcBusyError, GcLease } from '../storage/jobs/gc-lease.js';
 
 /** One eviction pass: the run its blobs are set aside under, and what counts as used since it began. */
 interface EvictionPass {
@@ -110,7 +110,7 @@ export class ProxyCacheCap {
 
   /** One pass: measure what the cache holds and evict until it fits under the cap. */
   async enforce(): Promise<EvictionReport> {
-    // A pass deletes blobs as garbage collection does, under its lease (storage/gc-lease.ts) and
+    // A pass deletes blobs as garbage collection does, under its lease (storage/jobs/gc-lease.ts) and
     // through deleteUnlessUsed (storage/liveness.ts): a local push that links a blob after the
     // scan below retains it, and keeps it. While a collection runs, the pass waits for the next.
     const lease = await GcLease.acquire(this.options.storage.driver);

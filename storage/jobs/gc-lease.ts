@@ -7,10 +7,10 @@
 // Safety does not rest on the lease: two runs at once cannot delete anything a writer retained.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { StorageDriver } from './driver.js';
-import { isNotFound } from './errors.js';
-import { GC_LEASES_ROOT, gcLeaseKey } from './layout.js';
-import { recoverAside } from './liveness.js';
+import type { StorageDriver } from '../drivers/driver.js';
+import { isNotFound } from '../errors.js';
+import { GC_LEASES_ROOT, gcLeaseKey } from '../layout.js';
+import { recoverAside } from '../liveness.js';
 
 export const LEASE_RENEW_MS = 10_000;
 export const LEASE_STALE_MS = 60_000;
