@@ -3,8 +3,9 @@
 //   1. request id, API version and configured headers on every answer; one log line and the
 //      metrics of every request
 //   2. errors -> the spec's JSON envelope (server/errors.ts); upload load shedding (the total
-//      here, each client's share in the router once the caller is known); webhook events
-//   3. /v2 dispatch (server/routes.ts; it asks auth/ whether the caller may, before any handler),
+//      here, each client's share in the router once the caller is known)
+//   3. /v2 dispatch (server/v2/router.ts: it asks auth/ whether the caller may, routes the name
+//      to a Repository once, wraps it for webhook events, then calls the handler),
 //      the built-in token endpoint /token, then the operator routes (server/ops-routes.ts);
 //      anything else is a JSON 404
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -18,7 +19,7 @@ import { token } from './routes/token.js';
 import { errorMiddleware, type Refusal } from './errors.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
-import { v2Router } from './routes.js';
+import { v2Router } from './v2/router.js';
 import { routeOptions } from './route-options.js';
 import { RegistryMetrics } from './metrics.js';
 import { opsRouter } from './ops-routes.js';
@@ -27,8 +28,9 @@ import { Aliases } from './aliases.js';
 import { requestIdOf } from './request-id.js';
 import { isUploadRequest, uploadLimiter } from './load-shedding.js';
 import { refuseUnknownTransferCoding } from './request-body.js';
-import { createManifestFastPath, type FastPath } from './fast-path.js';
-import { Notifier, notificationMiddleware } from './notifications.js';
+import { createManifestFastPath, type FastPath } from './v2/fast-path.js';
+import { RepositoryRouter } from './v2/name-routing.js';
+import { Notifier } from '../notifications/notifier.js';
 import { PullThroughProxy } from '../proxy/pull-through.js';
 
 export { routeOptions };
@@ -107,24 +109,32 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   app.silent = true;
   const pullThrough = proxy ?? PullThroughProxy.fromConfig(config, storage, logger, { observer: metrics.proxyObserver() });
   const aliases = new Aliases(config.stowage.aliases);
-  const routeV2 = v2Router({ storage, options: routeOptions(config), logger, proxy: pullThrough, access: auth?.controller, aliases });
+  const events = notifier ?? new Notifier(config.notifications?.endpoints ?? [], logger);
+  // Names are routed once, for the dispatcher and the fast path alike (server/v2/name-routing.ts).
+  const repositories = new RepositoryRouter(storage, pullThrough, aliases);
+  const routeV2 = v2Router({
+    registry: storage,
+    repositories,
+    options: routeOptions(config),
+    logger,
+    access: auth?.controller,
+    aliases,
+    notifier: events.enabled ? events : undefined,
+  });
   const issuer = auth?.issuer;
   app.use(accessMiddleware(config, logger, metrics));
   app.use(errorMiddleware(logger));
   app.use(refuseUnknownTransferCoding);
   app.use(uploadLimiter({ total: config.stowage.http.maxuploads, perClient: config.stowage.http.maxuploadsperclient }));
-  const events = notifier ?? new Notifier(config.notifications?.endpoints ?? [], logger);
-  if (events.enabled) app.use(notificationMiddleware(events));
-  // Auth and notifications act on every request in the middleware: with either on, no fast path.
+  // Auth and notifications act on every request in the dispatcher: with either on, no fast path.
   if (!auth && !events.enabled) {
     app.fastPath = createManifestFastPath({
-      storage,
+      cached: storage,
+      repositories,
       metrics,
       logger,
       accessLog: !config.log.accesslog.disabled,
       extraHeaders: Object.entries(config.http.headers ?? {}).map(([k, v]) => [k, v.join(', ')] as const),
-      aliases: aliases.empty ? undefined : aliases,
-      proxy: pullThrough,
     });
   }
   app.use(async (ctx, next) => {

@@ -60,3 +60,11 @@ export function assertDigest(digest: string): ParsedDigest {
 export function isDigestReference(reference: string): boolean {
   return reference.includes(':');
 }
+
+const UPLOAD_ID_RE = /^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/;
+
+/** Upload ids (and collection run ids) are UUIDs this registry made; anything else names no upload. */
+export function assertUploadId(id: string): string {
+  if (!UPLOAD_ID_RE.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload unknown', { detail: { uuid: id.slice(0, 100) } });
+  return id;
+}

@@ -22,19 +22,12 @@
 // Repository name components never start with "_", so the "_layers"/"_manifests"/"_uploads"
 // directories cannot collide with a nested repository name.
 import { RegistryError } from '../errors/registry-error.js';
-import { assertDigest, assertName, assertTag } from './grammar.js';
+import { assertDigest, assertName, assertTag, assertUploadId } from './grammar.js';
 
 export const LAYOUT_VERSION = '1';
 export const LAYOUT_VERSION_KEY = 'layout-version';
 export const BLOBS_ROOT = 'blobs';
 export const REPOSITORIES_ROOT = 'repositories';
-
-const UPLOAD_ID_RE = /^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/;
-
-export function assertUploadId(id: string): string {
-  if (!UPLOAD_ID_RE.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload unknown', { detail: { uuid: id.slice(0, 100) } });
-  return id;
-}
 
 export function blobDirKey(digest: string): string {
   const { algorithm, hex } = assertDigest(digest);

@@ -1,5 +1,7 @@
 // The registry's storage, assembled once over any driver: blobs, uploads, manifests and the
-// catalog share one driver and one cache. The server builds exactly one of these.
+// catalog share one driver and one cache. The server builds exactly one of these, and asks it
+// for repositories (the Registry interface, storage/repository.ts); the stores themselves are
+// for storage's own jobs (storage/jobs/) and the proxy's cache bookkeeping.
 import type { StorageDriver } from './drivers/driver.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { isNotFound } from './errors.js';
@@ -10,8 +12,12 @@ import { ManifestStore } from './manifests.js';
 import { Catalog } from './catalog.js';
 import { LAYOUT_VERSION, LAYOUT_VERSION_KEY } from './layout.js';
 import { recoverAbandonedRuns } from './jobs/gc-lease.js';
+import { LocalRepository } from './local-repository.js';
+import type { CachedManifest } from './cache.js';
+import type { Registry, Repository } from './repository.js';
+import { isValidTag, parseDigest } from './grammar.js';
 
-export class RegistryStorage {
+export class RegistryStorage implements Registry {
   readonly cache: RegistryCache;
   readonly blobs: BlobStore;
   readonly uploads: UploadStore;
@@ -27,6 +33,46 @@ export class RegistryStorage {
     this.uploads = new UploadStore(driver, this.blobs);
     this.manifests = new ManifestStore(driver, this.blobs, this.cache);
     this.catalog = new Catalog(driver, this.cache);
+  }
+
+  /** The driver's kind, for logs and the readiness answer ("filesystem", "s3"). */
+  get kind(): string {
+    return this.driver.kind;
+  }
+
+  /** The repository of that (checked) name, served from this storage. */
+  repository(name: string): Repository {
+    return new LocalRepository(name, this);
+  }
+
+  repositories(): Promise<string[]> {
+    return this.catalog.repositories();
+  }
+
+  /** Whether the storage answers now (readiness). */
+  check(): Promise<void> {
+    return this.driver.check();
+  }
+
+  /** Drops expired cache entries and running upload hashes (lru-cache only drops them when read). */
+  purgeStale(): void {
+    this.cache.purgeStale();
+    this.uploads.purgeStale();
+  }
+
+  /**
+   * The manifest under a tag or digest if the cache holds it, without touching storage: the
+   * manifest fast path (server/v2/fast-path.ts) answers only what this returns.
+   */
+  cachedManifest(name: string, reference: string): CachedManifest | undefined {
+    let digest = reference;
+    if (parseDigest(reference) === undefined) {
+      if (!isValidTag(reference)) return undefined;
+      const tagged = this.cache.tags.get(RegistryCache.tagKey(name, reference));
+      if (tagged === undefined) return undefined;
+      digest = tagged;
+    }
+    return this.cache.manifests.get(RegistryCache.contentKey(name, digest));
   }
 
   /** Checks the storage is usable and carries a layout this version understands. */

@@ -16,8 +16,8 @@ import { RegistryStorage } from '../../storage/registry.js';
 import { createApp } from '../../server/app.js';
 import { configFrom } from '../../server/config.js';
 import { OPS_ROUTES } from '../../server/ops-routes.js';
-import { ROUTES, matchRoute } from '../../server/routes.js';
-import type { Resource } from '../../server/route-types.js';
+import { ROUTES, matchRoute } from '../../server/v2/router.js';
+import type { Resource } from '../../server/v2/route-types.js';
 
 const HTTP_METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options', 'trace'] as const;
 

@@ -1,12 +1,12 @@
 // Blob uploads (end-4a/4b monolithic, end-5 chunked PATCH, end-6 PUT, end-11 mount, end-13 status):
 // each handler parses the request, calls the upload store once and sets the spec's headers.
 import type { Context } from 'koa';
-import { RegistryError } from '../../errors/registry-error.js';
-import { assertDigest, isValidName } from '../../storage/grammar.js';
-import { assertUploadId } from '../../storage/layout.js';
-import { hasBody } from '../request-body.js';
-import { rangeHeader, sendEmpty } from '../respond.js';
-import type { RouteMatch, Services } from '../route-types.js';
+import { RegistryError } from '../../../errors/registry-error.js';
+import { assertDigest, isValidName } from '../../../storage/grammar.js';
+import { assertUploadId } from '../../../storage/grammar.js';
+import { hasBody } from '../../request-body.js';
+import { rangeHeader, sendEmpty } from '../../respond.js';
+import { repositoryOf, type RouteMatch } from '../route-types.js';
 
 function queryString(ctx: Context, key: string): string | undefined {
   const value = ctx.query[key];
@@ -52,49 +52,49 @@ function chunkStart(ctx: Context): number | undefined {
   return start;
 }
 
-export async function start(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+export async function start(ctx: Context, route: RouteMatch): Promise<void> {
   const mount = queryString(ctx, 'mount');
   const from = queryString(ctx, 'from');
   if (mount && from) {
     assertDigest(mount);
     // An unknown or invalid source, or one the caller may not pull, falls back to an ordinary upload (end-11).
     if (isValidName(from) && (route.caller?.allows(from, 'pull') ?? true)) {
-      const mounted = await storage.blobs.mount(route.name, from, mount);
+      const mounted = await repositoryOf(route).blobs.mount(from, mount);
       if (mounted) return blobCreated(ctx, route.name, mount);
     }
   }
   const digest = queryString(ctx, 'digest');
   if (digest !== undefined) {
     assertDigest(digest);
-    await storage.uploads.putMonolithic(route.name, digest, ctx.req);
+    await repositoryOf(route).uploads.putMonolithic(digest, ctx.req);
     return blobCreated(ctx, route.name, digest);
   }
-  const upload = await storage.uploads.start(route.name);
+  const upload = await repositoryOf(route).uploads.start();
   uploadAccepted(ctx, 202, route.name, upload.id, 0);
 }
 
-export async function status(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+export async function status(ctx: Context, route: RouteMatch): Promise<void> {
   const id = assertUploadId(route.param);
-  const upload = await storage.uploads.status(route.name, id);
+  const upload = await repositoryOf(route).uploads.status(id);
   uploadAccepted(ctx, 204, route.name, id, upload.size);
 }
 
-export async function patch(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+export async function patch(ctx: Context, route: RouteMatch): Promise<void> {
   const id = assertUploadId(route.param);
-  const upload = await storage.uploads.append(route.name, id, ctx.req, { start: chunkStart(ctx) });
+  const upload = await repositoryOf(route).uploads.append(id, ctx.req, { start: chunkStart(ctx) });
   uploadAccepted(ctx, 202, route.name, id, upload.size);
 }
 
-export async function finish(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+export async function finish(ctx: Context, route: RouteMatch): Promise<void> {
   const id = assertUploadId(route.param);
   const digest = requiredDigest(ctx);
   // The Content-Range start is checked in storage, under the upload's lock, as a PATCH's is.
-  const blob = await storage.uploads.finish(route.name, id, digest, hasBody(ctx.req) ? ctx.req : undefined, { start: chunkStart(ctx) });
+  const blob = await repositoryOf(route).uploads.finish(id, digest, hasBody(ctx.req) ? ctx.req : undefined, { start: chunkStart(ctx) });
   blobCreated(ctx, route.name, blob.digest);
 }
 
-export async function cancel(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+export async function cancel(ctx: Context, route: RouteMatch): Promise<void> {
   const id = assertUploadId(route.param);
-  await storage.uploads.cancel(route.name, id);
+  await repositoryOf(route).uploads.cancel(id);
   sendEmpty(ctx, 204);
 }

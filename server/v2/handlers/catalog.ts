@@ -2,14 +2,14 @@
 // only the repositories the caller may pull are listed (filtered before paginating). Aliases
 // (stowage.aliases) are listed as repositories.
 import type { Context } from 'koa';
-import { paginate, parsePageQuery } from '../pagination.js';
-import { sendJson } from '../respond.js';
-import { compareLexically } from '../../storage/manifests.js';
+import { paginate, parsePageQuery } from '../../pagination.js';
+import { sendJson } from '../../respond.js';
+import { compareLexically } from '../../../storage/manifests.js';
 import type { RouteMatch, Services } from '../route-types.js';
 
-export async function list(ctx: Context, route: RouteMatch, { storage, aliases }: Services): Promise<void> {
+export async function list(ctx: Context, route: RouteMatch, { registry, aliases }: Services): Promise<void> {
   const page = parsePageQuery(ctx.query);
-  const stored = await storage.catalog.repositories();
+  const stored = await registry.repositories();
   // Short names are repositories to their users: list them beside their targets.
   const all = aliases && !aliases.empty ? [...new Set([...stored, ...aliases.listed(stored)])].sort(compareLexically) : stored;
   const visible = route.caller ? all.filter((name) => route.caller!.canPull(name)) : all;

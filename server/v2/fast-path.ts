@@ -3,28 +3,28 @@
 // every pull starts with, and the bench measured Koa's context, the middleware chain and its
 // promises at over half of its cost. The answer is the one the Koa route gives (same headers,
 // request id, metrics and access log line; a test compares them). Anything else goes to Koa:
-// a cache miss, a query string, a name behind an alias or a proxy, and every request of a
-// registry with auth or notifications, whose rules live in the middleware.
+// a cache miss, a query string, a name behind an alias or a proxy (it asks the same name router
+// as the /v2 dispatcher), and every request of a registry with auth or notifications, whose
+// rules live in the dispatcher.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { RegistryStorage } from '../storage/registry.js';
-import { RegistryCache, type CachedManifest } from '../storage/cache.js';
-import { isValidName, isValidTag, parseDigest } from '../storage/grammar.js';
-import type { Aliases } from './aliases.js';
-import type { Logger } from './logger.js';
-import type { RegistryMetrics } from './metrics.js';
-import type { PullThroughProxy } from '../proxy/pull-through.js';
-import { requestIdOf } from './request-id.js';
-import { decodePathParam } from './path-param.js';
+import type { CachedManifest } from '../../storage/cache.js';
+import { isValidName } from '../../storage/grammar.js';
+import type { RepositoryRouter } from './name-routing.js';
+import type { Logger } from '../logger.js';
+import type { RegistryMetrics } from '../metrics.js';
+import { requestIdOf } from '../request-id.js';
+import { decodePathParam } from '../path-param.js';
 
 export interface FastPathDependencies {
-  storage: RegistryStorage;
+  /** What the cache holds (RegistryStorage.cachedManifest). */
+  cached: { cachedManifest(name: string, reference: string): CachedManifest | undefined };
+  /** The /v2 dispatcher's name router: only names it serves as stored are answered here. */
+  repositories: RepositoryRouter;
   metrics: RegistryMetrics;
   logger: Logger;
   accessLog: boolean;
   /** Configured response headers (http.headers), as name/value pairs. */
   extraHeaders: ReadonlyArray<readonly [string, string]>;
-  aliases?: Aliases;
-  proxy?: PullThroughProxy;
 }
 
 const PREFIX = '/v2/';
@@ -34,19 +34,7 @@ const MANIFESTS = '/manifests/';
 export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 export function createManifestFastPath(deps: FastPathDependencies): FastPath {
-  const { storage, metrics, logger, accessLog, extraHeaders, aliases, proxy } = deps;
-  const cache = storage.cache;
-
-  function lookup(name: string, reference: string): CachedManifest | undefined {
-    let digest = reference;
-    if (parseDigest(reference) === undefined) {
-      if (!isValidTag(reference)) return undefined;
-      const tagged = cache.tags.get(RegistryCache.tagKey(name, reference));
-      if (tagged === undefined) return undefined;
-      digest = tagged;
-    }
-    return cache.manifests.get(RegistryCache.contentKey(name, digest));
-  }
+  const { cached, repositories, metrics, logger, accessLog, extraHeaders } = deps;
 
   return function manifestFastPath(req, res) {
     const method = req.method;
@@ -60,8 +48,8 @@ export function createManifestFastPath(deps: FastPathDependencies): FastPath {
     if (raw.includes('/') || !isValidName(name)) return false;
     // Decoded as the router decodes it (server/path-param.ts), so both name the same manifest.
     const reference = decodePathParam(raw);
-    if (aliases?.resolve(name) !== undefined || proxy?.route(name) !== undefined) return false;
-    const manifest = lookup(name, reference);
+    if (!repositories.isPlain(name)) return false;
+    const manifest = cached.cachedManifest(name, reference);
     if (!manifest) return false;
 
     const started = process.hrtime.bigint();

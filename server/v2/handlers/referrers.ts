@@ -1,16 +1,16 @@
 // GET /v2/<name>/referrers/<digest> (end-12a/12b): an OCI index of the manifests whose subject is
 // the digest, filtered by artifactType when asked (and then saying so in OCI-Filters-Applied).
 import type { Context } from 'koa';
-import { assertDigest } from '../../storage/grammar.js';
-import { MEDIA_TYPES } from '../../storage/manifest-format.js';
-import { sendJson } from '../respond.js';
-import type { RouteMatch, Services } from '../route-types.js';
+import { assertDigest } from '../../../storage/grammar.js';
+import { MEDIA_TYPES } from '../../../storage/manifest-format.js';
+import { sendJson } from '../../respond.js';
+import { repositoryOf, type RouteMatch } from '../route-types.js';
 
-export async function list(ctx: Context, route: RouteMatch, { storage }: Services): Promise<void> {
+export async function list(ctx: Context, route: RouteMatch): Promise<void> {
   assertDigest(route.param);
   const raw = ctx.query.artifactType;
   const artifactType = Array.isArray(raw) ? raw[0] : raw;
-  const manifests = await storage.manifests.referrers(route.name, route.param, artifactType || undefined);
+  const manifests = await repositoryOf(route).referrers.list(route.param, artifactType || undefined);
   sendJson(
     ctx,
     200,

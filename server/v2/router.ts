@@ -2,20 +2,21 @@
 // patterns (the suffix decides the resource), the name is checked against the spec's grammar,
 // and the request goes to the handler registered for that resource and method.
 import type { Context } from 'koa';
-import { RegistryError } from '../errors/registry-error.js';
-import { assertName, isValidName } from '../storage/grammar.js';
-import { decodePathParam } from './path-param.js';
-import { claimUploadSlot } from './load-shedding.js';
-import * as base from './routes/base.js';
-import * as blobs from './routes/blobs.js';
-import * as uploads from './routes/uploads.js';
-import * as manifests from './routes/manifests.js';
-import * as tags from './routes/tags.js';
-import * as catalog from './routes/catalog.js';
-import * as referrers from './routes/referrers.js';
+import { RegistryError } from '../../errors/registry-error.js';
+import { assertName, isValidName } from '../../storage/grammar.js';
+import { decodePathParam } from '../path-param.js';
+import { claimUploadSlot } from '../load-shedding.js';
+import * as base from './handlers/base.js';
+import * as blobs from './handlers/blobs.js';
+import * as uploads from './handlers/uploads.js';
+import * as manifests from './handlers/manifests.js';
+import * as tags from './handlers/tags.js';
+import * as catalog from './handlers/catalog.js';
+import * as referrers from './handlers/referrers.js';
 import type { Handler, Resource, RouteMatch, Services } from './route-types.js';
-import * as proxied from './routes/proxied.js';
-import { CATALOG_ACCESS, repositoryAccess, type Action, type ResourceAccess } from '../auth/scope.js';
+import { listen } from '../../notifications/listen.js';
+import type { EventOrigin } from '../../notifications/notifier.js';
+import { CATALOG_ACCESS, repositoryAccess, type Action, type ResourceAccess } from '../../auth/scope.js';
 
 const PATTERNS: Array<[Resource, RegExp]> = [
   ['tags', /^\/v2\/(.+)\/tags\/list$/],
@@ -52,19 +53,6 @@ export const ROUTES: Record<Resource, MethodTable> = {
   uploads: { POST: uploads.start },
   upload: { GET: uploads.status, PATCH: uploads.patch, PUT: uploads.finish, DELETE: uploads.cancel },
   referrers: { GET: referrers.list },
-};
-
-/**
- * Names served by an upstream (proxy/): read-only caches. Pushes and deletes answer
- * UNSUPPORTED (405), as Distribution's proxy mode does.
- */
-export const PROXY_ROUTES: Record<Resource, MethodTable> = {
-  ...ROUTES,
-  tags: { GET: proxied.listTags },
-  manifest: { GET: proxied.getManifest, HEAD: proxied.getManifest, PUT: proxied.refuseWrite, DELETE: proxied.refuseWrite },
-  blob: { GET: proxied.getBlob, HEAD: proxied.getBlob, DELETE: proxied.refuseWrite },
-  uploads: { POST: proxied.refuseWrite },
-  upload: { GET: proxied.refuseWrite, PATCH: proxied.refuseWrite, PUT: proxied.refuseWrite, DELETE: proxied.refuseWrite },
 };
 
 /**
@@ -112,6 +100,16 @@ function namespaceHint(ctx: Context): string | undefined {
   return (Array.isArray(ns) ? ns[0] : ns) || undefined;
 }
 
+/** Who caused a request's events and through which connection. */
+function eventOrigin(ctx: Context, user: string | undefined): EventOrigin {
+  const socket = ctx.req.socket;
+  return {
+    request: { id: String(ctx.state.requestId ?? ''), addr: ctx.ip, host: ctx.host, method: ctx.method, useragent: ctx.get('User-Agent') },
+    actor: user,
+    localAddr: socket.localAddress ? `${socket.localAddress}:${socket.localPort}` : '',
+  };
+}
+
 export function v2Router(services: Services) {
   return async function routeV2(ctx: Context): Promise<void> {
     let route = matchRoute(ctx.path);
@@ -125,34 +123,36 @@ export function v2Router(services: Services) {
       const optional = optionalAccess(route, ctx.method, ctx.query);
       const caller = await services.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip, optional }, needed);
       route = { ...route, caller };
-      // Who acted, for webhook events (server/notifications.ts).
-      ctx.state.user = caller.identity.user;
     }
     // The client's share of the upload slots, now that we know who it is (server/load-shedding.ts).
     claimUploadSlot(ctx, route.caller?.identity.user);
-    const alias = route.name && services.aliases ? services.aliases.resolve(route.name) : undefined;
-    if (alias) {
-      if (WRITE_METHODS.has(ctx.method) && !alias.writable) {
-        throw new RegistryError('DENIED', `${route.name} is an alias of ${alias.name} and does not accept writes`, { detail: { name: route.name, target: alias.name } });
+    if (route.name) {
+      const routed = services.repositories.route(route.name, namespaceHint(ctx));
+      const { alias, upstream } = routed;
+      if (alias) {
+        if (WRITE_METHODS.has(ctx.method) && !alias.writable) {
+          throw new RegistryError('DENIED', `${route.name} is an alias of ${alias.name} and does not accept writes`, { detail: { name: route.name, target: alias.name } });
+        }
+        // The grant above covers the alias; the target is what is read or written, so the caller
+        // needs the same actions there (and pull, to see it at all).
+        const caller = route.caller;
+        const refused = caller ? targetActions(route, ctx.method).filter((action) => !caller.may(alias.name, action)) : [];
+        if (refused.length > 0) {
+          throw new RegistryError('DENIED', 'requested access to the resource is denied', { detail: { name: alias.name, actions: refused } });
+        }
       }
-      // The grant above covers the alias; the target is what is read or written, so the caller
-      // needs the same actions there (and pull, to see it at all).
-      const caller = route.caller;
-      const refused = caller ? targetActions(route, ctx.method).filter((action) => !caller.may(alias.name, action)) : [];
-      if (refused.length > 0) {
-        throw new RegistryError('DENIED', 'requested access to the resource is denied', { detail: { name: alias.name, actions: refused } });
+      // A mirror hint (?ns=) can put the name under a proxy's prefix: the caller must be able to pull that.
+      if (upstream && route.caller && upstream.name !== (alias?.name ?? route.name) && !route.caller.canPull(upstream.name)) {
+        throw new RegistryError('DENIED', 'requested access to the resource is denied', { detail: { name: upstream.name } });
       }
-      route = { ...route, name: alias.name };
+      let repository = services.repositories.open(routed);
+      // Webhook events come from what the repository does (notifications/listen.ts).
+      if (services.notifier) repository = listen(repository, services.notifier.sinkFor(eventOrigin(ctx, route.caller?.identity.user)));
+      route = { ...route, name: routed.name, repository };
     }
-    const upstream = route.name && services.proxy ? services.proxy.route(route.name, namespaceHint(ctx)) : undefined;
-    if (upstream && route.caller && upstream.name !== route.name && !route.caller.canPull(upstream.name)) {
-      throw new RegistryError('DENIED', 'requested access to the resource is denied', { detail: { name: upstream.name } });
-    }
-    if (upstream) route = { ...route, name: upstream.name, proxy: upstream };
-    const table = upstream ? PROXY_ROUTES : ROUTES;
-    const handler = table[route.resource][ctx.method];
+    const handler = ROUTES[route.resource][ctx.method];
     if (!handler) {
-      ctx.set('Allow', Object.keys(table[route.resource]).join(', '));
+      ctx.set('Allow', Object.keys(ROUTES[route.resource]).join(', '));
       throw new RegistryError('UNSUPPORTED', `${ctx.method} is not supported here`);
     }
     if (services.options.readOnly && WRITE_METHODS.has(ctx.method)) {
