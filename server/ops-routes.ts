@@ -52,7 +52,7 @@ async function statusOf({ config, storage }: OpsDependencies, caller?: Grant): P
   return {
     name: PACKAGE.name,
     version: PACKAGE.version,
-    storage: storage.driver.kind,
+    storage: storage.kind,
     deleteEnabled: options.deleteEnabled,
     readOnly: options.readOnly,
     upstreams: upstreamsOf(config),
@@ -75,12 +75,12 @@ export function opsRouter(deps: OpsDependencies): Router {
   router.get('/healthz', (ctx: Context) => sendJson(ctx, 200, { status: 'ok' }));
   router.get('/readyz', async (ctx: Context) => {
     try {
-      await deps.storage.driver.check();
+      await deps.storage.check();
     } catch (err) {
       sendJson(ctx, 503, { status: 'unavailable', storage: (err as Error).message });
       return;
     }
-    sendJson(ctx, 200, { status: 'ready', storage: deps.storage.driver.kind, upstreams: upstreamsOf(deps.config).map((u) => u.remoteurl) });
+    sendJson(ctx, 200, { status: 'ready', storage: deps.storage.kind, upstreams: upstreamsOf(deps.config).map((u) => u.remoteurl) });
   });
   // Browsers ask for it on every visit; a day in their cache.
   router.get('/favicon.ico', (ctx: Context) => sendBytes(ctx, 200, 'image/x-icon', FAVICON, { 'Cache-Control': 'public, max-age=86400' }));

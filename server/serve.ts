@@ -24,7 +24,6 @@ export interface RunningServer {
 
 export async function startServer(config: RegistryConfig, logger: Logger): Promise<RunningServer> {
   const storage = await openStorage(config);
-  const driver = storage.driver;
   const metrics = new RegistryMetrics();
   metrics.collectProcessMetrics();
   const auth = await openAuth(authSettingsFrom(config), logger);
@@ -55,7 +54,7 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   });
   const actualPort = (server.address() as AddressInfo).port;
   const debug = await startDebugServer(config, metrics);
-  logger.info({ addr: config.http.addr, port: actualPort, storage: driver.kind, tls: tls !== undefined, auth: auth ? Object.keys(config.auth ?? {}) : 'off' }, 'listening');
+  logger.info({ addr: config.http.addr, port: actualPort, storage: storage.kind, tls: tls !== undefined, auth: auth ? Object.keys(config.auth ?? {}) : 'off' }, 'listening');
   const drainMs = config.http.draintimeoutMs ?? 30_000;
   return {
     server,

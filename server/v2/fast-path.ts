@@ -7,7 +7,7 @@
 // as the /v2 dispatcher), and every request of a registry with auth or notifications, whose
 // rules live in the dispatcher.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CachedManifest } from '../../storage/cache.js';
+import type { CachedManifest } from '../../storage/repository.js';
 import { isValidName } from '../../storage/grammar.js';
 import type { RepositoryRouter } from './name-routing.js';
 import type { Logger } from '../logger.js';
