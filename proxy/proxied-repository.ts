@@ -28,7 +28,8 @@ export class ProxiedRepository implements Repository {
 
   constructor(local: Repository, proxy: PullThroughProxy, route: ProxyRoute) {
     this.name = route.name;
-    const refuse = (): never => {
+    // A rejected promise, as every Repository method answers, never a synchronous throw.
+    const refuse = async (): Promise<never> => {
       throw new RegistryError('UNSUPPORTED', `${route.name} is a pull-through cache of ${route.upstream.client.host}: writes are refused`, {
         detail: { name: route.name },
       });
