@@ -29,7 +29,8 @@ export function startMaintenance(config: RegistryConfig, storage: RegistryStorag
   // Memory then follows what was used within the cache TTL, not everything since start-up.
   stoppers.push(
     every(CACHE_PURGE_INTERVAL_MS, async () => {
-      storage.purgeStale();
+      storage.cache.purgeStale();
+      storage.uploads.purgeStale();
     }),
   );
   const purging = config.storage.maintenance?.uploadpurging ?? { enabled: true, ageMs: 168 * 3_600_000, intervalMs: 24 * 3_600_000, dryrun: false };

@@ -54,12 +54,6 @@ export class RegistryStorage implements Registry {
     return this.driver.check();
   }
 
-  /** Drops expired cache entries and running upload hashes (lru-cache only drops them when read). */
-  purgeStale(): void {
-    this.cache.purgeStale();
-    this.uploads.purgeStale();
-  }
-
   /**
    * The manifest under a tag or digest if the cache holds it, without touching storage: the
    * manifest fast path (server/v2/fast-path.ts) answers only what this returns.
