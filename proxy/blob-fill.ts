@@ -15,12 +15,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
 import { RegistryError } from '../errors/registry-error.js';
 import { assertDigest } from '../storage/grammar.js';
 import { HashingStage } from '../storage/hashing.js';
 import { proxyStagingKey } from '../storage/layout.js';
 import type { RegistryStorage } from '../storage/registry.js';
-import type { Logger } from '../server/logger.js';
 import { contentLength, UpstreamUnavailableError, type UpstreamClient } from './upstream-client.js';
 
 const READ_CHUNK = 256 * 1024;

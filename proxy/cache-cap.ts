@@ -5,12 +5,12 @@
 // a blob's bytes go once no repository links it. Repositories that are not proxied are never
 // touched, and nothing they hold is counted or deleted. Pull times are kept in memory and written
 // to storage at most once an hour per image, so a cache hit rarely writes.
+import type { Logger } from 'pino';
 import { RegistryError } from '../errors/registry-error.js';
 import { isNotFound } from '../storage/errors.js';
 import { parseManifest } from '../storage/manifest-format.js';
 import { blobDataKey, layerLinksPrefix, manifestRevisionKey, proxyPulledKey, proxyTagKey } from '../storage/layout.js';
 import type { RegistryStorage } from '../storage/registry.js';
-import type { Logger } from '../server/logger.js';
 import { deleteUnlessUsed, dropAside } from '../storage/liveness.js';
 import { GcBusyError, GcLease } from '../storage/jobs/gc-lease.js';
 

@@ -7,6 +7,7 @@
 // clients ask for are fetched: an index's children come when a client pulls them by digest.
 import { SILENT_OBSERVER, type ProxyObserver } from './observer.js';
 import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
 import type { CachedManifest } from '../storage/cache.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { isNotFound } from '../storage/errors.js';
@@ -14,7 +15,6 @@ import { assertDigest, assertTag, isDigestReference, parseDigest } from '../stor
 import { digestOfBytes } from '../storage/hashing.js';
 import { proxyTagKey } from '../storage/layout.js';
 import type { RegistryStorage } from '../storage/registry.js';
-import type { Logger } from '../server/logger.js';
 import type { ProxyRoute } from './routing.js';
 import { UpstreamUnavailableError, type UpstreamManifest } from './upstream-client.js';
 
