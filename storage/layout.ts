@@ -13,8 +13,10 @@
 //     _uploads/<uuid>/startedat                      ISO time the upload began
 //     _proxy/tags/<tag>                              pull-through cache: {digest, validatedAt} of a cached tag
 //     _proxy/pulled/<alg>-<hex>                      pull-through cache: when a client last pulled that manifest
+//                                                    (both read and written by storage/proxy-records.ts)
 //   proxy/staging/<uuid>                             a proxied blob being copied in before its commit
-//   _gc/leases/<run-id>                              a garbage collection in progress (storage/jobs/gc.ts)
+//   _gc/leases/<run-id>                              a garbage collection in progress (storage/jobs/gc.ts),
+//                                                    or a proxy cache eviction (storage/jobs/proxy-eviction.ts)
 //   _gc/aside/<run-id>/<key>                         an object a collection has set aside while it
 //                                                    checks nobody used it (storage/liveness.ts)
 //   _tmp/                                            filesystem driver only, not a key: writes in flight
