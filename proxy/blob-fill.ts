@@ -19,7 +19,6 @@ import type { Logger } from 'pino';
 import { RegistryError } from '../errors/registry-error.js';
 import { assertDigest } from '../storage/grammar.js';
 import { HashingStage } from '../storage/hashing.js';
-import { proxyStagingKey } from '../storage/layout.js';
 import type { RegistryStorage } from '../storage/registry.js';
 import { contentLength, UpstreamUnavailableError, type UpstreamClient } from './upstream-client.js';
 
@@ -356,8 +355,9 @@ export class BlobFills {
   }
 
   /**
-   * Copies the verified spool into storage, then commits and links it (blobwriter's recipe).
-   * Returns whether the bytes are new to the content store.
+   * Stores the verified spool as a push stores a monolithic upload (write, check, commit, link)
+   * into the first repository that asked, and links it into the others. Returns whether the
+   * bytes are new to the content store.
    */
   private async commit(fill: BlobFill): Promise<boolean> {
     const { storage } = this.options;
@@ -369,21 +369,7 @@ export class BlobFills {
       // Collected since the check: store the spool after all.
       if (linked) return false;
     }
-    const staging = proxyStagingKey(randomUUID());
-    const writer = await storage.driver.writer(staging);
-    try {
-      await pipeline(createReadStream(fill.spoolPath), writer.stream);
-      await writer.commit();
-    } catch (err) {
-      await writer.abort().catch(() => {});
-      throw err;
-    }
-    try {
-      await storage.blobs.store(staging, fill.digest, names[0]);
-    } catch (err) {
-      await storage.driver.delete(staging).catch(() => {});
-      throw err;
-    }
+    await storage.uploads.putMonolithic(names[0], fill.digest, createReadStream(fill.spoolPath));
     for (const name of names.slice(1)) await storage.blobs.link(name, fill.digest);
     return isNew;
   }
