@@ -15,12 +15,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
 import { RegistryError } from '../errors/registry-error.js';
 import { assertDigest } from '../storage/grammar.js';
 import { HashingStage } from '../storage/hashing.js';
-import { proxyStagingKey } from '../storage/layout.js';
 import type { RegistryStorage } from '../storage/registry.js';
-import type { Logger } from '../server/logger.js';
 import { contentLength, UpstreamUnavailableError, type UpstreamClient } from './upstream-client.js';
 
 const READ_CHUNK = 256 * 1024;
@@ -356,8 +355,9 @@ export class BlobFills {
   }
 
   /**
-   * Copies the verified spool into storage, then commits and links it (blobwriter's recipe).
-   * Returns whether the bytes are new to the content store.
+   * Stores the verified spool as a push stores a monolithic upload (write, check, commit, link)
+   * into the first repository that asked, and links it into the others. Returns whether the
+   * bytes are new to the content store.
    */
   private async commit(fill: BlobFill): Promise<boolean> {
     const { storage } = this.options;
@@ -369,21 +369,7 @@ export class BlobFills {
       // Collected since the check: store the spool after all.
       if (linked) return false;
     }
-    const staging = proxyStagingKey(randomUUID());
-    const writer = await storage.driver.writer(staging);
-    try {
-      await pipeline(createReadStream(fill.spoolPath), writer.stream);
-      await writer.commit();
-    } catch (err) {
-      await writer.abort().catch(() => {});
-      throw err;
-    }
-    try {
-      await storage.blobs.store(staging, fill.digest, names[0]);
-    } catch (err) {
-      await storage.driver.delete(staging).catch(() => {});
-      throw err;
-    }
+    await storage.uploads.putMonolithic(names[0], fill.digest, createReadStream(fill.spoolPath));
     for (const name of names.slice(1)) await storage.blobs.link(name, fill.digest);
     return isNew;
   }

@@ -5,20 +5,11 @@
 // a blob's bytes go once no repository links it. Repositories that are not proxied are never
 // touched, and nothing they hold is counted or deleted. Pull times are kept in memory and written
 // to storage at most once an hour per image, so a cache hit rarely writes.
+import type { Logger } from 'pino';
 import { RegistryError } from '../errors/registry-error.js';
-import { isNotFound } from '../storage/errors.js';
 import { parseManifest } from '../storage/manifest-format.js';
-import { blobDataKey, layerLinksPrefix, manifestRevisionKey, proxyPulledKey, proxyTagKey } from '../storage/layout.js';
 import type { RegistryStorage } from '../storage/registry.js';
-import type { Logger } from '../server/logger.js';
-import { deleteUnlessUsed, dropAside } from '../storage/liveness.js';
-import { GcBusyError, GcLease } from '../storage/jobs/gc-lease.js';
-
-/** One eviction pass: the run its blobs are set aside under, and what counts as used since it began. */
-interface EvictionPass {
-  run: string;
-  cutoff: number;
-}
+import { GcBusyError, runProxyEviction, type ProxyEvictionPass } from '../storage/jobs/proxy-eviction.js';
 
 const PERSIST_EVERY_MS = 60 * 60 * 1000;
 
@@ -68,7 +59,7 @@ export class ProxyCacheCap {
     this.pulled.set(key, entry);
     if (at - entry.persistedAt < PERSIST_EVERY_MS) return;
     entry.persistedAt = at;
-    this.options.storage.driver.putContent(proxyPulledKey(name, digest), String(at)).catch((err: unknown) => {
+    this.options.storage.proxyRecords.writePulled(name, digest, at).catch((err: unknown) => {
       this.options.logger.warn({ name, digest, err: (err as Error).message }, 'proxy cache: cannot record a pull time');
     });
   }
@@ -110,25 +101,20 @@ export class ProxyCacheCap {
 
   /** One pass: measure what the cache holds and evict until it fits under the cap. */
   async enforce(): Promise<EvictionReport> {
-    // A pass deletes blobs as garbage collection does, under its lease (storage/jobs/gc-lease.ts) and
-    // through deleteUnlessUsed (storage/liveness.ts): a local push that links a blob after the
-    // scan below retains it, and keeps it. While a collection runs, the pass waits for the next.
-    const lease = await GcLease.acquire(this.options.storage.driver);
-    try {
-      return await this.evictUntilUnderCap({ run: lease.id, cutoff: lease.startedAt.getTime() - this.options.storage.driver.clockMarginMs });
-    } finally {
-      await lease.release();
-    }
+    // A pass deletes blobs as garbage collection does (storage/jobs/proxy-eviction.ts): a local
+    // push that links a blob after the scan below retains it, and keeps it. While a collection
+    // runs, the pass waits for the next.
+    return runProxyEviction(this.options.storage, (pass) => this.evictUntilUnderCap(pass));
   }
 
-  private async evictUntilUnderCap(pass: EvictionPass): Promise<EvictionReport> {
+  private async evictUntilUnderCap(pass: ProxyEvictionPass): Promise<EvictionReport> {
     const { storage, maxBytes } = this.options;
-    const names = await storage.catalog.freshRepositories();
+    const names = await pass.repositories();
     const proxied = names.filter((n) => this.options.isProxied(n));
     const protectedDigests = new Set<string>();
     for (const name of names.filter((n) => !this.options.isProxied(n))) {
-      for (const digest of await this.layerLinks(name)) protectedDigests.add(digest);
-      for (const digest of await storage.manifests.listRevisions(name)) protectedDigests.add(digest);
+      for (const digest of await pass.layerLinks(name)) protectedDigests.add(digest);
+      for (const digest of await pass.revisions(name)) protectedDigests.add(digest);
     }
 
     const images: CachedImage[] = [];
@@ -141,9 +127,9 @@ export class ProxyCacheCap {
       set.add(name);
     };
     for (const name of proxied) {
-      for (const digest of await this.layerLinks(name)) hold(digest, name);
-      for (const digest of await storage.manifests.listRevisions(name)) {
-        const image = await this.describe(name, digest);
+      for (const digest of await pass.layerLinks(name)) hold(digest, name);
+      for (const digest of await pass.revisions(name)) {
+        const image = await this.describe(pass, name, digest);
         if (!image) continue;
         images.push(image);
         hold(digest, name);
@@ -167,7 +153,6 @@ export class ProxyCacheCap {
       usage -= await this.evict(pass, image, remaining, holders, protectedDigests, sizes);
       report.evicted.push(`${image.name}@${image.digest}`);
     }
-    await dropAside(storage.driver, pass.run);
     report.usageAfter = usage;
     this.estimate = usage;
     return report;
@@ -175,7 +160,7 @@ export class ProxyCacheCap {
 
   /** Evicts one image; returns the bytes freed in the content store. */
   private async evict(
-    pass: EvictionPass,
+    pass: ProxyEvictionPass,
     image: CachedImage,
     remaining: Set<CachedImage>,
     holders: Map<string, Set<string>>,
@@ -186,11 +171,11 @@ export class ProxyCacheCap {
     const { name, digest } = image;
     for (const tag of await storage.manifests.listTags(name)) {
       if ((await storage.manifests.resolveTag(name, tag).catch(() => undefined)) === digest) {
-        await storage.driver.delete(proxyTagKey(name, tag));
+        await storage.proxyRecords.deleteTag(name, tag);
       }
     }
     await storage.manifests.delete(name, digest).catch(ignoreUnknown);
-    await storage.driver.delete(proxyPulledKey(name, digest));
+    await storage.proxyRecords.deletePulled(name, digest);
     this.pulled.delete(`${name}@${digest}`);
     holders.get(digest)?.delete(name);
 
@@ -208,14 +193,14 @@ export class ProxyCacheCap {
     let freed = 0;
     for (const candidate of [digest, ...image.blobs.map((b) => b.digest)]) {
       if ((holders.get(candidate)?.size ?? 0) > 0 || protectedDigests.has(candidate) || this.options.isFilling(candidate)) continue;
-      if ((await deleteUnlessUsed(storage.driver, pass.run, blobDataKey(candidate), pass.cutoff)) !== 'deleted') continue;
+      if (!(await pass.deleteBlob(candidate))) continue;
       freed += sizes.get(candidate) ?? 0;
     }
     this.options.logger.info({ name, digest, freed }, 'proxy cache evicted an image');
     return freed;
   }
 
-  private async describe(name: string, digest: string): Promise<CachedImage | undefined> {
+  private async describe(pass: ProxyEvictionPass, name: string, digest: string): Promise<CachedImage | undefined> {
     const { storage } = this.options;
     let manifest;
     try {
@@ -230,35 +215,9 @@ export class ProxyCacheCap {
     } catch (err) {
       if (!(err instanceof RegistryError)) throw err;
     }
-    return { name, digest, size: manifest.bytes.length, lastPulled: await this.lastPulled(name, digest), blobs };
-  }
-
-  /** In memory, else as recorded in storage, else when the manifest was cached. */
-  private async lastPulled(name: string, digest: string): Promise<number> {
-    const known = this.pulled.get(`${name}@${digest}`);
-    if (known) return known.at;
-    const { driver } = this.options.storage;
-    try {
-      const recorded = Number((await driver.getContent(proxyPulledKey(name, digest))).toString('utf8'));
-      if (Number.isFinite(recorded)) return recorded;
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    try {
-      return (await driver.stat(manifestRevisionKey(name, digest))).modifiedAt.getTime();
-    } catch (err) {
-      if (isNotFound(err)) return 0;
-      throw err;
-    }
-  }
-
-  private async layerLinks(name: string): Promise<string[]> {
-    const { driver } = this.options.storage;
-    const digests: string[] = [];
-    for (const algorithm of await driver.list(layerLinksPrefix(name))) {
-      for (const hex of await driver.list(layerLinksPrefix(name, algorithm))) digests.push(`${algorithm}:${hex}`);
-    }
-    return digests;
+    // In memory, else as recorded in storage, else when the manifest was cached.
+    const lastPulled = this.pulled.get(`${name}@${digest}`)?.at ?? (await pass.lastPulled(name, digest));
+    return { name, digest, size: manifest.bytes.length, lastPulled, blobs };
   }
 }
 

@@ -7,23 +7,15 @@
 // clients ask for are fetched: an index's children come when a client pulls them by digest.
 import { SILENT_OBSERVER, type ProxyObserver } from './observer.js';
 import { LRUCache } from 'lru-cache';
+import type { Logger } from 'pino';
 import type { CachedManifest } from '../storage/cache.js';
 import { RegistryError } from '../errors/registry-error.js';
-import { isNotFound } from '../storage/errors.js';
 import { assertDigest, assertTag, isDigestReference, parseDigest } from '../storage/grammar.js';
 import { digestOfBytes } from '../storage/hashing.js';
-import { proxyTagKey } from '../storage/layout.js';
+import type { TagRecord } from '../storage/proxy-records.js';
 import type { RegistryStorage } from '../storage/registry.js';
-import type { Logger } from '../server/logger.js';
 import type { ProxyRoute } from './routing.js';
 import { UpstreamUnavailableError, type UpstreamManifest } from './upstream-client.js';
-
-/** What the cache knows of a tag: the digest it pointed at when upstream last confirmed it. */
-export interface TagRecord {
-  digest: string;
-  /** Milliseconds since the epoch. */
-  validatedAt: number;
-}
 
 export class ProxyManifests {
   /** Upstream 404s: key -> until when (by this.now) the answer stands. */
@@ -157,18 +149,11 @@ export class ProxyManifests {
   }
 
   async readTagRecord(name: string, tag: string): Promise<TagRecord | undefined> {
-    try {
-      const record = JSON.parse((await this.storage.driver.getContent(proxyTagKey(name, tag))).toString('utf8')) as TagRecord;
-      return parseDigest(record.digest) && typeof record.validatedAt === 'number' ? record : undefined;
-    } catch (err) {
-      if (isNotFound(err) || err instanceof SyntaxError) return undefined;
-      throw err;
-    }
+    return this.storage.proxyRecords.readTag(name, tag);
   }
 
   private async writeTagRecord(name: string, tag: string, digest: string): Promise<void> {
-    const record: TagRecord = { digest, validatedAt: this.now() };
-    await this.storage.driver.putContent(proxyTagKey(name, tag), JSON.stringify(record));
+    await this.storage.proxyRecords.writeTag(name, tag, { digest, validatedAt: this.now() });
   }
 
   /** Concurrent pulls of one reference share one upstream exchange. */

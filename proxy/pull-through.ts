@@ -2,18 +2,17 @@
 // Reads go local first: a blob the repository links is a hit; a blob the registry holds for
 // another repository is linked once upstream confirms this repository has it; anything else is
 // a miss served by the single-flight fill. No upstream is contacted at start-up.
+import type { Logger } from 'pino';
 import { RegistryError } from '../errors/registry-error.js';
 import { assertDigest, isValidTag } from '../storage/grammar.js';
 import { compareLexically } from '../storage/manifests.js';
 import type { RegistryStorage } from '../storage/registry.js';
-import type { RegistryConfig } from '../server/config.js';
-import type { Logger } from '../server/logger.js';
 import type { CachedManifest } from '../storage/cache.js';
 import { BlobFills, type FilledBlob } from './blob-fill.js';
 import { ProxyCacheCap } from './cache-cap.js';
 import { ProxyManifests } from './manifest-cache.js';
 import { ProxyTagLists } from './tag-lists.js';
-import { ProxyRouter, createUpstream, upstreamSettings, type ProxyRoute } from './routing.js';
+import type { ProxyRouter, ProxyRoute } from './routing.js';
 import { UpstreamUnavailableError } from './upstream-client.js';
 import { SILENT_OBSERVER, type ProxyObserver } from './observer.js';
 
@@ -68,18 +67,6 @@ export class PullThroughProxy {
       timeoutMs: options.fillTimeoutMs,
       onStored: cap && ((_digest, size) => cap.added(size)),
       observer: this.observer,
-    });
-  }
-
-  /** The proxy a configuration asks for, or undefined when it names no upstream. */
-  static fromConfig(config: RegistryConfig, storage: RegistryStorage, logger: Logger, options: PullThroughOptions = {}): PullThroughProxy | undefined {
-    const settings = upstreamSettings(config);
-    if (settings.length === 0) return undefined;
-    const upstreams = settings.map((s) => createUpstream(s, logger.child({ upstream: s.prefix || '(all)' })));
-    logger.info({ upstreams: upstreams.map((u) => ({ prefix: u.prefix, remote: u.client.base.origin })) }, 'pull-through proxy configured');
-    return new PullThroughProxy(storage, new ProxyRouter(upstreams), logger, {
-      maxCacheBytes: config.stowage.proxycache.maxbytes,
-      ...options,
     });
   }
 

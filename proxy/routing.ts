@@ -3,9 +3,8 @@
 // each `stowage.proxies` entry serves the names under `<prefix>/`, and every other name stays a
 // local repository. containerd's mirror form (`?ns=<host>`, distribution-spec draft "Registry
 // Proxying") picks the upstream by host. Docker Hub's one-part names get `library/`.
+import type { Logger } from 'pino';
 import { assertName } from '../storage/grammar.js';
-import type { RegistryConfig } from '../server/config.js';
-import type { Logger } from '../server/logger.js';
 import { UpstreamClient } from './upstream-client.js';
 import { UpstreamPolicy } from './upstream-policy.js';
 
@@ -33,20 +32,21 @@ export interface ProxyRoute {
   remoteName: string;
 }
 
-/** One of stowage.proxies; Distribution's `proxy` becomes one with the prefix "". */
-export type UpstreamSettings = RegistryConfig['stowage']['proxies'][number];
-
-/** The upstreams a configuration declares, Distribution's `proxy` first. */
-export function upstreamSettings(config: RegistryConfig): UpstreamSettings[] {
-  const settings: UpstreamSettings[] = [];
-  if (config.proxy) settings.push({ ...config.proxy, prefix: '', notfoundttlMs: 30_000, hosts: [] });
-  settings.push(...config.stowage.proxies);
-  const prefixes = new Set<string>();
-  for (const s of settings) {
-    if (prefixes.has(s.prefix)) throw new Error(`two proxies share the prefix "${s.prefix}"`);
-    prefixes.add(s.prefix);
-  }
-  return settings;
+/** One upstream as configured: what a `stowage.proxies` entry holds (server/proxy-from-config.ts). */
+export interface UpstreamSettings {
+  /** The stowage-side namespace ("" for Distribution's whole-registry proxy). */
+  prefix: string;
+  remoteurl: string;
+  username?: string;
+  password?: string;
+  /** How long a cached tag is served before it is revalidated. */
+  ttlMs: number;
+  /** How long an upstream "not found" is remembered. */
+  notfoundttlMs: number;
+  /** Registry host names that containerd's ?ns=<host> routes to this upstream. */
+  hosts: string[];
+  /** One-part names get "library/"; undefined: when remoteurl or hosts name Docker Hub. */
+  dockerhub?: boolean;
 }
 
 export function createUpstream(settings: UpstreamSettings, logger: Logger, policy?: UpstreamPolicy): Upstream {

@@ -3,7 +3,7 @@
 // list is kept for the upstream's TTL, like a tag, so a client paging through a long list asks
 // upstream once; with upstream down or erroring the cached tags are served with a warning.
 import { LRUCache } from 'lru-cache';
-import type { Logger } from '../server/logger.js';
+import type { Logger } from 'pino';
 import { SILENT_OBSERVER, type ProxyObserver } from './observer.js';
 import type { ProxyRoute } from './routing.js';
 import { UpstreamUnavailableError } from './upstream-client.js';

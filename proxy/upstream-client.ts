@@ -7,8 +7,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { Logger } from 'pino';
 import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from '../storage/manifest-format.js';
-import type { Logger } from '../server/logger.js';
 import { UpstreamPolicy } from './upstream-policy.js';
 
 /** Every manifest type we store, so upstream never down-converts (schema1) or picks for us. */

@@ -31,7 +31,8 @@ import { refuseUnknownTransferCoding } from './request-body.js';
 import { createManifestFastPath, type FastPath } from './v2/fast-path.js';
 import { RepositoryRouter } from './v2/name-routing.js';
 import { Notifier } from '../notifications/notifier.js';
-import { PullThroughProxy } from '../proxy/pull-through.js';
+import type { PullThroughProxy } from '../proxy/pull-through.js';
+import { proxyFromConfig } from './proxy-from-config.js';
 
 export { routeOptions };
 
@@ -107,7 +108,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   app.proxy = false;
   // Errors are answered and logged by errorMiddleware; Koa's default handler would print them again.
   app.silent = true;
-  const pullThrough = proxy ?? PullThroughProxy.fromConfig(config, storage, logger, { observer: metrics.proxyObserver() });
+  const pullThrough = proxy ?? proxyFromConfig(config, storage, logger, { observer: metrics.proxyObserver() });
   const aliases = new Aliases(config.stowage.aliases);
   const events = notifier ?? new Notifier(config.notifications?.endpoints ?? [], logger);
   // Names are routed once, for the dispatcher and the fast path alike (server/v2/name-routing.ts).

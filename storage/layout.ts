@@ -9,12 +9,16 @@
 //     _manifests/revisions/<alg>/<hex>/link          manifest revision: {digest, mediaType, size}
 //     _manifests/tags/<tag>/current/link             tag -> manifest digest
 //     _manifests/referrers/<alg>/<subject-hex>/<alg>-<hex>   descriptor of a manifest whose subject is that digest
-//     _uploads/<uuid>/data                           bytes of an upload in progress
+//     _uploads/<uuid>/data                           bytes of an upload in progress (or of a proxied blob being stored)
 //     _uploads/<uuid>/startedat                      ISO time the upload began
 //     _proxy/tags/<tag>                              pull-through cache: {digest, validatedAt} of a cached tag
 //     _proxy/pulled/<alg>-<hex>                      pull-through cache: when a client last pulled that manifest
-//   proxy/staging/<uuid>                             a proxied blob being copied in before its commit
-//   _gc/leases/<run-id>                              a garbage collection in progress (storage/jobs/gc.ts)
+//                                                    (both read and written by storage/proxy-records.ts)
+//   proxy/staging/<uuid>                             no longer written: older versions copied a proxied blob
+//                                                    in here before its commit (one a killed fill left is
+//                                                    safe to delete)
+//   _gc/leases/<run-id>                              a garbage collection in progress (storage/jobs/gc.ts),
+//                                                    or a proxy cache eviction (storage/jobs/proxy-eviction.ts)
 //   _gc/aside/<run-id>/<key>                         an object a collection has set aside while it
 //                                                    checks nobody used it (storage/liveness.ts)
 //   _tmp/                                            filesystem driver only, not a key: writes in flight
@@ -94,8 +98,6 @@ export function uploadStartedAtKey(name: string, id: string): string {
   return `${uploadPrefix(name, id)}/startedat`;
 }
 
-export const PROXY_ROOT = 'proxy';
-
 /** When a pull-through cache last checked a tag with its upstream (proxy/). */
 export function proxyTagKey(name: string, tag: string): string {
   return `${repositoryKey(name)}/_proxy/tags/${assertTag(tag)}`;
@@ -105,11 +107,6 @@ export function proxyTagKey(name: string, tag: string): string {
 export function proxyPulledKey(name: string, digest: string): string {
   const { algorithm, hex } = assertDigest(digest);
   return `${repositoryKey(name)}/_proxy/pulled/${algorithm}-${hex}`;
-}
-
-/** Where a verified proxied blob is written before BlobStore.commit moves it into the content store. */
-export function proxyStagingKey(id: string): string {
-  return `${PROXY_ROOT}/staging/${assertUploadId(id)}`;
 }
 
 /** Listing prefixes for the garbage collector's walk of the content store: blobs/<alg>/<shard>. */

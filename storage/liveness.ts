@@ -13,7 +13,9 @@
 //   deletes an object its mark phase did not reach. It moves the object aside
 //   (driver.setAside()), which answers the object's last use counting every touch that found it.
 //   Used after the cutoff (T0 minus the larger of the grace period and the driver's
-//   clockMarginMs): it goes back. Otherwise the aside copy is deleted.
+//   clockMarginMs): it goes back. Otherwise the aside copy is deleted. A proxy cache eviction
+//   pass (storage/jobs/proxy-eviction.ts) is a collector too, with no grace period: its scan of
+//   links and revisions is its mark phase.
 //
 // Why nothing acknowledged is lost: a writer's last reference write W happened either before
 // the cutoff, and then the mark phase (which reads storage after T0) saw the reference and

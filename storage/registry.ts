@@ -1,7 +1,8 @@
-// The registry's storage, assembled once over any driver: blobs, uploads, manifests and the
-// catalog share one driver and one cache. The server builds exactly one of these, and asks it
-// for repositories (the Registry interface, storage/repository.ts); the stores themselves are
-// for storage's own jobs (storage/jobs/) and the proxy's cache bookkeeping.
+// The registry's storage, assembled once over any driver: blobs, uploads, manifests, the
+// catalog and the pull-through cache's records share one driver and one cache. The server builds
+// exactly one of these, and asks it for repositories (the Registry interface,
+// storage/repository.ts); the stores themselves are for storage's own jobs (storage/jobs/) and
+// the proxy's cache bookkeeping.
 import type { StorageDriver } from './drivers/driver.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { isNotFound } from './errors.js';
@@ -10,6 +11,7 @@ import { BlobStore } from './blobs.js';
 import { UploadStore } from './uploads.js';
 import { ManifestStore } from './manifests.js';
 import { Catalog } from './catalog.js';
+import { ProxyRecords } from './proxy-records.js';
 import { LAYOUT_VERSION, LAYOUT_VERSION_KEY } from './layout.js';
 import { recoverAbandonedRuns } from './jobs/gc-lease.js';
 import { LocalRepository } from './local-repository.js';
@@ -23,6 +25,7 @@ export class RegistryStorage implements Registry {
   readonly uploads: UploadStore;
   readonly manifests: ManifestStore;
   readonly catalog: Catalog;
+  readonly proxyRecords: ProxyRecords;
 
   constructor(
     readonly driver: StorageDriver,
@@ -33,6 +36,7 @@ export class RegistryStorage implements Registry {
     this.uploads = new UploadStore(driver, this.blobs);
     this.manifests = new ManifestStore(driver, this.blobs, this.cache);
     this.catalog = new Catalog(driver, this.cache);
+    this.proxyRecords = new ProxyRecords(driver);
   }
 
   /** The driver's kind, for logs and the readiness answer ("filesystem", "s3"). */

@@ -3,7 +3,8 @@
 // runs that start together at least one sees the other (write, then read), and it backs off.
 // A lease is renewed while its run lives; one not renewed for LEASE_STALE_MS, or whose process
 // on this host is gone, belongs to a run that died, and is cleared along with whatever that run
-// left aside (storage/liveness.ts).
+// left aside (storage/liveness.ts). The pull-through cache's eviction passes, which delete blobs
+// too, take the same lease (storage/jobs/proxy-eviction.ts).
 // Safety does not rest on the lease: two runs at once cannot delete anything a writer retained.
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';

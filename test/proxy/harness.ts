@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { createApp } from '../../server/app.js';
 import { configFrom } from '../../server/config.js';
-import { PullThroughProxy } from '../../proxy/pull-through.js';
+import type { PullThroughProxy } from '../../proxy/pull-through.js';
+import { proxyFromConfig } from '../../server/proxy-from-config.js';
 import { silentLogger } from '../../server/logger.js';
 import { FilesystemDriver } from '../../storage/drivers/fs/fs-driver.js';
 import { RegistryStorage } from '../../storage/registry.js';
@@ -148,7 +149,7 @@ export async function startProxy(fragment: Record<string, unknown>, options: { f
   const config = configFrom({ ...fragment, storage: { filesystem: { rootdirectory: root } } });
   const logger = silentLogger();
   const metrics = new RegistryMetrics();
-  const proxy = PullThroughProxy.fromConfig(config, storage, logger, {
+  const proxy = proxyFromConfig(config, storage, logger, {
     spoolDir: path.join(root, 'spool'),
     fillTimeoutMs: options.fillTimeoutMs,
     now: options.clock?.now,

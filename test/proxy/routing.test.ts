@@ -3,7 +3,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { configFrom } from '../../server/config.js';
 import { silentLogger } from '../../server/logger.js';
-import { ProxyRouter, createUpstream, upstreamSettings } from '../../proxy/routing.js';
+import { ProxyRouter, createUpstream } from '../../proxy/routing.js';
+import { upstreamSettings } from '../../server/proxy-from-config.js';
 import { blobOf } from '../helpers/content.js';
 import { pull, pushImage, startProxy, startUpstream, type ProxyServer, type Upstream } from './harness.js';
 
