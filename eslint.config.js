@@ -6,6 +6,14 @@ import { createNodeResolver, importX } from 'eslint-plugin-import-x';
 import tseslint from 'typescript-eslint';
 import noImportCycle from './scripts/lint/import-cycles.js';
 
+// The layers: server -> auth, notifications, proxy -> storage -> errors; nothing climbs back up.
+// Storage's keys, drivers, liveness protocol and GC lease are its own: everything above goes
+// through RegistryStorage, the Repository interface (storage/repository.ts) and storage/jobs/.
+const STORAGE_PRIVATE = [
+  { regex: 'storage/(layout|liveness|drivers/|jobs/gc-lease)', message: 'storage/layout, the drivers, the liveness protocol and the GC lease are private to storage/' },
+];
+const SERVER_IS_ON_TOP = { regex: '^(\\.\\./)+server/', message: 'server/ is the top layer: nothing below imports it' };
+
 export default defineConfig(
   { ignores: ['dist/', 'data/', '.e2e/', 'bench/out/'] },
   js.configs.recommended,
@@ -46,6 +54,23 @@ export default defineConfig(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
       // Matching control characters is deliberate here: they are what header and name checks strip or refuse.
       'no-control-regex': 'off',
+    },
+  },
+  {
+    files: ['server/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: STORAGE_PRIVATE }] },
+  },
+  {
+    files: ['proxy/**/*.ts', 'notifications/**/*.ts', 'auth/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [...STORAGE_PRIVATE, SERVER_IS_ON_TOP] }] },
+  },
+  {
+    files: ['storage/**/*.ts', 'errors/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: '^(\\.\\./)+(server|auth|proxy|notifications)/', message: 'storage/ does not import the layers above it' }] },
+      ],
     },
   },
   {
