@@ -16,7 +16,7 @@ import { RegistryError } from '../errors/registry-error.js';
 import { authEnabled, type RegistryConfig } from './config.js';
 import type { RegistryAuth } from '../auth/open-auth.js';
 import { token } from './routes/token.js';
-import { errorMiddleware, type Refusal } from './errors.js';
+import { errorMiddleware } from './errors.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { v2Router } from './v2/router.js';
@@ -73,9 +73,9 @@ function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: Regis
       if (isUpload) metrics.uploadsInFlight.dec();
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       // /v2 routes name their resource; operator routes their path; anything else is 'other'.
-      const route: string = ctx.state.route ?? (ctx as { _matchedRoute?: string })._matchedRoute ?? 'other';
+      const route = ctx.state.route ?? (ctx as { _matchedRoute?: string })._matchedRoute ?? 'other';
       const status = res.statusCode;
-      const refusal = ctx.state.refusal as Refusal | undefined;
+      const refusal = ctx.state.refusal;
       if (refusal) metrics.refusals.inc({ reason: refusal.reason });
       metrics.recordRequest(route, method, status, seconds, status >= 500 && (refusal?.fault ?? true));
       const length = method === 'HEAD' ? 0 : Number(res.getHeader('content-length') ?? 0);

@@ -26,8 +26,8 @@ export function isUploadRequest(ctx: Context): boolean {
   return ctx.method !== 'GET' && ctx.method !== 'HEAD' && ctx.method !== 'DELETE' && ctx.path.includes('/blobs/uploads');
 }
 
-/** What the upload limiter leaves in ctx.state for the router. */
-interface UploadSlot {
+/** What the upload limiter leaves in ctx.state for the router (server/request-state.ts). */
+export interface UploadSlot {
   claim(client: string): void;
 }
 
@@ -75,5 +75,5 @@ export function uploadLimiter(limits: UploadLimits) {
  * the user when logged in, else the connection's address. A no-op for other requests.
  */
 export function claimUploadSlot(ctx: Context, user: string | undefined): void {
-  (ctx.state.uploadSlot as UploadSlot | undefined)?.claim(user !== undefined ? `user ${user}` : `address ${ctx.ip}`);
+  ctx.state.uploadSlot?.claim(user !== undefined ? `user ${user}` : `address ${ctx.ip}`);
 }

@@ -1,0 +1,35 @@
+// What middleware and routes leave in ctx.state for each other, declared on koa's DefaultState
+// so that every Context (handler signatures unchanged) sees these names typed. Koa's DefaultState
+// extends `any`, so a name not declared here still compiles: declare it here before using it.
+//
+// Who writes and who reads:
+//   requestId   the access middleware (server/app.ts); errors.ts logs it, the /v2 dispatcher
+//               (server/v2/router.ts) puts it in webhook events
+//   route       the /v2 dispatcher, the upload limiter (load-shedding.ts) and the token endpoint
+//               (routes/token.ts); the access middleware labels metrics with it. The routes of
+//               server/router.ts leave it unset: their label is the router's matched path.
+//   repository, reference
+//               the /v2 dispatcher; nothing reads them since webhook events come from the
+//               repository (notifications/listen.ts)
+//   refusal     errorMiddleware (errors.ts) when it answers a Refusal; the access middleware counts it
+//   uploadSlot  the upload limiter; claimUploadSlot takes it once the dispatcher knows the caller
+import type { Refusal } from './errors.js';
+import type { UploadSlot } from './load-shedding.js';
+import type { Resource } from './v2/route-types.js';
+
+declare module 'koa' {
+  interface DefaultState {
+    /** The request's id, also in its X-Request-Id header and its log lines. */
+    requestId?: string;
+    /** The metrics label of a named route: a /v2 resource, or 'token'. */
+    route?: Resource | 'token';
+    /** The repository name in a /v2 path, as the client wrote it; unset for base and catalog. */
+    repository?: string;
+    /** The tag, digest or upload id in a /v2 path, unchecked. */
+    reference?: string;
+    /** Set when the request was refused (load shedding, auth ...) rather than failed. */
+    refusal?: Refusal;
+    /** An upload request's claim on its client's share of the upload slots. */
+    uploadSlot?: UploadSlot;
+  }
+}
