@@ -5,25 +5,22 @@
 //   2. errors -> the spec's JSON envelope (server/errors.ts); upload load shedding (the total
 //      here, each client's share in the router once the caller is known)
 //   3. /v2 dispatch (server/v2/router.ts: it asks auth/ whether the caller may, routes the name
-//      to a Repository once, wraps it for webhook events, then calls the handler),
-//      the built-in token endpoint /token, then the operator routes (server/ops-routes.ts);
-//      anything else is a JSON 404
+//      to a Repository once, wraps it for webhook events, then calls the handler); every other
+//      path goes to one router (server/router.ts): the token endpoint, the operator and admin
+//      routes, and a JSON 404 for anything else
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
 import type { RegistryStorage } from '../storage/registry.js';
-import { RegistryError } from '../errors/registry-error.js';
 import { authEnabled, type RegistryConfig } from './config.js';
 import type { RegistryAuth } from '../auth/open-auth.js';
-import { token } from './routes/token.js';
 import { errorMiddleware } from './errors.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { v2Router } from './v2/router.js';
 import { routeOptions } from './route-options.js';
 import { RegistryMetrics } from './metrics.js';
-import { opsRouter } from './ops-routes.js';
-import { adminRouter } from './routes/admin.js';
+import { createRouter } from './router.js';
 import { Aliases } from './aliases.js';
 import { requestIdOf } from './request-id.js';
 import { isUploadRequest, uploadLimiter } from './load-shedding.js';
@@ -122,7 +119,6 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
     aliases,
     notifier: events.enabled ? events : undefined,
   });
-  const issuer = auth?.issuer;
   app.use(accessMiddleware(config, logger, metrics));
   app.use(errorMiddleware(logger));
   app.use(refuseUnknownTransferCoding);
@@ -140,13 +136,8 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   }
   app.use(async (ctx, next) => {
     if (ctx.path === '/v2' || ctx.path.startsWith('/v2/')) return routeV2(ctx);
-    if (ctx.path === '/token') return token(ctx, issuer);
     return next();
   });
-  app.use(opsRouter({ config, storage, metrics, access: auth?.controller }).routes());
-  app.use(adminRouter({ storage, options: routeOptions(config), access: auth?.controller }).routes());
-  app.use(async (ctx) => {
-    throw new RegistryError('NAME_UNKNOWN', 'not found', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
-  });
+  app.use(createRouter({ config, storage, metrics, access: auth?.controller, issuer: auth?.issuer }).routes());
   return app;
 }

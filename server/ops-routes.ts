@@ -1,6 +1,7 @@
 // Routes outside /v2 for people and operators: the status page (and its icon), liveness and
-// readiness probes, and Prometheus metrics. OPS_ROUTES lists them for openapi.yaml's test.
-import Router from '@koa/router';
+// readiness probes, and Prometheus metrics, registered on the router of server/router.ts.
+// OPS_ROUTES lists everything that router serves, for openapi.yaml's test.
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { RegistryStorage } from '../storage/registry.js';
 import type { RegistryConfig } from './config.js';
@@ -61,8 +62,7 @@ async function statusOf({ config, storage }: OpsDependencies, caller?: Grant): P
   };
 }
 
-export function opsRouter(deps: OpsDependencies): Router {
-  const router = new Router();
+export function registerOpsRoutes(router: Router, deps: OpsDependencies): void {
   router.get('/', async (ctx: Context) => {
     const caller = deps.access ? await deps.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, [CATALOG_ACCESS]) : undefined;
     const status = await statusOf(deps, caller);
@@ -87,5 +87,4 @@ export function opsRouter(deps: OpsDependencies): Router {
   router.get('/metrics', async (ctx: Context) => {
     sendBytes(ctx, 200, deps.metrics.registry.contentType, Buffer.from(await deps.metrics.registry.metrics()));
   });
-  return router;
 }

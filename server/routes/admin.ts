@@ -1,7 +1,8 @@
 // POST /admin/retag: the server-side retag (storage/jobs/retag.ts) over HTTP, for tools that cannot
 // run `stowage retag` on the registry's machine. With auth on, the caller needs pull on the
 // source and push and delete on the destination (retagging moves tags: an admin's power).
-import Router from '@koa/router';
+// Registered on the router of server/router.ts.
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import { parseImageReference, retag } from '../../storage/jobs/retag.js';
@@ -34,8 +35,7 @@ function requestedImages(body: Buffer): { source: string; destination: string } 
   return { source, destination };
 }
 
-export function adminRouter({ storage, options, access }: AdminDependencies): Router {
-  const router = new Router();
+export function registerAdminRoutes(router: Router, { storage, options, access }: AdminDependencies): void {
   router.post('/admin/retag', async (ctx: Context) => {
     if (options.readOnly) throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode');
     const { source, destination } = requestedImages(await readLimitedBody(ctx.req, MAX_BODY));
@@ -50,5 +50,4 @@ export function adminRouter({ storage, options, access }: AdminDependencies): Ro
     const result = await retag(storage, src, dst);
     sendJson(ctx, 201, { source, destination, ...result });
   });
-  return router;
 }

@@ -3,6 +3,8 @@
 // OAuth 2 password grant (docs/spec/auth/oauth.md) as a POST form, which containerd tries first.
 // The logic is auth/token-issuer.ts; this file only reads the request and writes the answer.
 // Without the built-in issuer the path answers 405 UNSUPPORTED, saying how to turn it on.
+import { METHODS } from 'node:http';
+import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { TokenIssuer } from '../../auth/token-issuer.js';
@@ -19,7 +21,7 @@ function first(value: string | string[] | undefined): string | undefined {
   return all(value)[0];
 }
 
-export async function token(ctx: Context, issuer: TokenIssuer | undefined): Promise<void> {
+async function token(ctx: Context, issuer: TokenIssuer | undefined): Promise<void> {
   ctx.state.route = 'token';
   if (!issuer) throw new RegistryError('UNSUPPORTED', 'no built-in token endpoint: configure auth.token and stowage.auth.issuer');
   if (ctx.method === 'GET') {
@@ -48,4 +50,13 @@ export async function token(ctx: Context, issuer: TokenIssuer | undefined): Prom
   }
   ctx.set('Allow', 'GET, POST');
   throw new RegistryError('UNSUPPORTED', `${ctx.method} is not supported here`);
+}
+
+/**
+ * Registers /token on the router of server/router.ts for every method: token() answers the ones
+ * it does not serve with 405 and Allow. Exactly /token, case and trailing slash included, as the
+ * path was matched before it moved onto the router (the operator routes are matched loosely).
+ */
+export function registerTokenRoute(router: Router, issuer: TokenIssuer | undefined): void {
+  router.register('/token', METHODS, (ctx: Context) => token(ctx, issuer), { strict: true, sensitive: true });
 }

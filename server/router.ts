@@ -1,0 +1,31 @@
+// The one router for every path outside /v2/ (the /v2 API has its own dispatcher, server/routes.ts):
+// each route module registers its routes on it, and a request none of them takes (an unknown path,
+// or a known path with a method it does not serve) gets the spec's JSON 404. OPS_ROUTES
+// (server/ops-routes.ts) lists what it serves, for openapi.yaml's test.
+import Router, { RouterEvents } from '@koa/router';
+import type { Context } from 'koa';
+import { RegistryError } from '../errors/registry-error.js';
+import type { TokenIssuer } from '../auth/token-issuer.js';
+import { registerOpsRoutes, type OpsDependencies } from './ops-routes.js';
+import { registerAdminRoutes } from './routes/admin.js';
+import { registerTokenRoute } from './routes/token.js';
+import { routeOptions } from './route-options.js';
+
+export interface RouterDependencies extends OpsDependencies {
+  /** The built-in token endpoint's issuer (stowage.auth.issuer); without it /token answers 405. */
+  issuer?: TokenIssuer;
+}
+
+function notFound(ctx: Context): never {
+  throw new RegistryError('NAME_UNKNOWN', 'not found', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
+}
+
+export function createRouter(deps: RouterDependencies): Router {
+  const router = new Router();
+  registerTokenRoute(router, deps.issuer);
+  registerOpsRoutes(router, deps);
+  registerAdminRoutes(router, { storage: deps.storage, options: routeOptions(deps.config), access: deps.access });
+  // Instead of passing the request on: nothing after the router answers it.
+  router.on(RouterEvents.NotFound, notFound);
+  return router;
+}
