@@ -8,9 +8,6 @@
 //   route       the /v2 dispatcher, the upload limiter (load-shedding.ts) and the token endpoint
 //               (routes/token.ts); the access middleware labels metrics with it. The routes of
 //               server/router.ts leave it unset: their label is the router's matched path.
-//   repository, reference
-//               the /v2 dispatcher; nothing reads them since webhook events come from the
-//               repository (notifications/listen.ts)
 //   refusal     errorMiddleware (errors.ts) when it answers a Refusal; the access middleware counts it
 //   uploadSlot  the upload limiter; claimUploadSlot takes it once the dispatcher knows the caller
 import type { Refusal } from './errors.js';
@@ -23,10 +20,6 @@ declare module 'koa' {
     requestId?: string;
     /** The metrics label of a named route: a /v2 resource, or 'token'. */
     route?: Resource | 'token';
-    /** The repository name in a /v2 path, as the client wrote it; unset for base and catalog. */
-    repository?: string;
-    /** The tag, digest or upload id in a /v2 path, unchecked. */
-    reference?: string;
     /** Set when the request was refused (load shedding, auth ...) rather than failed. */
     refusal?: Refusal;
     /** An upload request's claim on its client's share of the upload slots. */

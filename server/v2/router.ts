@@ -104,7 +104,7 @@ function namespaceHint(ctx: Context): string | undefined {
 function eventOrigin(ctx: Context, user: string | undefined): EventOrigin {
   const socket = ctx.req.socket;
   return {
-    request: { id: String(ctx.state.requestId ?? ''), addr: ctx.ip, host: ctx.host, method: ctx.method, useragent: ctx.get('User-Agent') },
+    request: { id: ctx.state.requestId ?? '', addr: ctx.ip, host: ctx.host, method: ctx.method, useragent: ctx.get('User-Agent') },
     actor: user,
     localAddr: socket.localAddress ? `${socket.localAddress}:${socket.localPort}` : '',
   };
@@ -115,8 +115,6 @@ export function v2Router(services: Services) {
     let route = matchRoute(ctx.path);
     if (!route) throw new RegistryError('NAME_UNKNOWN', 'no such route', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
     ctx.state.route = route.resource;
-    ctx.state.repository = route.name || undefined;
-    ctx.state.reference = route.param || undefined;
     // Access is decided on the name the client asked for, the one its token names.
     if (services.access) {
       const needed = requiredAccess(route, ctx.method);
