@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
-import { asBytes, pushBlob, pushImage } from '../helpers/registry-client.js';
+import { asBytes } from '../helpers/registry-client.js';
+import { pushBlob, pushImage } from '../helpers/images.js';
 import { randomBlob } from '../helpers/content.js';
 
 const aliases = {

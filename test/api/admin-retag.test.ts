@@ -1,11 +1,11 @@
 // POST /admin/retag: retag over HTTP, with the same link-only guarantee as `stowage retag`, and
 // the permissions it needs when auth is on.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DRIVERS } from '../helpers/drivers.js';
-import { useTestRegistry } from '../helpers/test-registry.js';
-import { pushImage } from '../helpers/registry-client.js';
+import { DRIVERS, filesystemDriverFactory } from '../helpers/drivers.js';
+import { startTestRegistry, useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+import { pushImage, tryPushImage } from '../helpers/images.js';
 import { registryUsage } from '../../storage/jobs/usage.js';
-import { basic, pushImageWith, startAuthRegistry, type AuthRegistry } from '../auth/auth-registry.js';
+import { basic } from '../helpers/credentials.js';
 
 describe.each(DRIVERS)('POST /admin/retag on $name', (factory) => {
   const registry = useTestRegistry(factory);
@@ -41,9 +41,9 @@ describe.each(DRIVERS)('POST /admin/retag on $name', (factory) => {
 
 describe('POST /admin/retag with auth', () => {
   const USERS = { admin: 'admin-pw-1', reader: 'reader-pw-2' };
-  let reg: AuthRegistry;
+  let reg: TestRegistry;
   beforeEach(async () => {
-    reg = await startAuthRegistry({
+    reg = await startTestRegistry(filesystemDriverFactory, {
       users: USERS,
       config: (p) => ({
         auth: { htpasswd: { realm: 'stowage-test', path: p.htpasswd } },
@@ -56,8 +56,9 @@ describe('POST /admin/retag with auth', () => {
           },
         },
       }),
+      logs: true,
     });
-    await pushImageWith(reg, basic('admin', USERS.admin), 'team/app', 'v1');
+    await tryPushImage(reg, 'team/app', 'v1', { authorization: basic('admin', USERS.admin) });
   });
   afterEach(() => reg.cleanup());
 

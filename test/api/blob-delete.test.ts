@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { pushBlob, putManifest } from '../helpers/registry-client.js';
+import { putManifest } from '../helpers/registry-client.js';
+import { pushBlob } from '../helpers/images.js';
 import { blobOf, ociManifest } from '../helpers/content.js';
 
 const blob = blobOf('a layer to delete');

@@ -5,7 +5,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { freshNamespace, useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { asBytes, locationPath, pushBlob, withQuery } from '../helpers/registry-client.js';
+import { asBytes, locationPath, withQuery } from '../helpers/registry-client.js';
+import { pushBlob } from '../helpers/images.js';
 import { blobOf } from '../helpers/content.js';
 
 const blob = blobOf('a layer shared between repositories');

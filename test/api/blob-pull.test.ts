@@ -4,7 +4,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { freshNamespace, useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { asBytes, pushBlob } from '../helpers/registry-client.js';
+import { asBytes } from '../helpers/registry-client.js';
+import { pushBlob } from '../helpers/images.js';
 import { blobOf, randomBlob } from '../helpers/content.js';
 
 describe.each(DRIVERS)('pulling a blob ($name)', (factory) => {

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer } from '../helpers/expect-answer.js';
-import { asBytes, pushBlob, putManifest, startUpload, withQuery } from '../helpers/registry-client.js';
+import { asBytes, putManifest, startUpload, withQuery } from '../helpers/registry-client.js';
+import { pushBlob } from '../helpers/images.js';
 import { blobOf, ociManifest, randomBlob } from '../helpers/content.js';
 
 const layer = randomBlob(2 * 1024 * 1024, 21);

@@ -6,7 +6,8 @@
 // discovery, content management.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConformanceClient } from '../conformance/registry-client.js';
-import { startConformanceRegistry, type ConformanceRegistry } from '../conformance/registry-server.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { parseGoBool, parseSuiteEnv, type SuiteEnv } from '../conformance/suite-env.js';
 import type { SuiteContext } from '../conformance/suite-context.js';
 import { makeTestData, marshalManifest, sha256 } from '../conformance/test-data.js';
@@ -142,16 +143,16 @@ describe.each(RUNS)('OCI distribution-spec conformance: $title', ({ env, seed })
     data: makeTestData(options, Math.floor(Date.now() / 1000)),
     client: undefined as unknown as ConformanceClient,
   };
-  let registry: ConformanceRegistry | undefined;
+  let registry: TestRegistry | undefined;
 
   beforeAll(async () => {
-    registry = await startConformanceRegistry();
+    registry = await startTestRegistry(filesystemDriverFactory);
     suite.client = new ConformanceClient(registry.url, options.namespace);
     if (seed) await seed(suite.client);
   });
 
   afterAll(async () => {
-    await registry?.stop();
+    await registry?.cleanup();
   });
 
   pullWorkflow(suite);

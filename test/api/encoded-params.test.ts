@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { pushImage, rawRequest, startUpload, type RawAnswer } from '../helpers/registry-client.js';
+import { rawRequest, startUpload, type RawAnswer } from '../helpers/registry-client.js';
+import { pushImage } from '../helpers/images.js';
 import { MEDIA } from '../helpers/content.js';
 
 function withText(res: RawAnswer) {

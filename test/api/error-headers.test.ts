@@ -5,7 +5,8 @@ import { filesystemDriverFactory } from '../helpers/drivers.js';
 import { PausingDriver } from '../helpers/pausing-driver.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectError } from '../helpers/expect-answer.js';
-import { pushBlob, startUpload } from '../helpers/registry-client.js';
+import { startUpload } from '../helpers/registry-client.js';
+import { pushBlob } from '../helpers/images.js';
 import { randomBlob } from '../helpers/content.js';
 import { blobDataKey } from '../../storage/layout.js';
 

@@ -5,7 +5,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectError } from '../helpers/expect-answer.js';
-import { pushImage, rawRequest, startUpload } from '../helpers/registry-client.js';
+import { rawRequest, startUpload } from '../helpers/registry-client.js';
+import { pushImage } from '../helpers/images.js';
 import { MEDIA, blobOf } from '../helpers/content.js';
 import type { ErrorCode } from '../../errors/registry-error.js';
 

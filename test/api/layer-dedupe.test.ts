@@ -5,7 +5,8 @@ import type { StorageDriver } from '../../storage/drivers/driver.js';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer } from '../helpers/expect-answer.js';
-import { asBytes, pushBlob, startUpload, withQuery } from '../helpers/registry-client.js';
+import { asBytes, startUpload, withQuery } from '../helpers/registry-client.js';
+import { pushBlob } from '../helpers/images.js';
 import { randomBlob } from '../helpers/content.js';
 
 /** Every object key under prefix, walking the driver's listing. */

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { pushBlob, pushImage, pushManifest } from '../helpers/registry-client.js';
+import { pushBlob, pushImage, pushManifest } from '../helpers/images.js';
 import { blobOf } from '../helpers/content.js';
 import type { StorageDriver } from '../../storage/drivers/driver.js';
 import { ManifestStore } from '../../storage/manifests.js';

@@ -9,11 +9,11 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../server/logger.js';
 import { filesystemDriverFactory } from '../helpers/drivers.js';
-import { useTestRegistry } from '../helpers/test-registry.js';
+import { startTestRegistry, useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { randomBlob } from '../helpers/content.js';
 import { eventually, rawRequest } from '../helpers/registry-client.js';
 import { expectError } from '../helpers/expect-answer.js';
-import { basic, startAuthRegistry, type AuthRegistry } from '../auth/auth-registry.js';
+import { basic } from '../helpers/credentials.js';
 
 const CHUNK = randomBlob(1024, 81);
 
@@ -177,16 +177,17 @@ describe('upload slots per client address', () => {
 });
 
 describe('upload slots per user with auth', () => {
-  let reg: AuthRegistry | undefined;
+  let reg: TestRegistry | undefined;
   afterEach(async () => {
     await reg?.cleanup();
     reg = undefined;
   });
 
   it('bounds a logged-in user across addresses, and not users who share an address', async () => {
-    reg = await startAuthRegistry({
+    reg = await startTestRegistry(filesystemDriverFactory, {
       users: { alice: 'alice-pw', bob: 'bob-pw' },
       config: (p) => ({ auth: { htpasswd: { realm: 'r', path: p.htpasswd } }, stowage: { http: { maxuploads: 8, maxuploadsperclient: 2 } } }),
+      logs: true,
     });
     const alice = { authorization: basic('alice', 'alice-pw'), localAddress: '127.0.0.1' };
     const aliceElsewhere = { authorization: alice.authorization, localAddress: '127.0.0.2' };

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ownedBytes, RegistryCache } from '../../storage/cache.js';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
-import { pushImage } from '../helpers/registry-client.js';
+import { pushImage } from '../helpers/images.js';
 
 function ownsItsMemory(bytes: Buffer): boolean {
   return bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.length;

@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { freshNamespace, useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { pushBlob, pushImage, pushManifest } from '../helpers/registry-client.js';
+import { pushBlob, pushImage, pushManifest } from '../helpers/images.js';
 import { EMPTY_CONFIG, blobOf, ociArtifact } from '../helpers/content.js';
 
 describe.each(DRIVERS)('deleting a manifest ($name)', (factory) => {

@@ -4,7 +4,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { freshNamespace, useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { pushBlob, pushManifest, putManifest, rawRequest } from '../helpers/registry-client.js';
+import { putManifest, rawRequest } from '../helpers/registry-client.js';
+import { pushBlob, pushManifest } from '../helpers/images.js';
 import { MEDIA, blobOf, dockerManifest, ociIndex, ociManifest } from '../helpers/content.js';
 
 const config = blobOf('{"architecture":"amd64","os":"linux"}');

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
-import { asBytes, pushImage } from '../helpers/registry-client.js';
+import { asBytes } from '../helpers/registry-client.js';
+import { pushImage } from '../helpers/images.js';
 
 const VOLATILE = new Set(['date', 'x-request-id', 'connection', 'keep-alive']);
 

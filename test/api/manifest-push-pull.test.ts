@@ -4,7 +4,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { freshNamespace, useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer } from '../helpers/expect-answer.js';
-import { asBytes, locationPath, pushBlob, pushManifest, putManifest, sendBytes } from '../helpers/registry-client.js';
+import { asBytes, locationPath, putManifest, sendBytes } from '../helpers/registry-client.js';
+import { pushBlob, pushManifest } from '../helpers/images.js';
 import {
   EMPTY_CONFIG,
   MEDIA,

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
-import { pushImage } from '../helpers/registry-client.js';
+import { pushImage } from '../helpers/images.js';
 import { eventually } from '../helpers/registry-client.js';
 
 interface Receiver {

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
-import { asBytes, pushImage } from '../helpers/registry-client.js';
+import { asBytes } from '../helpers/registry-client.js';
+import { pushImage } from '../helpers/images.js';
 
 describe.each(DRIVERS)('operator routes on $name', (factory) => {
   const registry = useTestRegistry(factory);

@@ -4,7 +4,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { freshNamespace, useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { asBytes, pushBlob, pushImage, pushManifest, putManifest } from '../helpers/registry-client.js';
+import { asBytes, putManifest } from '../helpers/registry-client.js';
+import { pushBlob, pushImage, pushManifest } from '../helpers/images.js';
 import { EMPTY_CONFIG, MEDIA, blobOf, ociArtifact, ociArtifactManifest, ociIndex, ociManifest, type Manifest } from '../helpers/content.js';
 
 const SBOM = 'application/vnd.example.sbom.v1';

@@ -9,8 +9,7 @@ import { configFrom } from '../../server/config.js';
 import { RegistryMetrics } from '../../server/metrics.js';
 import { expectError } from '../helpers/expect-answer.js';
 import { filesystemDriverFactory } from '../helpers/drivers.js';
-import { useTestRegistry } from '../helpers/test-registry.js';
-import { startAuthRegistry, type AuthRegistry } from '../auth/auth-registry.js';
+import { startTestRegistry, useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
 describe('the router outside /v2', () => {
   const registry = useTestRegistry(filesystemDriverFactory);
@@ -56,13 +55,15 @@ describe('the router outside /v2', () => {
 });
 
 describe('the token endpoint with the built-in issuer', () => {
-  let reg: AuthRegistry;
+  let reg: TestRegistry;
   beforeEach(async () => {
-    reg = await startAuthRegistry({
+    reg = await startTestRegistry(filesystemDriverFactory, {
+      users: {},
       config: (p) => ({
         auth: { token: { realm: 'https://registry.example.test/token', service: 'stowage-test', issuer: 'stowage-test-issuer' } },
         stowage: { auth: { issuer: { htpasswd: p.htpasswd, expiry: '2m' } } },
       }),
+      logs: true,
     });
   });
   afterEach(() => reg.cleanup());

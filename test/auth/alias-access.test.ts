@@ -3,7 +3,11 @@
 // Basic credentials and with tokens alike. Refused writes store nothing.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { basic, pushImageWith, snapshot, startAuthRegistry, type AuthRegistry } from './auth-registry.js';
+import { basic } from '../helpers/credentials.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { snapshot } from '../helpers/fs-snapshot.js';
+import { tryPushImage } from '../helpers/images.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
 const USERS = { admin: 'admin-pw-51e0', bob: 'bob-pw-a7d2' };
 const ADMIN = basic('admin', USERS.admin);
@@ -21,9 +25,9 @@ const TOKEN = { realm: 'https://registry.example.test/token', service: 'stowage-
 type Mode = 'htpasswd' | 'token';
 
 describe.each<Mode>(['htpasswd', 'token'])('a writable alias with %s auth', (mode) => {
-  let reg: AuthRegistry;
+  let reg: TestRegistry;
   beforeEach(async () => {
-    reg = await startAuthRegistry({
+    reg = await startTestRegistry(filesystemDriverFactory, {
       users: USERS,
       config: (p) => ({
         ...(mode === 'htpasswd' ? { auth: { htpasswd: { realm: 'stowage-test', path: p.htpasswd } } } : { auth: { token: TOKEN } }),
@@ -32,6 +36,7 @@ describe.each<Mode>(['htpasswd', 'token'])('a writable alias with %s auth', (mod
           auth: { access: ACCESS, ...(mode === 'token' ? { issuer: { htpasswd: p.htpasswd } } : {}) },
         },
       }),
+      logs: true,
     });
   });
   afterEach(() => reg.cleanup());
@@ -46,14 +51,14 @@ describe.each<Mode>(['htpasswd', 'token'])('a writable alias with %s auth', (mod
 
   it('refuses a push and a delete through the alias when the target only allows pull, storing nothing', async () => {
     const admin = await authFor(ADMIN, 'repository:secret/tools/x:pull,push');
-    const original = await pushImageWith(reg, admin, 'secret/tools/x', 'v1', 1);
+    const original = await tryPushImage(reg, 'secret/tools/x', 'v1', { authorization: admin, seed: 1 });
     expect(original.statuses).toEqual([201, 201, 201]);
     const bob = await authFor(BOB, 'repository:tools/x:pull,push,delete');
     // bob reads through the alias: he may pull the target.
     expectAnswer(await reg.request.get('/v2/tools/x/manifests/v1').set('Authorization', bob).set('Accept', original.manifest.mediaType), 200);
 
     const before = await snapshot(reg.paths.root);
-    const push = await pushImageWith(reg, bob, 'tools/x', 'v1', 2);
+    const push = await tryPushImage(reg, 'tools/x', 'v1', { authorization: bob, seed: 2 });
     expect(push.statuses).toEqual([403, 403, 403]);
     const remove = await reg.request.delete(`/v2/tools/x/manifests/${original.manifest.digest}`).set('Authorization', bob);
     expectError(remove, 403, 'DENIED');
@@ -68,7 +73,7 @@ describe.each<Mode>(['htpasswd', 'token'])('a writable alias with %s auth', (mod
 
   it('accepts writes through the alias from a caller who may write the target', async () => {
     const admin = await authFor(ADMIN, 'repository:tools/y:pull,push');
-    const { manifest, statuses } = await pushImageWith(reg, admin, 'tools/y', 'v1', 3);
+    const { manifest, statuses } = await tryPushImage(reg, 'tools/y', 'v1', { authorization: admin, seed: 3 });
     expect(statuses).toEqual([201, 201, 201]);
     const stored = await reg.request.head('/v2/secret/tools/y/manifests/v1').set('Authorization', await authFor(ADMIN, 'repository:secret/tools/y:pull'));
     expectAnswer(stored, 200);

@@ -13,7 +13,9 @@ import { InvalidTokenError, TokenVerifier, readCertificateBundle } from '../../a
 import { openAuth } from '../../auth/open-auth.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
 import { issue, makeRootCa, type Issued } from './certificates.js';
-import { pushImageWith, startAuthRegistry } from './auth-registry.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { tryPushImage } from '../helpers/images.js';
+import { startTestRegistry } from '../helpers/test-registry.js';
 
 const ISSUER = 'external-auth';
 const SERVICE = 'registry.test';
@@ -124,12 +126,13 @@ describe('an external issuer trusted through a certificate bundle', () => {
 
 describe('a registry trusting an external issuer', () => {
   it('serves what the token grants, and answers 401 insufficient_scope otherwise', async () => {
-    const reg = await startAuthRegistry({
+    const reg = await startTestRegistry(filesystemDriverFactory, {
       config: () => ({ auth: { token: { realm: 'https://auth.example.test/token', service: SERVICE, issuer: ISSUER, rootcertbundle: bundleFile } } }),
+      logs: true,
     });
     try {
       const token = await sign(createPrivateKey(leaf.key), { x5c: [leaf.der, intermediate.der] });
-      const { statuses } = await pushImageWith(reg, `Bearer ${token}`, 'team/app', 'v1');
+      const { statuses } = await tryPushImage(reg, 'team/app', 'v1', { authorization: `Bearer ${token}` });
       expect(statuses).toEqual([201, 201, 201]);
       expectAnswer(await reg.request.get('/v2/team/app/manifests/v1').set('Authorization', `Bearer ${token}`), 200);
       const other = await reg.request.get('/v2/team/other/manifests/v1').set('Authorization', `Bearer ${token}`);

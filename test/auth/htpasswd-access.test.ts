@@ -5,7 +5,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
 import { rawRequest } from '../helpers/registry-client.js';
-import { basic, pushImageWith, snapshot, startAuthRegistry, type AuthRegistry } from './auth-registry.js';
+import { basic } from '../helpers/credentials.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { snapshot } from '../helpers/fs-snapshot.js';
+import { tryPushImage } from '../helpers/images.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
 const USERS = { admin: 'admin-pw-7f3a', reader: 'reader-pw-19c2', dev: 'dev-pw-5b8e', outsider: 'outsider-pw-c0d4' };
 const ADMIN = basic('admin', USERS.admin);
@@ -14,9 +18,13 @@ const DEV = basic('dev', USERS.dev);
 const OUTSIDER = basic('outsider', USERS.outsider);
 
 describe('htpasswd without access rules', () => {
-  let reg: AuthRegistry;
+  let reg: TestRegistry;
   beforeEach(async () => {
-    reg = await startAuthRegistry({ users: USERS, config: (p) => ({ auth: { htpasswd: { realm: 'stowage-test', path: p.htpasswd } } }) });
+    reg = await startTestRegistry(filesystemDriverFactory, {
+      users: USERS,
+      config: (p) => ({ auth: { htpasswd: { realm: 'stowage-test', path: p.htpasswd } } }),
+      logs: true,
+    });
   });
   afterEach(() => reg.cleanup());
 
@@ -36,7 +44,7 @@ describe('htpasswd without access rules', () => {
 
   it('lets any logged-in user push and pull back', async () => {
     expectAnswer(await reg.request.get('/v2/').set('Authorization', DEV), 200);
-    const { manifest, statuses } = await pushImageWith(reg, DEV, 'team/app', 'v1');
+    const { manifest, statuses } = await tryPushImage(reg, 'team/app', 'v1', { authorization: DEV });
     expect(statuses).toEqual([201, 201, 201]);
     const pulled = await reg.request.get('/v2/team/app/manifests/v1').set('Authorization', READER).set('Accept', manifest.mediaType);
     expectAnswer(pulled, 200);
@@ -44,18 +52,18 @@ describe('htpasswd without access rules', () => {
   });
 
   it('refuses anonymous pulls and pushes with 401, storing nothing', async () => {
-    await pushImageWith(reg, ADMIN, 'team/app', 'v1');
+    await tryPushImage(reg, 'team/app', 'v1', { authorization: ADMIN });
     const before = await snapshot(reg.paths.root);
     expectError(await reg.request.get('/v2/team/app/manifests/v1'), 401, 'UNAUTHORIZED');
     expectError(await reg.request.get('/v2/team/app/tags/list'), 401, 'UNAUTHORIZED');
     expectError(await reg.request.get('/v2/_catalog'), 401, 'UNAUTHORIZED');
-    const { statuses } = await pushImageWith(reg, undefined, 'team/app', 'v2', 2);
+    const { statuses } = await tryPushImage(reg, 'team/app', 'v2', { seed: 2 });
     expect(statuses).toEqual([401, 401, 401]);
     expect(await snapshot(reg.paths.root)).toEqual(before);
   });
 
   it('refuses hostile names with 400 NAME_INVALID, logged in or not, storing nothing', async () => {
-    await pushImageWith(reg, ADMIN, 'team/app', 'v1');
+    await tryPushImage(reg, 'team/app', 'v1', { authorization: ADMIN });
     const before = await snapshot(reg.paths.root);
     for (const name of ['..', 'team/..%2F..%2Fetc', '%2e%2e/app', 'Team/App', encodeURIComponent('tеam/app'), `${'a'.repeat(256)}`]) {
       for (const authorization of [undefined, ADMIN, basic('admin', 'wrong')]) {
@@ -77,9 +85,9 @@ describe('htpasswd without access rules', () => {
 });
 
 describe('htpasswd with access rules', () => {
-  let reg: AuthRegistry;
+  let reg: TestRegistry;
   beforeEach(async () => {
-    reg = await startAuthRegistry({
+    reg = await startTestRegistry(filesystemDriverFactory, {
       users: USERS,
       config: (p) => ({
         auth: { htpasswd: { realm: 'stowage-test', path: p.htpasswd } },
@@ -95,10 +103,11 @@ describe('htpasswd with access rules', () => {
           },
         },
       }),
+      logs: true,
     });
-    await pushImageWith(reg, ADMIN, 'public/app', 'v1');
-    await pushImageWith(reg, ADMIN, 'team/app', 'v1');
-    await pushImageWith(reg, ADMIN, 'secret/app', 'v1');
+    await tryPushImage(reg, 'public/app', 'v1', { authorization: ADMIN });
+    await tryPushImage(reg, 'team/app', 'v1', { authorization: ADMIN });
+    await tryPushImage(reg, 'secret/app', 'v1', { authorization: ADMIN });
   });
   afterEach(() => reg.cleanup());
 
@@ -116,7 +125,7 @@ describe('htpasswd with access rules', () => {
 
   it('refuses an anonymous push to the public namespace with 401', async () => {
     const before = await snapshot(reg.paths.root);
-    const { statuses } = await pushImageWith(reg, undefined, 'public/app', 'v2', 3);
+    const { statuses } = await tryPushImage(reg, 'public/app', 'v2', { seed: 3 });
     expect(statuses).toEqual([401, 401, 401]);
     expect(await snapshot(reg.paths.root)).toEqual(before);
   });
@@ -127,7 +136,7 @@ describe('htpasswd with access rules', () => {
     const upload = await reg.request.post('/v2/team/app/blobs/uploads/').set('Authorization', READER);
     expectError(upload, 403, 'DENIED');
     expect(upload.headers['www-authenticate']).toBeUndefined();
-    const { statuses } = await pushImageWith(reg, READER, 'team/app', 'v2', 4);
+    const { statuses } = await tryPushImage(reg, 'team/app', 'v2', { authorization: READER, seed: 4 });
     expect(statuses).toEqual([403, 403, 403]);
     expectError(await reg.request.delete('/v2/team/app/manifests/v1').set('Authorization', READER), 403, 'DENIED');
     expect(await snapshot(reg.paths.root)).toEqual(before);
@@ -139,7 +148,7 @@ describe('htpasswd with access rules', () => {
   });
 
   it('gives group members what the group is granted', async () => {
-    const { statuses } = await pushImageWith(reg, DEV, 'team/tool', 'v1', 5);
+    const { statuses } = await tryPushImage(reg, 'team/tool', 'v1', { authorization: DEV, seed: 5 });
     expect(statuses).toEqual([201, 201, 201]);
     expectError(await reg.request.delete('/v2/team/tool/manifests/v1').set('Authorization', DEV), 403, 'DENIED');
   });
@@ -189,14 +198,14 @@ describe('htpasswd with access rules', () => {
   });
 
   it('mounts from a source the user may pull (201)', async () => {
-    const { layer } = await pushImageWith(reg, ADMIN, 'team/base', 'v1', 6);
+    const { layer } = await tryPushImage(reg, 'team/base', 'v1', { authorization: ADMIN, seed: 6 });
     const res = await reg.request.post(`/v2/team/tool/blobs/uploads/?mount=${layer.digest}&from=team/base`).set('Authorization', DEV);
     expectAnswer(res, 201);
     expectAnswer(await reg.request.head(`/v2/team/tool/blobs/${layer.digest}`).set('Authorization', DEV), 200);
   });
 
   it('falls back to an ordinary upload (202) when the user may not pull the mount source', async () => {
-    const { layer } = await pushImageWith(reg, ADMIN, 'secret/base', 'v1', 7);
+    const { layer } = await tryPushImage(reg, 'secret/base', 'v1', { authorization: ADMIN, seed: 7 });
     const res = await reg.request.post(`/v2/team/tool/blobs/uploads/?mount=${layer.digest}&from=secret/base`).set('Authorization', DEV);
     expectAnswer(res, 202);
     expect(res.headers['docker-upload-uuid']).toMatch(/^[0-9a-f-]{36}$/);
@@ -206,14 +215,15 @@ describe('htpasswd with access rules', () => {
 });
 
 describe('login slow-down and secrets', () => {
-  let reg: AuthRegistry;
+  let reg: TestRegistry;
   beforeEach(async () => {
-    reg = await startAuthRegistry({
+    reg = await startTestRegistry(filesystemDriverFactory, {
       users: USERS,
       config: (p) => ({
         auth: { htpasswd: { realm: 'stowage-test', path: p.htpasswd } },
         stowage: { auth: { loginlimit: { attempts: 3, window: '1m', lockout: '2s' } } },
       }),
+      logs: true,
     });
   });
   afterEach(() => reg.cleanup());
@@ -257,7 +267,7 @@ describe('login slow-down and secrets', () => {
     const wrong = 'wrong-password-3c9d1e';
     await reg.request.get('/v2/').set('Authorization', basic('admin', wrong));
     await reg.request.get('/v2/').set('Authorization', ADMIN);
-    await pushImageWith(reg, ADMIN, 'team/app', 'v1');
+    await tryPushImage(reg, 'team/app', 'v1', { authorization: ADMIN });
     await reg.request.get('/v2/team/app/manifests/v1').set('Authorization', basic('reader', wrong));
     const log = reg.logs.join('\n');
     expect(log).toContain('login failed');
@@ -268,9 +278,9 @@ describe('login slow-down and secrets', () => {
 });
 
 describe('login slow-down under guesses sent at once', () => {
-  let reg: AuthRegistry;
+  let reg: TestRegistry;
   beforeEach(async () => {
-    reg = await startAuthRegistry({
+    reg = await startTestRegistry(filesystemDriverFactory, {
       users: USERS,
       // bcrypt cost 12 (about 250 ms a check): the guesses below overlap the checks in progress.
       costs: { admin: 12 },
@@ -278,6 +288,7 @@ describe('login slow-down under guesses sent at once', () => {
         auth: { htpasswd: { realm: 'stowage-test', path: p.htpasswd } },
         stowage: { auth: { loginlimit: { attempts: 5, window: '1m', lockout: '1m' } } },
       }),
+      logs: true,
     });
   });
   afterEach(() => reg.cleanup());

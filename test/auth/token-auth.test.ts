@@ -10,7 +10,11 @@ import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { defaultSigningKeyPath } from '../../auth/open-auth.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { basic, pushImageWith, snapshot, startAuthRegistry, type AuthRegistry } from './auth-registry.js';
+import { basic } from '../helpers/credentials.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { snapshot } from '../helpers/fs-snapshot.js';
+import { tryPushImage } from '../helpers/images.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
 const USERS = { admin: 'admin-pw-1a2b', reader: 'reader-pw-3c4d' };
 const REALM = 'https://registry.example.test/token';
@@ -41,9 +45,9 @@ interface TokenAnswer {
 }
 
 describe('token auth with the built-in issuer', () => {
-  let reg: AuthRegistry;
+  let reg: TestRegistry;
   beforeEach(async () => {
-    reg = await startAuthRegistry({ users: USERS, config: (p) => tokenConfig(p) });
+    reg = await startTestRegistry(filesystemDriverFactory, { users: USERS, config: (p) => tokenConfig(p), logs: true });
   });
   afterEach(() => reg.cleanup());
 
@@ -128,7 +132,7 @@ describe('token auth with the built-in issuer', () => {
 
   it('pushes and pulls with tokens', async () => {
     const token = await tokenFor(basic('admin', USERS.admin), 'repository:team/app:pull,push');
-    const { manifest, statuses } = await pushImageWith(reg, bearer(token), 'team/app', 'v1');
+    const { manifest, statuses } = await tryPushImage(reg, 'team/app', 'v1', { authorization: bearer(token) });
     expect(statuses).toEqual([201, 201, 201]);
     const readerToken = await tokenFor(basic('reader', USERS.reader), 'repository:team/app:pull');
     const pulled = await reg.request.get('/v2/team/app/manifests/v1').set('Authorization', bearer(readerToken)).set('Accept', manifest.mediaType);
@@ -149,10 +153,12 @@ describe('token auth with the built-in issuer', () => {
   });
 
   it('answers 403 DENIED with insufficient_scope when the rules refuse the user, storing nothing', async () => {
-    await pushImageWith(reg, bearer(await tokenFor(basic('admin', USERS.admin), 'repository:team/app:pull,push')), 'team/app', 'v1');
+    await tryPushImage(reg, 'team/app', 'v1', {
+      authorization: bearer(await tokenFor(basic('admin', USERS.admin), 'repository:team/app:pull,push')),
+    });
     const before = await snapshot(reg.paths.root);
     const token = await tokenFor(basic('reader', USERS.reader), 'repository:team/app:pull,push');
-    const { statuses } = await pushImageWith(reg, bearer(token), 'team/app', 'v2', 2);
+    const { statuses } = await tryPushImage(reg, 'team/app', 'v2', { authorization: bearer(token), seed: 2 });
     expect(statuses).toEqual([403, 403, 403]);
     const res = await reg.request.post('/v2/team/app/blobs/uploads/').set('Authorization', bearer(token));
     expectError(res, 403, 'DENIED');
@@ -169,15 +175,15 @@ describe('token auth with the built-in issuer', () => {
 
   it('lets an anonymous token pull the public namespace', async () => {
     const admin = await tokenFor(basic('admin', USERS.admin), 'repository:public/app:pull,push');
-    await pushImageWith(reg, bearer(admin), 'public/app', 'v1');
+    await tryPushImage(reg, 'public/app', 'v1', { authorization: bearer(admin) });
     const anonymous = await tokenFor(undefined, 'repository:public/app:pull');
     expectAnswer(await reg.request.get('/v2/public/app/manifests/v1').set('Authorization', bearer(anonymous)), 200);
   });
 
   it('lists in the catalog, with the catalog scope, only what the caller may pull', async () => {
     const admin = await tokenFor(basic('admin', USERS.admin), 'repository:public/app:pull,push', 'repository:team/app:pull,push');
-    await pushImageWith(reg, bearer(admin), 'public/app', 'v1');
-    await pushImageWith(reg, bearer(admin), 'team/app', 'v1');
+    await tryPushImage(reg, 'public/app', 'v1', { authorization: bearer(admin) });
+    await tryPushImage(reg, 'team/app', 'v1', { authorization: bearer(admin) });
     const noCatalogScope = await reg.request.get('/v2/_catalog').set('Authorization', bearer(admin));
     expectError(noCatalogScope, 401, 'UNAUTHORIZED');
     expect(noCatalogScope.headers['www-authenticate']).toContain('scope="registry:catalog:*",error="insufficient_scope"');
@@ -200,7 +206,7 @@ describe('token auth with the built-in issuer', () => {
 
   it('mounts only from a source the token may pull, else falls back to an upload', async () => {
     const admin = await tokenFor(basic('admin', USERS.admin), 'repository:team/base:pull,push');
-    const { layer } = await pushImageWith(reg, bearer(admin), 'team/base', 'v1', 3);
+    const { layer } = await tryPushImage(reg, 'team/base', 'v1', { authorization: bearer(admin), seed: 3 });
     const withSource = await tokenFor(basic('admin', USERS.admin), 'repository:team/app:pull,push', 'repository:team/base:pull');
     const withoutSource = await tokenFor(basic('admin', USERS.admin), 'repository:team/other:pull,push');
     expectAnswer(await reg.request.post(`/v2/team/app/blobs/uploads/?mount=${layer.digest}&from=team/base`).set('Authorization', bearer(withSource)), 201);
@@ -209,7 +215,7 @@ describe('token auth with the built-in issuer', () => {
 
   it("asks for pull on a mount's source in the challenge, so the token fetched for it lets the mount happen", async () => {
     const admin = await tokenFor(basic('admin', USERS.admin), 'repository:team/base:pull,push');
-    const { layer } = await pushImageWith(reg, bearer(admin), 'team/base', 'v1', 4);
+    const { layer } = await tryPushImage(reg, 'team/base', 'v1', { authorization: bearer(admin), seed: 4 });
     const mount = `/v2/team/app/blobs/uploads/?mount=${layer.digest}&from=team/base`;
     const challenged = await reg.request.post(mount);
     expectError(challenged, 401, 'UNAUTHORIZED');
@@ -280,12 +286,13 @@ describe('token auth with the built-in issuer', () => {
 describe('token auth with a configured signing key', () => {
   it('signs with the key from stowage.auth.issuer.key (RSA here) and refuses to start without it', async () => {
     const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const reg = await startAuthRegistry({
+    const reg = await startTestRegistry(filesystemDriverFactory, {
       users: USERS,
       config: (p) => {
         writeFileSync(`${p.dir}/issuer.pem`, pem);
         return tokenConfig(p, { issuer: { htpasswd: p.htpasswd, key: `${p.dir}/issuer.pem` } });
       },
+      logs: true,
     });
     try {
       const res = await reg.request.get(`/token?service=${SERVICE}&scope=repository:a:pull`).set('Authorization', basic('reader', USERS.reader));
@@ -298,7 +305,11 @@ describe('token auth with a configured signing key', () => {
       await reg.cleanup();
     }
     await expect(
-      startAuthRegistry({ users: USERS, config: (p) => tokenConfig(p, { issuer: { htpasswd: p.htpasswd, key: `${p.dir}/missing.pem` } }) }),
+      startTestRegistry(filesystemDriverFactory, {
+        users: USERS,
+        config: (p) => tokenConfig(p, { issuer: { htpasswd: p.htpasswd, key: `${p.dir}/missing.pem` } }),
+        logs: true,
+      }),
     ).rejects.toThrow(/stowage.auth.issuer.key: token signing key .*missing.pem does not exist/);
   });
 });

@@ -4,7 +4,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eventually } from '../helpers/registry-client.js';
-import { basic, pushImageWith, startAuthRegistry, type AuthRegistry } from './auth-registry.js';
+import { basic } from '../helpers/credentials.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { tryPushImage } from '../helpers/images.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
 interface Event {
   action: string;
@@ -20,7 +23,7 @@ const ACCESS = [
 ];
 
 describe.each(['htpasswd', 'token'] as const)('webhook events with %s auth', (mode) => {
-  let reg: AuthRegistry;
+  let reg: TestRegistry;
   let receiver: http.Server;
   const events: Event[] = [];
   beforeEach(async () => {
@@ -35,13 +38,14 @@ describe.each(['htpasswd', 'token'] as const)('webhook events with %s auth', (mo
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', () => resolve()));
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`;
-    reg = await startAuthRegistry({
+    reg = await startTestRegistry(filesystemDriverFactory, {
       users: USERS,
       config: (p) => ({
         auth: mode === 'htpasswd' ? { htpasswd: { realm: 'stowage-test', path: p.htpasswd } } : { token: TOKEN },
         notifications: { endpoints: [{ name: 'listener', url, timeout: '2s', backoff: '50ms' }] },
         stowage: { auth: { access: ACCESS, ...(mode === 'token' ? { issuer: { htpasswd: p.htpasswd } } : {}) } },
       }),
+      logs: true,
     });
   });
   afterEach(async () => {
@@ -59,7 +63,7 @@ describe.each(['htpasswd', 'token'] as const)('webhook events with %s auth', (mo
 
   it('names the user who pushed, and nobody for an anonymous pull', async () => {
     const admin = await authFor('repository:public/app:pull,push', basic('admin', USERS.admin));
-    const { manifest } = await pushImageWith(reg, admin, 'public/app', 'v1');
+    const { manifest } = await tryPushImage(reg, 'public/app', 'v1', { authorization: admin });
     const anonymous = await authFor('repository:public/app:pull');
     const pull = reg.request.get('/v2/public/app/manifests/v1').set('Accept', manifest.mediaType);
     expect((await (anonymous ? pull.set('Authorization', anonymous) : pull)).status).toBe(200);

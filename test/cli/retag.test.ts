@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
-import { asBytes, pushImage, pushManifest } from '../helpers/registry-client.js';
+import { asBytes } from '../helpers/registry-client.js';
+import { pushImage, pushManifest } from '../helpers/images.js';
 import { ociIndex } from '../helpers/content.js';
 import { parseImageReference, retag } from '../../storage/jobs/retag.js';
 import { registryUsage } from '../../storage/jobs/usage.js';

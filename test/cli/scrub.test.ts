@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { filesystemDriverFactory } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
-import { pushBlob } from '../helpers/registry-client.js';
+import { pushBlob } from '../helpers/images.js';
 import { randomBlob } from '../helpers/content.js';
 import { blobDataKey, blobDirKey } from '../../storage/layout.js';
 import { scrubCommand } from '../../server/commands/scrub.js';

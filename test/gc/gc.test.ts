@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
-import { asBytes, pushBlob, pushImage, pushManifest } from '../helpers/registry-client.js';
+import { asBytes } from '../helpers/registry-client.js';
+import { pushBlob, pushImage, pushManifest } from '../helpers/images.js';
 import { ociIndex, randomBlob } from '../helpers/content.js';
 import { collectGarbage } from '../../storage/jobs/gc.js';
 import { outlastClockMargin } from '../helpers/storage-clock.js';

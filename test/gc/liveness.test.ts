@@ -6,8 +6,9 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DRIVERS, filesystemDriverFactory } from '../helpers/drivers.js';
 import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
-import { asBytes, pushBlob, pushImage, pushManifest } from '../helpers/registry-client.js';
-import { blobOf, digestOf, ociManifest, randomBlob, type Blob } from '../helpers/content.js';
+import { asBytes } from '../helpers/registry-client.js';
+import { buildImage, pushBlob, pushImage, pushManifest } from '../helpers/images.js';
+import { digestOf, randomBlob, type Blob } from '../helpers/content.js';
 import { PausingDriver } from '../helpers/pausing-driver.js';
 import { outlastClockMargin } from '../helpers/storage-clock.js';
 import { collectGarbage, GcBusyError } from '../../storage/jobs/gc.js';
@@ -46,12 +47,6 @@ async function afterMarkPhase(reg: TestRegistry, push: () => Promise<void>): Pro
   await running;
 }
 
-/** An image of a new config and the given (already stored) layers. */
-function imageOf(layers: Blob[], seed: number) {
-  const config = blobOf(JSON.stringify({ architecture: 'amd64', os: 'linux', seed }));
-  return { config, layers, manifest: ociManifest(config, layers) };
-}
-
 describe.each(DRIVERS)('garbage collection beside pushes on $name', (factory) => {
   const registry = useTestRegistry(factory);
 
@@ -66,7 +61,7 @@ describe.each(DRIVERS)('garbage collection beside pushes on $name', (factory) =>
   it('keeps a layer that a push reuses (HEAD 200, no upload) after the mark phase', async () => {
     const reg = registry();
     const layer = await orphanedLayer(reg);
-    const image = imageOf([layer], 2);
+    const image = buildImage({ layers: [layer], seed: 2 });
     await afterMarkPhase(reg, async () => {
       expect((await reg.request.head(`/v2/aaa/app/blobs/${layer.digest}`)).status).toBe(200);
       await pushBlob(reg, 'aaa/app', image.config);
@@ -79,7 +74,7 @@ describe.each(DRIVERS)('garbage collection beside pushes on $name', (factory) =>
   it('keeps a layer mounted into a repository the mark phase never saw', async () => {
     const reg = registry();
     const layer = await orphanedLayer(reg);
-    const image = imageOf([layer], 3);
+    const image = buildImage({ layers: [layer], seed: 3 });
     await afterMarkPhase(reg, async () => {
       const mount = await reg.request.post(`/v2/zzz/new/blobs/uploads/?mount=${layer.digest}&from=aaa/app`);
       expect(mount.status).toBe(201);
@@ -113,7 +108,7 @@ describe.each(DRIVERS)('garbage collection beside pushes on $name', (factory) =>
     await isAside;
     // The layer is aside: the client's HEAD brings it back, so it skips the upload.
     expect((await reg.request.head(`/v2/aaa/app/blobs/${layer.digest}`)).status).toBe(200);
-    const image = imageOf([layer], 4);
+    const image = buildImage({ layers: [layer], seed: 4 });
     await pushBlob(reg, 'aaa/app', image.config);
     await pushManifest(reg, 'aaa/app', 'v3', image.manifest);
     release();
@@ -184,7 +179,7 @@ describe('a manifest revision caught half written (filesystem)', () => {
   it('is not deleted as untagged while its link is being renamed in', async () => {
     const reg = registry();
     const layer = randomBlob(3000, 7);
-    const image = imageOf([layer], 7);
+    const image = buildImage({ layers: [layer], seed: 7 });
     await pushBlob(reg, 'eee/app', image.config);
     await pushBlob(reg, 'eee/app', layer);
     const writer = driver!;

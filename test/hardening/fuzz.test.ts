@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { filesystemDriverFactory } from '../helpers/drivers.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
-import { pushImage, rawRequest } from '../helpers/registry-client.js';
+import { rawRequest } from '../helpers/registry-client.js';
+import { pushImage, tryPushImage } from '../helpers/images.js';
 import { MEDIA } from '../helpers/content.js';
-import { basic, pushImageWith, startAuthRegistry, type AuthRegistry } from '../auth/auth-registry.js';
+import { basic } from '../helpers/credentials.js';
 
 const SEED = 0x5eed;
 const RUNS = 250;
@@ -105,9 +106,9 @@ describe('fuzzing the registry with random requests', () => {
   });
 
   describe('with htpasswd and access rules', () => {
-    let reg: AuthRegistry;
+    let reg: TestRegistry;
     beforeAll(async () => {
-      reg = await startAuthRegistry({
+      reg = await startTestRegistry(filesystemDriverFactory, {
         users: { admin: 'admin-pw', reader: 'reader-pw' },
         config: (p) => ({
           auth: { htpasswd: { realm: 'fuzz', path: p.htpasswd } },
@@ -122,8 +123,9 @@ describe('fuzzing the registry with random requests', () => {
             },
           },
         }),
+        logs: true,
       });
-      await pushImageWith(reg, basic('admin', 'admin-pw'), 'library/app', 'latest');
+      await tryPushImage(reg, 'library/app', 'latest', { authorization: basic('admin', 'admin-pw') });
     });
     afterAll(() => reg.cleanup());
 
@@ -135,14 +137,15 @@ describe('fuzzing the registry with random requests', () => {
   });
 
   describe('with tokens from the built-in issuer', () => {
-    let reg: AuthRegistry;
+    let reg: TestRegistry;
     beforeAll(async () => {
-      reg = await startAuthRegistry({
+      reg = await startTestRegistry(filesystemDriverFactory, {
         users: { admin: 'admin-pw', reader: 'reader-pw' },
         config: (p) => ({
           auth: { token: { realm: 'http://127.0.0.1/token', service: 'fuzz', issuer: 'fuzz-issuer' } },
           stowage: { auth: { issuer: { htpasswd: p.htpasswd }, loginlimit: { attempts: 1000, window: '1m', lockout: '1s' } } },
         }),
+        logs: true,
       });
     });
     afterAll(() => reg.cleanup());

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { pushImage, rawRequest, startUpload, withQuery, type PushedImage } from '../helpers/registry-client.js';
+import { rawRequest, startUpload, withQuery } from '../helpers/registry-client.js';
+import { pushImage, type PushedImage } from '../helpers/images.js';
 import { MEDIA, blobOf } from '../helpers/content.js';
 
 const payload = blobOf('hostile payload');

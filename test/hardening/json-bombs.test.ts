@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
-import { pushBlob, pushImage, rawRequest, type PushedImage } from '../helpers/registry-client.js';
+import { rawRequest } from '../helpers/registry-client.js';
+import { pushBlob, pushImage, type PushedImage } from '../helpers/images.js';
 import { MEDIA, blobOf, type Descriptor } from '../helpers/content.js';
 
 const config = blobOf('{"architecture":"amd64","os":"linux"}');

@@ -14,7 +14,8 @@ import { silentLogger } from '../../server/logger.js';
 import { startServer, type RunningServer } from '../../server/serve.js';
 import { blobOf } from '../helpers/content.js';
 import { rawRequest } from '../helpers/registry-client.js';
-import { basic, snapshot, writeHtpasswd } from '../auth/auth-registry.js';
+import { basic, writeHtpasswd } from '../helpers/credentials.js';
+import { snapshot } from '../helpers/fs-snapshot.js';
 
 const IDLE_MS = 1000;
 const HEADERS_MS = 1000;

@@ -15,6 +15,9 @@ export const MEDIA = {
   ociEmpty: 'application/vnd.oci.empty.v1+json',
 } as const;
 
+/** An Accept header that takes every manifest kind. */
+export const ACCEPT_ALL = [MEDIA.ociManifest, MEDIA.ociIndex, MEDIA.dockerManifest, MEDIA.dockerManifestList].join(', ');
+
 export interface Blob {
   /** Backed by a plain ArrayBuffer, so it can be a fetch() body as it is. */
   bytes: Buffer<ArrayBuffer>;

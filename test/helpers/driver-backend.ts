@@ -5,6 +5,13 @@ import type { StorageDriver } from '../../storage/drivers/driver.js';
 export interface DriverBackend {
   /** Where the registry's data lives, for messages (a directory, a bucket/prefix). */
   readonly root: string;
+  /**
+   * A local directory of the backend's own, removed with it, for files a registry keeps beside
+   * its storage (an htpasswd file, keys, the proxy's spool).
+   */
+  readonly dir: string;
+  /** The config's storage section that names this store, so that config and driver agree. */
+  readonly config: Record<string, unknown>;
   /** A fresh driver over the same data; a second call stands for a restarted process. */
   driver(): StorageDriver;
   /**

@@ -1,11 +1,10 @@
-// What a registry client does in the tests: push blobs, manifests and whole images through the
-// HTTP API, read bytes back without supertest's JSON parsing, and send requests supertest cannot
-// (a path exactly as written, a chunked body, a body abandoned half way).
+// What a registry client does in the tests: send manifests, read bytes back without supertest's
+// JSON parsing, and send requests supertest cannot (a path exactly as written, a chunked body, a
+// body abandoned half way). Pushing blobs and whole images is helpers/images.ts.
 import http from 'node:http';
 import { expect } from 'vitest';
-import type { Response, Test } from 'supertest';
+import type { Test } from 'supertest';
 import type { TestRegistry } from './test-registry.js';
-import { blobOf, ociManifest, dockerManifest, randomBlob, type Blob, type Manifest } from './content.js';
 
 /** Makes supertest hand back the raw body as a Buffer in res.body, whatever the Content-Type. */
 export function asBytes(test: Test): Test {
@@ -29,42 +28,11 @@ export function putManifest(reg: TestRegistry, name: string, reference: string, 
   return sendBytes(reg.request.put(`/v2/${name}/manifests/${reference}`).set('Content-Type', contentType), bytes);
 }
 
-/** Pushes a blob in one POST (end-4b) and checks it was created. */
-export async function pushBlob(reg: TestRegistry, name: string, blob: Blob): Promise<void> {
-  const res = await reg.request
-    .post(`/v2/${name}/blobs/uploads/?digest=${blob.digest}`)
-    .set('Content-Type', 'application/octet-stream')
-    .send(blob.bytes);
-  expect(res.status, `push of ${blob.digest} to ${name}: ${res.text}`).toBe(201);
-}
-
-/** Pushes a manifest under a tag or digest (end-7) and checks it was created. */
-export async function pushManifest(reg: TestRegistry, name: string, reference: string, manifest: Manifest): Promise<Response> {
-  const res = await putManifest(reg, name, reference, manifest.bytes, manifest.mediaType);
-  expect(res.status, `push of manifest ${reference} to ${name}: ${res.text}`).toBe(201);
-  return res;
-}
-
-export interface PushedImage {
-  config: Blob;
-  layers: Blob[];
-  manifest: Manifest;
-}
-
-/** Pushes a one-layer image (blobs, then the manifest under tag). seed makes distinct images. */
-export async function pushImage(
-  reg: TestRegistry,
-  name: string,
-  tag: string,
-  options: { seed?: number; format?: 'oci' | 'docker' } = {},
-): Promise<PushedImage> {
-  const seed = options.seed ?? 1;
-  const config = blobOf(JSON.stringify({ architecture: 'amd64', os: 'linux', seed }));
-  const layers = [randomBlob(2048 + seed, seed)];
-  const manifest = options.format === 'docker' ? dockerManifest(config, layers) : ociManifest(config, layers);
-  for (const blob of [config, ...layers]) await pushBlob(reg, name, blob);
-  await pushManifest(reg, name, tag, manifest);
-  return { config, layers, manifest };
+/** GET of a URL with fetch, the body read whole (test sizes are small). */
+export async function pull(url: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; body: Buffer }> {
+  const res = await fetch(url, init);
+  const body = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, headers: res.headers, body };
 }
 
 export interface RawAnswer {

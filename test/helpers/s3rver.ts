@@ -105,14 +105,23 @@ export async function bucketSnapshot(client: Client, bucket: string): Promise<Ma
 export const s3DriverFactory: DriverFactory = {
   name: 's3',
   async create(): Promise<DriverBackend> {
-    const server = await startS3rver();
+    const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'stowage-test-'));
+    const server = await startS3rver().catch(async (err: unknown) => {
+      await fsp.rm(dir, { recursive: true, force: true });
+      throw err;
+    });
     const rootdirectory = `root-${randomBytes(4).toString('hex')}`;
     const client = server.client();
     return {
       root: `s3://${server.bucket}/${rootdirectory}`,
+      dir,
+      config: { s3: server.settings({ rootdirectory }) },
       driver: () => server.driver({ rootdirectory }),
       snapshot: () => bucketSnapshot(client, server.bucket),
-      cleanup: () => server.close(),
+      async cleanup() {
+        await server.close();
+        await fsp.rm(dir, { recursive: true, force: true });
+      },
     };
   },
 };

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
-import { pushBlob, pushImage } from '../helpers/registry-client.js';
+import { pushBlob, pushImage } from '../helpers/images.js';
 import { randomBlob } from '../helpers/content.js';
 import { purgeUploads } from '../../storage/jobs/upload-purge.js';
 import { scrubBlobs } from '../../storage/jobs/scrub.js';

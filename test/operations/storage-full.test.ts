@@ -10,7 +10,8 @@ import { createLogger } from '../../server/logger.js';
 import { filesystemDriverFactory, type DriverFactory } from '../helpers/drivers.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
 import { blobOf, ociManifest, randomBlob } from '../helpers/content.js';
-import { asBytes, pushBlob, pushImage, putManifest, startUpload } from '../helpers/registry-client.js';
+import { asBytes, putManifest, startUpload } from '../helpers/registry-client.js';
+import { pushBlob, pushImage } from '../helpers/images.js';
 import { expectError } from '../helpers/expect-answer.js';
 
 const disk = { full: false, code: 'ENOSPC' };

@@ -4,25 +4,30 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as fsp from 'node:fs/promises';
 import { BlobFill } from '../../proxy/blob-fill.js';
 import { randomBlob } from '../helpers/content.js';
-import { listen, pull, pushImage, startProxy, startUpstream, tempDir, type Listening, type ProxyServer, type Upstream } from './harness.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { listen, type Listening } from '../helpers/http-server.js';
+import { pushImage } from '../helpers/images.js';
+import { pull } from '../helpers/registry-client.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
-let upstream: Upstream | undefined;
+let upstream: TestRegistry | undefined;
 let custom: Listening | undefined;
-let proxy: ProxyServer | undefined;
+let proxy: TestRegistry | undefined;
 
 afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
+  await proxy?.cleanup();
+  await upstream?.cleanup();
   await custom?.close();
   proxy = upstream = custom = undefined;
 });
 
 describe('blobs through the proxy', () => {
   it('answers 16 concurrent pulls of an uncached blob with one upstream GET, all bytes correct', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const layer = randomBlob(3 * 1024 * 1024 + 17, 11);
-    await pushImage(upstream.storage, 'team/app', 'v1', [layer]);
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    await pushImage(upstream.storage, 'team/app', 'v1', { layers: [layer] });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
     const url = `${proxy.url}/v2/team/app/blobs/${layer.digest}`;
 
     const answers = await Promise.all(Array.from({ length: 16 }, () => pull(url)));
@@ -54,7 +59,7 @@ describe('blobs through the proxy', () => {
       res.write(layer.bytes.subarray(0, half));
       void released.then(() => res.end(layer.bytes.subarray(half)));
     });
-    proxy = await startProxy({ proxy: { remoteurl: custom.url } });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: custom.url } }, cacheTtl: '1ms' });
     const url = `${proxy.url}/v2/team/app/blobs/${layer.digest}`;
 
     // Three clients, each must see a good part of the first half while upstream holds the rest.
@@ -88,10 +93,10 @@ describe('blobs through the proxy', () => {
   });
 
   it('answers HEAD of an uncached blob from an upstream HEAD without filling', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const layer = randomBlob(4096, 2);
-    await pushImage(upstream.storage, 'team/app', 'v1', [layer]);
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    await pushImage(upstream.storage, 'team/app', 'v1', { layers: [layer] });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
 
     const head = await fetch(`${proxy.url}/v2/team/app/blobs/${layer.digest}`, { method: 'HEAD' });
     expect(head.status).toBe(200);
@@ -102,9 +107,9 @@ describe('blobs through the proxy', () => {
   });
 
   it('answers BLOB_UNKNOWN for a blob upstream does not have', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     await pushImage(upstream.storage, 'team/app', 'v1');
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
     const missing = randomBlob(10, 99);
     const res = await pull(`${proxy.url}/v2/team/app/blobs/${missing.digest}`);
     expect(res.status).toBe(404);
@@ -112,11 +117,11 @@ describe('blobs through the proxy', () => {
   });
 
   it('links a blob already in the content store once upstream confirms the repository has it', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const layer = randomBlob(50_000, 8);
-    await pushImage(upstream.storage, 'team/one', 'v1', [layer]);
-    await pushImage(upstream.storage, 'team/two', 'v1', [layer]);
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    await pushImage(upstream.storage, 'team/one', 'v1', { layers: [layer], seed: 1 });
+    await pushImage(upstream.storage, 'team/two', 'v1', { layers: [layer], seed: 2 });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
 
     expect((await pull(`${proxy.url}/v2/team/one/blobs/${layer.digest}`)).status).toBe(200);
     await proxy.proxy.fills.idle();
@@ -127,10 +132,10 @@ describe('blobs through the proxy', () => {
   });
 
   it('serves ranges of a cached blob', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const layer = randomBlob(10_000, 4);
-    await pushImage(upstream.storage, 'team/app', 'v1', [layer]);
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    await pushImage(upstream.storage, 'team/app', 'v1', { layers: [layer] });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
     const url = `${proxy.url}/v2/team/app/blobs/${layer.digest}`;
     await pull(url);
     await proxy.proxy.fills.idle();

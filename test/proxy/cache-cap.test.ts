@@ -3,18 +3,22 @@
 // pulls again from upstream.
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBlob } from '../helpers/content.js';
-import { TestClock, pull, pushImage, startProxy, startUpstream, type Image, type ProxyServer, type Upstream } from './harness.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { pushImage, type PushedImage as Image } from '../helpers/images.js';
+import { pull } from '../helpers/registry-client.js';
+import { TestClock } from '../helpers/test-clock.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
-let upstream: Upstream | undefined;
-let proxy: ProxyServer | undefined;
+let upstream: TestRegistry | undefined;
+let proxy: TestRegistry | undefined;
 
 afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
+  await proxy?.cleanup();
+  await upstream?.cleanup();
   proxy = upstream = undefined;
 });
 
-async function pullImage(server: ProxyServer, name: string, image: Image): Promise<void> {
+async function pullImage(server: TestRegistry, name: string, image: Image): Promise<void> {
   expect((await pull(`${server.url}/v2/${name}/manifests/${image.tag}`)).status).toBe(200);
   for (const blob of [image.config, ...image.layers]) {
     const res = await pull(`${server.url}/v2/${name}/blobs/${blob.digest}`);
@@ -26,15 +30,16 @@ async function pullImage(server: ProxyServer, name: string, image: Image): Promi
 
 describe('the proxy cache cap', () => {
   it('evicts the least recently pulled image once the cache is over its cap', async () => {
-    upstream = await startUpstream();
-    const a = await pushImage(upstream.storage, 'team/a', 'v1', [randomBlob(200_000, 1)]);
-    const b = await pushImage(upstream.storage, 'team/b', 'v1', [randomBlob(200_000, 2)]);
-    const c = await pushImage(upstream.storage, 'team/c', 'v1', [randomBlob(200_000, 3)]);
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
+    const a = await pushImage(upstream.storage, 'team/a', 'v1', { layers: [randomBlob(200_000, 1)], seed: 1 });
+    const b = await pushImage(upstream.storage, 'team/b', 'v1', { layers: [randomBlob(200_000, 2)], seed: 2 });
+    const c = await pushImage(upstream.storage, 'team/c', 'v1', { layers: [randomBlob(200_000, 3)], seed: 3 });
     const clock = new TestClock();
-    proxy = await startProxy(
-      { stowage: { proxies: [{ prefix: 'up', remoteurl: upstream.url, ttl: '1h' }], proxycache: { maxbytes: 450_000 } } },
-      { clock },
-    );
+    proxy = await startTestRegistry(filesystemDriverFactory, {
+      config: { stowage: { proxies: [{ prefix: 'up', remoteurl: upstream.url, ttl: '1h' }], proxycache: { maxbytes: 450_000 } } },
+      cacheTtl: '1ms',
+      clock,
+    });
 
     await pullImage(proxy, 'up/team/a', a);
     clock.advance(60_000);
@@ -60,16 +65,17 @@ describe('the proxy cache cap', () => {
   });
 
   it('never evicts or counts what local repositories hold', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const shared = randomBlob(200_000, 4);
-    const a = await pushImage(upstream.storage, 'team/a', 'v1', [shared]);
-    const b = await pushImage(upstream.storage, 'team/b', 'v1', [randomBlob(200_000, 5)]);
+    const a = await pushImage(upstream.storage, 'team/a', 'v1', { layers: [shared], seed: 1 });
+    const b = await pushImage(upstream.storage, 'team/b', 'v1', { layers: [randomBlob(200_000, 5)], seed: 2 });
     const clock = new TestClock();
-    proxy = await startProxy(
-      { stowage: { proxies: [{ prefix: 'up', remoteurl: upstream.url }], proxycache: { maxbytes: 100_000 } } },
-      { clock },
-    );
-    const local = await pushImage(proxy.storage, 'mine/app', 'v1', [shared]);
+    proxy = await startTestRegistry(filesystemDriverFactory, {
+      config: { stowage: { proxies: [{ prefix: 'up', remoteurl: upstream.url }], proxycache: { maxbytes: 100_000 } } },
+      cacheTtl: '1ms',
+      clock,
+    });
+    const local = await pushImage(proxy.storage, 'mine/app', 'v1', { layers: [shared], seed: 3 });
 
     await pullImage(proxy, 'up/team/a', a);
     clock.advance(60_000);

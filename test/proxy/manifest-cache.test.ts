@@ -2,23 +2,27 @@
 // stored under the stowage-side name, tags revalidated with one HEAD at most once per TTL, an
 // upstream 404 remembered, and index children fetched only when a client pulls them.
 import { afterEach, describe, expect, it } from 'vitest';
-import { dockerManifest, randomBlob } from '../helpers/content.js';
-import { ACCEPT_ALL, TestClock, pull, pushBlob, pushImage, pushIndex, startProxy, startUpstream, type ProxyServer, type Upstream } from './harness.js';
+import { ACCEPT_ALL, dockerManifest, randomBlob } from '../helpers/content.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { pushBlob, pushImage, pushIndex } from '../helpers/images.js';
+import { pull } from '../helpers/registry-client.js';
+import { TestClock } from '../helpers/test-clock.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
-let upstream: Upstream;
-let proxy: ProxyServer;
+let upstream: TestRegistry;
+let proxy: TestRegistry;
 
 afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
+  await proxy?.cleanup();
+  await upstream?.cleanup();
 });
 
 
 describe('manifests through the proxy', () => {
   it('serves a tag with the upstream bytes, digest and media type, and keeps it in the catalog', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const image = await pushImage(upstream.storage, 'team/app', 'v1');
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
 
     const res = await pull(`${proxy.url}/v2/team/app/manifests/v1`, { headers: { Accept: ACCEPT_ALL } });
     expect(res.status).toBe(200);
@@ -33,14 +37,14 @@ describe('manifests through the proxy', () => {
   });
 
   it('keeps a Docker media type as upstream sent it', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const config = randomBlob(100, 3);
     const layer = randomBlob(1000, 4);
     await pushBlob(upstream.storage, 'legacy/app', config);
     await pushBlob(upstream.storage, 'legacy/app', layer);
     const manifest = dockerManifest(config, [layer]);
     await upstream.storage.manifests.put('legacy/app', 'old', manifest.bytes, manifest.mediaType);
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
 
     const res = await pull(`${proxy.url}/v2/legacy/app/manifests/old`);
     expect(res.headers.get('content-type')).toBe('application/vnd.docker.distribution.manifest.v2+json');
@@ -49,10 +53,10 @@ describe('manifests through the proxy', () => {
   });
 
   it('serves a manifest by digest from cache forever, with no upstream call', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const image = await pushImage(upstream.storage, 'team/app', 'v1');
     const clock = new TestClock();
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url, ttl: '1s' } }, { clock });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url, ttl: '1s' } }, cacheTtl: '1ms', clock });
 
     const url = `${proxy.url}/v2/team/app/manifests/${image.manifest.digest}`;
     expect((await pull(url)).status).toBe(200);
@@ -66,10 +70,10 @@ describe('manifests through the proxy', () => {
   });
 
   it('makes no upstream call for a tag within its TTL, and exactly one HEAD after it', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     await pushImage(upstream.storage, 'team/app', 'v1');
     const clock = new TestClock();
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url, ttl: '5m' } }, { clock });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url, ttl: '5m' } }, cacheTtl: '1ms', clock });
     const url = `${proxy.url}/v2/team/app/manifests/v1`;
 
     expect((await pull(url)).status).toBe(200);
@@ -90,14 +94,14 @@ describe('manifests through the proxy', () => {
   });
 
   it('follows a tag that moved upstream after the TTL', async () => {
-    upstream = await startUpstream();
-    await pushImage(upstream.storage, 'team/app', 'latest', [randomBlob(1000, 1)]);
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
+    await pushImage(upstream.storage, 'team/app', 'latest', { layers: [randomBlob(1000, 1)], seed: 1 });
     const clock = new TestClock();
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url, ttl: '1m' } }, { clock });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url, ttl: '1m' } }, cacheTtl: '1ms', clock });
     const url = `${proxy.url}/v2/team/app/manifests/latest`;
     await pull(url);
 
-    const moved = await pushImage(upstream.storage, 'team/app', 'latest', [randomBlob(1000, 2)]);
+    const moved = await pushImage(upstream.storage, 'team/app', 'latest', { layers: [randomBlob(1000, 2)], seed: 2 });
     expect((await pull(url)).headers.get('docker-content-digest')).not.toBe(moved.manifest.digest);
     clock.advance(61 * 1000);
     const res = await pull(url);
@@ -108,10 +112,14 @@ describe('manifests through the proxy', () => {
   });
 
   it('remembers an upstream 404 for notfoundttl', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     await pushImage(upstream.storage, 'team/app', 'v1');
     const clock = new TestClock();
-    proxy = await startProxy({ stowage: { proxies: [{ prefix: 'up', remoteurl: upstream.url, notfoundttl: '30s' }] } }, { clock });
+    proxy = await startTestRegistry(filesystemDriverFactory, {
+      config: { stowage: { proxies: [{ prefix: 'up', remoteurl: upstream.url, notfoundttl: '30s' }] } },
+      cacheTtl: '1ms',
+      clock,
+    });
     const url = `${proxy.url}/v2/up/team/app/manifests/nope`;
 
     for (let i = 0; i < 3; i++) {
@@ -126,11 +134,11 @@ describe('manifests through the proxy', () => {
   });
 
   it('fetches only the index children that clients pull', async () => {
-    upstream = await startUpstream();
-    const amd = await pushImage(upstream.storage, 'multi/app', 'amd', [randomBlob(500, 1)]);
-    const arm = await pushImage(upstream.storage, 'multi/app', 'arm', [randomBlob(500, 2)]);
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
+    const amd = await pushImage(upstream.storage, 'multi/app', 'amd', { layers: [randomBlob(500, 1)], seed: 1 });
+    const arm = await pushImage(upstream.storage, 'multi/app', 'arm', { layers: [randomBlob(500, 2)], seed: 2 });
     const index = await pushIndex(upstream.storage, 'multi/app', 'v1', [amd.manifest, arm.manifest]);
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
 
     const res = await pull(`${proxy.url}/v2/multi/app/manifests/v1`);
     expect(res.body.equals(index.bytes)).toBe(true);
@@ -144,9 +152,9 @@ describe('manifests through the proxy', () => {
   });
 
   it('answers HEAD for a tag from cache within the TTL', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const image = await pushImage(upstream.storage, 'team/app', 'v1');
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
     await pull(`${proxy.url}/v2/team/app/manifests/v1`);
 
     const head = await fetch(`${proxy.url}/v2/team/app/manifests/v1`, { method: 'HEAD' });

@@ -1,15 +1,18 @@
 // The pull-through cache in Prometheus metrics: misses, hits, joins and upstream bytes are
 // counted, so an operator can see what the cache saves.
 import { afterEach, describe, expect, it } from 'vitest';
-import { randomBlob } from '../helpers/content.js';
-import { ACCEPT_ALL, pull, pushImage, startProxy, startUpstream, type ProxyServer, type Upstream } from './harness.js';
+import { ACCEPT_ALL, randomBlob } from '../helpers/content.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { pushImage } from '../helpers/images.js';
+import { pull } from '../helpers/registry-client.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
-let upstream: Upstream | undefined;
-let proxy: ProxyServer | undefined;
+let upstream: TestRegistry | undefined;
+let proxy: TestRegistry | undefined;
 
 afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
+  await proxy?.cleanup();
+  await upstream?.cleanup();
   proxy = upstream = undefined;
 });
 
@@ -20,10 +23,10 @@ function counter(metrics: string, name: string, labels: string): number {
 
 describe('proxy metrics', () => {
   it('counts a cold pull as misses with upstream bytes, and a warm pull as hits', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const layer = randomBlob(200_000, 21);
-    const image = await pushImage(upstream.storage, 'team/app', 'v1', [layer]);
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    const image = await pushImage(upstream.storage, 'team/app', 'v1', { layers: [layer] });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
 
     const manifest = await pull(`${proxy.url}/v2/team/app/manifests/v1`, { headers: { Accept: ACCEPT_ALL } });
     expect(manifest.status).toBe(200);

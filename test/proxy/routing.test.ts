@@ -6,14 +6,17 @@ import { silentLogger } from '../../server/logger.js';
 import { ProxyRouter, createUpstream } from '../../proxy/routing.js';
 import { upstreamSettings } from '../../server/proxy-from-config.js';
 import { blobOf } from '../helpers/content.js';
-import { pull, pushImage, startProxy, startUpstream, type ProxyServer, type Upstream } from './harness.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { pushImage } from '../helpers/images.js';
+import { pull } from '../helpers/registry-client.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
-let upstream: Upstream | undefined;
-let proxy: ProxyServer | undefined;
+let upstream: TestRegistry | undefined;
+let proxy: TestRegistry | undefined;
 
 afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
+  await proxy?.cleanup();
+  await upstream?.cleanup();
   proxy = upstream = undefined;
 });
 
@@ -72,9 +75,12 @@ describe('proxy routing', () => {
 
 describe('proxied and local repositories in one registry', () => {
   it('serves a prefixed upstream and accepts pushes to local names', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const image = await pushImage(upstream.storage, 'team/app', 'v1');
-    proxy = await startProxy({ stowage: { proxies: [{ prefix: 'up', remoteurl: upstream.url }] } });
+    proxy = await startTestRegistry(filesystemDriverFactory, {
+      config: { stowage: { proxies: [{ prefix: 'up', remoteurl: upstream.url }] } },
+      cacheTtl: '1ms',
+    });
 
     const proxied = await pull(`${proxy.url}/v2/up/team/app/manifests/v1`);
     expect(proxied.status).toBe(200);
@@ -103,9 +109,12 @@ describe('proxied and local repositories in one registry', () => {
     ['DELETE', '/v2/up/team/app/manifests/v1'],
     ['DELETE', `/v2/up/team/app/blobs/${blobOf('x').digest}`],
   ])('refuses %s %s on a proxied name with UNSUPPORTED', async (method, path) => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     await pushImage(upstream.storage, 'team/app', 'v1');
-    proxy = await startProxy({ stowage: { proxies: [{ prefix: 'up', remoteurl: upstream.url }] } });
+    proxy = await startTestRegistry(filesystemDriverFactory, {
+      config: { stowage: { proxies: [{ prefix: 'up', remoteurl: upstream.url }] } },
+      cacheTtl: '1ms',
+    });
     await pull(`${proxy.url}/v2/up/team/app/manifests/v1`);
     const res = await fetch(`${proxy.url}${path}`, {
       method,
@@ -120,9 +129,12 @@ describe('proxied and local repositories in one registry', () => {
   });
 
   it('routes ?ns=<host> to the upstream of that host, stored under its prefix', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const image = await pushImage(upstream.storage, 'library/alpine', '3');
-    proxy = await startProxy({ stowage: { proxies: [{ prefix: 'mirror', remoteurl: upstream.url, hosts: ['registry.example'] }] } });
+    proxy = await startTestRegistry(filesystemDriverFactory, {
+      config: { stowage: { proxies: [{ prefix: 'mirror', remoteurl: upstream.url, hosts: ['registry.example'] }] } },
+      cacheTtl: '1ms',
+    });
 
     const byHost = await pull(`${proxy.url}/v2/library/alpine/manifests/3?ns=registry.example`);
     expect(byHost.status).toBe(200);
@@ -137,9 +149,12 @@ describe('proxied and local repositories in one registry', () => {
   });
 
   it('maps a Docker Hub one-part name to library/', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const image = await pushImage(upstream.storage, 'library/busybox', 'latest');
-    proxy = await startProxy({ stowage: { proxies: [{ prefix: 'hub', remoteurl: upstream.url, dockerhub: true }] } });
+    proxy = await startTestRegistry(filesystemDriverFactory, {
+      config: { stowage: { proxies: [{ prefix: 'hub', remoteurl: upstream.url, dockerhub: true }] } },
+      cacheTtl: '1ms',
+    });
     const res = await pull(`${proxy.url}/v2/hub/busybox/manifests/latest`);
     expect(res.status).toBe(200);
     expect(res.body.equals(image.manifest.bytes)).toBe(true);

@@ -3,16 +3,22 @@
 // down, and the spec's errors for a repository neither side has.
 import { afterEach, describe, expect, it } from 'vitest';
 import { nextPageQuery } from '../../proxy/upstream-client.js';
-import { TestClock, TokenIssuer, listen, pull, pushImage, startProxy, startUpstream, type Listening, type ProxyServer, type Upstream } from './harness.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { TokenIssuer } from '../helpers/fake-token-issuer.js';
+import { listen, type Listening } from '../helpers/http-server.js';
+import { pushImage } from '../helpers/images.js';
+import { pull } from '../helpers/registry-client.js';
+import { TestClock } from '../helpers/test-clock.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
-let upstream: Upstream | undefined;
-let proxy: ProxyServer | undefined;
+let upstream: TestRegistry | undefined;
+let proxy: TestRegistry | undefined;
 let issuer: TokenIssuer | undefined;
 let fake: Listening | undefined;
 
 afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
+  await proxy?.cleanup();
+  await upstream?.cleanup();
   await issuer?.close();
   await fake?.close();
   proxy = upstream = issuer = fake = undefined;
@@ -26,11 +32,11 @@ async function tagsOf(url: string): Promise<{ status: number; tags?: string[]; c
 
 describe('tags list of a proxied repository', () => {
   it('lists upstream tags never pulled, and asks upstream once per TTL', async () => {
-    upstream = await startUpstream();
-    await pushImage(upstream.storage, 'team/app', 'v1');
-    await pushImage(upstream.storage, 'team/app', 'v2');
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
+    await pushImage(upstream.storage, 'team/app', 'v1', { seed: 1 });
+    await pushImage(upstream.storage, 'team/app', 'v2', { seed: 2 });
     const clock = new TestClock();
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url, ttl: '5m' } }, { clock });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url, ttl: '5m' } }, cacheTtl: '1ms', clock });
     const url = `${proxy.url}/v2/team/app/tags/list`;
 
     expect(await tagsOf(url)).toMatchObject({ status: 200, tags: ['v1', 'v2'] });
@@ -38,7 +44,7 @@ describe('tags list of a proxied repository', () => {
     expect((await tagsOf(url)).tags).toEqual(['v1', 'v2']);
     expect(upstream.count('GET', /\/tags\/list$/)).toBe(1);
 
-    await pushImage(upstream.storage, 'team/app', 'v3');
+    await pushImage(upstream.storage, 'team/app', 'v3', { seed: 3 });
     clock.advance(4 * 60 * 1000);
     expect((await tagsOf(url)).tags).toEqual(['v1', 'v2']);
     clock.advance(2 * 60 * 1000);
@@ -47,12 +53,12 @@ describe('tags list of a proxied repository', () => {
   });
 
   it('joins a cached tag upstream no longer has, and pages the joined list with n and last', async () => {
-    upstream = await startUpstream();
-    await pushImage(upstream.storage, 'team/app', 'old');
-    await pushImage(upstream.storage, 'team/app', 'a');
-    await pushImage(upstream.storage, 'team/app', 'z');
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
+    await pushImage(upstream.storage, 'team/app', 'old', { seed: 1 });
+    await pushImage(upstream.storage, 'team/app', 'a', { seed: 2 });
+    await pushImage(upstream.storage, 'team/app', 'z', { seed: 3 });
     const clock = new TestClock();
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url, ttl: '1m' } }, { clock });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url, ttl: '1m' } }, cacheTtl: '1ms', clock });
     expect((await pull(`${proxy.url}/v2/team/app/manifests/old`)).status).toBe(200);
     await upstream.storage.manifests.delete('team/app', 'old');
     clock.advance(2 * 60 * 1000);
@@ -66,10 +72,10 @@ describe('tags list of a proxied repository', () => {
   });
 
   it('answers the cached tags while upstream is down, and UNAVAILABLE for a name never pulled', async () => {
-    upstream = await startUpstream();
-    await pushImage(upstream.storage, 'team/app', 'v1');
-    await pushImage(upstream.storage, 'team/app', 'v2');
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
+    await pushImage(upstream.storage, 'team/app', 'v1', { seed: 1 });
+    await pushImage(upstream.storage, 'team/app', 'v2', { seed: 2 });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
     expect((await pull(`${proxy.url}/v2/team/app/manifests/v1`)).status).toBe(200);
 
     upstream.failWith = 503;
@@ -79,16 +85,16 @@ describe('tags list of a proxied repository', () => {
   });
 
   it('refuses a bad n with PAGINATION_NUMBER_INVALID before asking upstream', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     await pushImage(upstream.storage, 'team/app', 'v1');
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
     expect(await tagsOf(`${proxy.url}/v2/team/app/tags/list?n=-1`)).toMatchObject({ status: 400, code: 'PAGINATION_NUMBER_INVALID' });
     expect(upstream.requests).toEqual([]);
   });
 
   it('answers NAME_UNKNOWN when upstream does not have the repository and nothing is cached', async () => {
-    upstream = await startUpstream();
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
     expect(await tagsOf(`${proxy.url}/v2/team/missing/tags/list`)).toMatchObject({ status: 404, code: 'NAME_UNKNOWN' });
   });
 
@@ -108,7 +114,10 @@ describe('tags list of a proxied repository', () => {
       if (page.next) headers.Link = `<${page.next(fake!.url)}>; rel="next"`;
       res.writeHead(200, headers).end(JSON.stringify({ name: 'library/busybox', tags: page.tags }));
     });
-    proxy = await startProxy({ stowage: { proxies: [{ prefix: 'hub', remoteurl: fake.url, dockerhub: true }] } });
+    proxy = await startTestRegistry(filesystemDriverFactory, {
+      config: { stowage: { proxies: [{ prefix: 'hub', remoteurl: fake.url, dockerhub: true }] } },
+      cacheTtl: '1ms',
+    });
 
     expect(await tagsOf(`${proxy.url}/v2/hub/busybox/tags/list`)).toMatchObject({ status: 200, tags: ['1.0', '1.1', '2.0', 'latest'] });
     expect(asked).toEqual([
@@ -120,16 +129,16 @@ describe('tags list of a proxied repository', () => {
 
   it('treats a tags list that is not one as upstream failing', async () => {
     fake = await listen((_req, res) => void res.writeHead(200, { 'Content-Type': 'application/json' }).end('{"tags": [1, 2]}'));
-    proxy = await startProxy({ proxy: { remoteurl: fake.url } });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: fake.url } }, cacheTtl: '1ms' });
     expect(await tagsOf(`${proxy.url}/v2/team/app/tags/list`)).toMatchObject({ status: 503, code: 'UNAVAILABLE' });
   });
 
   it('goes through the upstream token flow', async () => {
     issuer = new TokenIssuer();
     await issuer.start();
-    upstream = await startUpstream({ issuer });
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms', requireToken: issuer });
     await pushImage(upstream.storage, 'library/busybox', 'latest');
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
     expect((await tagsOf(`${proxy.url}/v2/library/busybox/tags/list`)).tags).toEqual(['latest']);
     expect(issuer.issued.map((i) => i.scope)).toEqual(['repository:library/busybox:pull']);
   });

@@ -5,16 +5,21 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { randomBlob } from '../helpers/content.js';
 import { silentLogger } from '../../server/logger.js';
 import { UpstreamClient, parseChallenge } from '../../proxy/upstream-client.js';
-import { TokenIssuer, listen, pull, pushImage, startProxy, startUpstream, type Listening, type ProxyServer, type Upstream } from './harness.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { TokenIssuer } from '../helpers/fake-token-issuer.js';
+import { listen, type Listening } from '../helpers/http-server.js';
+import { pushImage } from '../helpers/images.js';
+import { pull } from '../helpers/registry-client.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
 let issuer: TokenIssuer | undefined;
-let upstream: Upstream | undefined;
+let upstream: TestRegistry | undefined;
 let custom: Listening[] = [];
-let proxy: ProxyServer | undefined;
+let proxy: TestRegistry | undefined;
 
 afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
+  await proxy?.cleanup();
+  await upstream?.cleanup();
   await issuer?.close();
   for (const c of custom) await c.close();
   proxy = upstream = issuer = undefined;
@@ -33,10 +38,10 @@ describe('upstream auth', () => {
   it('fetches an anonymous token, retries, and reuses the token for the same repository', async () => {
     issuer = new TokenIssuer();
     await issuer.start();
-    upstream = await startUpstream({ issuer });
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms', requireToken: issuer });
     const layer = randomBlob(100_000, 21);
-    const image = await pushImage(upstream.storage, 'library/busybox', 'latest', [layer]);
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    const image = await pushImage(upstream.storage, 'library/busybox', 'latest', { layers: [layer] });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
 
     const manifest = await pull(`${proxy.url}/v2/library/busybox/manifests/latest`);
     expect(manifest.status).toBe(200);
@@ -53,11 +58,11 @@ describe('upstream auth', () => {
   it('sends configured credentials to the token realm as Basic', async () => {
     issuer = new TokenIssuer({ robot: 's3cret' });
     await issuer.start();
-    upstream = await startUpstream({ issuer });
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms', requireToken: issuer });
     const image = await pushImage(upstream.storage, 'private/app', 'v1');
-    proxy = await startProxy({
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: {
       stowage: { proxies: [{ prefix: 'corp', remoteurl: upstream.url, username: 'robot', password: 's3cret' }] },
-    });
+    }, cacheTtl: '1ms' });
 
     const res = await pull(`${proxy.url}/v2/corp/private/app/manifests/v1`);
     expect(res.status).toBe(200);
@@ -68,9 +73,12 @@ describe('upstream auth', () => {
   it('answers MANIFEST_UNKNOWN when the realm refuses the credentials', async () => {
     issuer = new TokenIssuer({ robot: 's3cret' });
     await issuer.start();
-    upstream = await startUpstream({ issuer });
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms', requireToken: issuer });
     await pushImage(upstream.storage, 'private/app', 'v1');
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url, username: 'robot', password: 'wrong' } });
+    proxy = await startTestRegistry(filesystemDriverFactory, {
+      config: { proxy: { remoteurl: upstream.url, username: 'robot', password: 'wrong' } },
+      cacheTtl: '1ms',
+    });
     const res = await pull(`${proxy.url}/v2/private/app/manifests/v1`);
     expect(res.status).toBe(404);
     expect(JSON.parse(res.body.toString()).errors[0].code).toBe('MANIFEST_UNKNOWN');
@@ -80,7 +88,7 @@ describe('upstream auth', () => {
   it('fetches a new token once the old one expired', async () => {
     issuer = new TokenIssuer({}, 1); // one-second tokens; the client drops them early
     await issuer.start();
-    upstream = await startUpstream({ issuer });
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms', requireToken: issuer });
     const image = await pushImage(upstream.storage, 'team/app', 'v1');
     const client = new UpstreamClient({ remoteurl: upstream.url, logger: silentLogger() });
     try {
@@ -130,7 +138,10 @@ describe('upstream auth', () => {
       res.writeHead(307, { Location: `${storageHost.url}/signed/blob?sig=abc` }).end();
     });
     custom.push(registry);
-    proxy = await startProxy({ proxy: { remoteurl: registry.url, username: 'u', password: 'p' } });
+    proxy = await startTestRegistry(filesystemDriverFactory, {
+      config: { proxy: { remoteurl: registry.url, username: 'u', password: 'p' } },
+      cacheTtl: '1ms',
+    });
     const res = await pull(`${proxy.url}/v2/team/app/blobs/${layer.digest}`);
     expect(res.status).toBe(200);
     expect(res.body.equals(layer.bytes)).toBe(true);
@@ -142,9 +153,9 @@ describe('token requests', () => {
   it('shares one token request among concurrent cold pulls of one repository', async () => {
     issuer = new TokenIssuer();
     await issuer.start();
-    upstream = await startUpstream({ issuer });
-    const image = await pushImage(upstream.storage, 'team/app', 'v1', [randomBlob(1000, 1), randomBlob(1000, 2), randomBlob(1000, 3)]);
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms', requireToken: issuer });
+    const image = await pushImage(upstream.storage, 'team/app', 'v1', { layers: [randomBlob(1000, 1), randomBlob(1000, 2), randomBlob(1000, 3)] });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
     const answers = await Promise.all(image.layers.map((l) => pull(`${proxy!.url}/v2/team/app/blobs/${l.digest}`)));
     for (const [i, answer] of answers.entries()) expect(answer.body.equals(image.layers[i].bytes)).toBe(true);
     expect(issuer.issued).toHaveLength(1);

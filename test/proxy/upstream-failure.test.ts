@@ -4,17 +4,21 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import * as fsp from 'node:fs/promises';
-import * as path from 'node:path';
 import { randomBlob } from '../helpers/content.js';
-import { TestClock, listen, pull, pushImage, startProxy, startUpstream, type Listening, type ProxyServer, type Upstream } from './harness.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { listen, type Listening } from '../helpers/http-server.js';
+import { pushImage } from '../helpers/images.js';
+import { pull } from '../helpers/registry-client.js';
+import { TestClock } from '../helpers/test-clock.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
-let upstream: Upstream | undefined;
+let upstream: TestRegistry | undefined;
 let custom: Listening | undefined;
-let proxy: ProxyServer | undefined;
+let proxy: TestRegistry | undefined;
 
 afterEach(async () => {
-  await proxy?.close();
-  await upstream?.close();
+  await proxy?.cleanup();
+  await upstream?.cleanup();
   await custom?.close();
   proxy = upstream = custom = undefined;
 });
@@ -32,24 +36,24 @@ function rawGet(url: string): Promise<{ status: number; length?: string; receive
   });
 }
 
-async function spoolFiles(proxyServer: ProxyServer): Promise<string[]> {
-  return fsp.readdir(path.join(proxyServer.root, 'spool')).catch(() => []);
+async function spoolFiles(proxyServer: TestRegistry): Promise<string[]> {
+  return fsp.readdir(proxyServer.paths.spool).catch(() => []);
 }
 
 describe('upstream failures', () => {
   it('keeps serving pulled images by tag and digest after upstream is gone', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const layer = randomBlob(200_000, 3);
-    const image = await pushImage(upstream.storage, 'team/app', 'v1', [layer]);
+    const image = await pushImage(upstream.storage, 'team/app', 'v1', { layers: [layer] });
     const clock = new TestClock();
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url, ttl: '1m' } }, { clock });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url, ttl: '1m' } }, cacheTtl: '1ms', clock });
     const base = `${proxy.url}/v2/team/app`;
     expect((await pull(`${base}/manifests/v1`)).status).toBe(200);
     expect((await pull(`${base}/blobs/${layer.digest}`)).status).toBe(200);
     expect((await pull(`${base}/blobs/${image.config.digest}`)).status).toBe(200);
     await proxy.proxy.fills.idle();
 
-    await upstream.close();
+    await upstream.cleanup();
     upstream = undefined;
     clock.advance(5 * 60 * 1000); // past the TTL: the tag would be revalidated, but upstream is gone
 
@@ -65,10 +69,10 @@ describe('upstream failures', () => {
   });
 
   it('answers UNAVAILABLE for something never pulled while upstream is gone', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     await pushImage(upstream.storage, 'team/app', 'v1');
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
-    await upstream.close();
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
+    await upstream.cleanup();
     upstream = undefined;
     const res = await pull(`${proxy.url}/v2/team/app/manifests/v1`);
     expect(res.status).toBe(503);
@@ -76,10 +80,10 @@ describe('upstream failures', () => {
   });
 
   it('stops asking an upstream that keeps failing, and serves the cache at once', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const image = await pushImage(upstream.storage, 'team/app', 'v1');
     const clock = new TestClock();
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url, ttl: '1m' } }, { clock });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url, ttl: '1m' } }, cacheTtl: '1ms', clock });
     expect((await pull(`${proxy.url}/v2/team/app/manifests/v1`)).status).toBe(200);
 
     upstream.failWith = 500;
@@ -102,7 +106,7 @@ describe('upstream failures', () => {
       res.writeHead(200, { 'Content-Length': String(layer.size), 'Docker-Content-Digest': layer.digest });
       res.write(layer.bytes.subarray(0, layer.size / 2), () => setTimeout(() => res.socket?.destroy(), 50));
     });
-    proxy = await startProxy({ proxy: { remoteurl: custom.url } });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: custom.url } }, cacheTtl: '1ms' });
     const url = `${proxy.url}/v2/team/app/blobs/${layer.digest}`;
 
     const answers = await Promise.all([rawGet(url), rawGet(url), rawGet(url)]);
@@ -132,7 +136,7 @@ describe('upstream failures', () => {
       res.writeHead(200, { 'Content-Length': String(corrupt.length) });
       res.end(corrupt);
     });
-    proxy = await startProxy({ proxy: { remoteurl: custom.url } });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: custom.url } }, cacheTtl: '1ms' });
     const answer = await rawGet(`${proxy.url}/v2/team/app/blobs/${layer.digest}`);
     expect(answer.error).toBeDefined();
     expect(answer.received).toBeLessThan(layer.size);
@@ -146,7 +150,7 @@ describe('upstream failures', () => {
       res.writeHead(200, { 'Content-Length': String(layer.size) });
       res.write(layer.bytes.subarray(0, 1000)); // then nothing more
     });
-    proxy = await startProxy({ proxy: { remoteurl: custom.url } }, { fillTimeoutMs: 300 });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: custom.url } }, cacheTtl: '1ms', fillTimeoutMs: 300 });
     const answer = await rawGet(`${proxy.url}/v2/team/app/blobs/${layer.digest}`);
     expect(answer.error).toBeDefined();
     await proxy.proxy.fills.idle();
@@ -154,10 +158,10 @@ describe('upstream failures', () => {
   });
 
   it('keeps filling for the cache when the client that started the fill hangs up', async () => {
-    upstream = await startUpstream();
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     const layer = randomBlob(2 * 1024 * 1024, 13);
-    await pushImage(upstream.storage, 'team/app', 'v1', [layer]);
-    proxy = await startProxy({ proxy: { remoteurl: upstream.url } });
+    await pushImage(upstream.storage, 'team/app', 'v1', { layers: [layer] });
+    proxy = await startTestRegistry(filesystemDriverFactory, { config: { proxy: { remoteurl: upstream.url } }, cacheTtl: '1ms' });
     const controller = new AbortController();
     const res = await fetch(`${proxy.url}/v2/team/app/blobs/${layer.digest}`, { signal: controller.signal });
     expect(res.status).toBe(200);
