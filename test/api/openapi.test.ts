@@ -1,23 +1,18 @@
 // openapi.yaml is kept true by this test, both ways: every (path, method) it describes is served
 // and every served route is described. /v2 paths are mapped to a concrete path and run through
 // matchRoute() against ROUTES (server/routes.ts); paths outside /v2 are compared with OPS_ROUTES
-// (server/ops-routes.ts) and requested from createApp() to see they are answered. The error code
+// (server/ops-routes.ts) and requested from a running app to see they are answered. The error code
 // enum must equal the keys of ERROR_CODES (storage/errors.ts), and every $ref must resolve.
 import { readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import supertest from 'supertest';
+import type supertest from 'supertest';
 import { parse } from 'yaml';
 import { ERROR_CODES } from '../../errors/registry-error.js';
-import { FilesystemDriver } from '../../storage/drivers/fs/fs-driver.js';
-import { RegistryStorage } from '../../storage/registry.js';
-import { createApp } from '../../server/app.js';
-import { configFrom } from '../../server/config.js';
 import { OPS_ROUTES } from '../../server/ops-routes.js';
 import { ROUTES, matchRoute } from '../../server/v2/router.js';
 import type { Resource } from '../../server/v2/route-types.js';
+import { filesystemDriverFactory } from '../helpers/drivers.js';
+import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 
 const HTTP_METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete', 'options', 'trace'] as const;
 
@@ -156,19 +151,16 @@ describe('openapi.yaml', () => {
 });
 
 describe('openapi.yaml against the running app', () => {
-  let root: string;
+  let reg: TestRegistry;
   let request: ReturnType<typeof supertest>;
 
   beforeAll(async () => {
-    root = await mkdtemp(join(tmpdir(), 'stowage-openapi-'));
-    const storage = new RegistryStorage(new FilesystemDriver(root));
-    await storage.open();
-    const config = configFrom({ storage: { filesystem: { rootdirectory: root }, delete: { enabled: true } }, log: { level: 'error', accesslog: { disabled: true } } });
-    request = supertest(createApp({ config, storage }).callback());
+    reg = await startTestRegistry(filesystemDriverFactory);
+    request = reg.request;
   });
 
   afterAll(async () => {
-    await rm(root, { recursive: true, force: true });
+    await reg.cleanup();
   });
 
   it('answers every operation outside /v2 with a documented status', async () => {

@@ -2,39 +2,26 @@
 // 307 to a presigned URL of the bucket, so the bytes flow from storage; HEAD, and every answer
 // with redirects off (the default) or on a driver without such URLs, come from stowage itself.
 import { createHash } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as fsp from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app.js';
-import { configFrom } from '../../server/config.js';
 import type { StorageDriver } from '../../storage/drivers/driver.js';
 import { FilesystemDriver } from '../../storage/drivers/fs/fs-driver.js';
-import { RegistryStorage } from '../../storage/registry.js';
+import { existingStore } from '../helpers/drivers.js';
 import { startS3rver, type S3rverInstance } from '../helpers/s3rver.js';
+import { startTestRegistry } from '../helpers/test-registry.js';
 
 const content = Buffer.from('layer bytes served straight from the bucket '.repeat(1000));
 const digest = `sha256:${createHash('sha256').update(content).digest('hex')}`;
 
 async function serve(driver: StorageDriver, redirect: Record<string, unknown> | undefined): Promise<{ url: string; close(): Promise<void> }> {
-  const storage = new RegistryStorage(driver);
-  await storage.open();
-  const config = configFrom({ storage: { ...(redirect ? { redirect } : {}) }, log: { level: 'error', accesslog: { disabled: true } } });
-  const server = http.createServer(createApp({ config, storage }).callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const store = existingStore({ root: driver.kind, driver: () => driver, config: {} });
+  const reg = await startTestRegistry(store, { config: { storage: { ...(redirect ? { redirect } : {}) } } });
+  const url = reg.url;
   const pushed = await fetch(`${url}/v2/team/app/blobs/uploads/?digest=${digest}`, { method: 'POST', body: content, headers: { 'Content-Type': 'application/octet-stream' } });
   expect(pushed.status).toBe(201);
-  return {
-    url,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { url, close: () => reg.cleanup() };
 }
 
 describe('storage.redirect', () => {

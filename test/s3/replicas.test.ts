@@ -9,11 +9,11 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createApp } from '../../server/app.js';
-import { configFrom, parseDuration } from '../../server/config.js';
-import { driverFromConfig } from '../../server/open-storage.js';
-import { RegistryStorage } from '../../storage/registry.js';
+import { parseDuration } from '../../server/config.js';
+import type { RegistryStorage } from '../../storage/registry.js';
+import { existingStore } from '../helpers/drivers.js';
 import { startS3rver, type S3rverInstance } from '../helpers/s3rver.js';
+import { startTestRegistry } from '../helpers/test-registry.js';
 
 const MiB = 1024 * 1024;
 const TTL = '400ms';
@@ -73,28 +73,18 @@ interface Replica {
 
 async function startReplica(s3: S3rverInstance): Promise<Replica> {
   const link = await relay(s3.port);
-  const config = configFrom({
-    storage: { s3: s3.settings({ regionendpoint: `http://127.0.0.1:${link.port}`, rootdirectory: 'registry' }), delete: { enabled: true } },
-    stowage: { cache: { ttl: TTL } },
-    log: { level: 'error', accesslog: { disabled: true } },
-  });
-  // The path production takes: the driver the config names, a RegistryStorage, createApp.
-  const storage = new RegistryStorage(await driverFromConfig(config, {}), {
-    ttlMs: config.stowage.cache.ttlMs,
-    manifestBytes: config.stowage.cache.manifestbytes,
-  });
-  await storage.open();
-  const server = http.createServer(createApp({ config, storage }).callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const settings = { regionendpoint: `http://127.0.0.1:${link.port}`, rootdirectory: 'registry' };
+  // Each replica with its own driver, storage and caches, over the bucket through its relay.
+  const store = existingStore({ root: `s3://${s3.bucket}/registry`, driver: () => s3.driver(settings), config: { s3: s3.settings(settings) } });
+  const reg = await startTestRegistry(store, { cacheTtl: TTL });
   let killed = false;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    storage,
+    url: reg.url,
+    storage: reg.storage,
     async kill() {
       if (killed) return;
       killed = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      const closed = reg.cleanup();
       await link.cut();
       await closed;
     },
