@@ -21,7 +21,7 @@ import { v2Router } from './v2/router.js';
 import { routeOptions } from './route-options.js';
 import { RegistryMetrics } from './metrics.js';
 import { createRouter } from './router.js';
-import { Aliases } from './aliases.js';
+import { Aliases } from './v2/aliases.js';
 import { requestIdOf } from './request-id.js';
 import { isUploadRequest, uploadLimiter } from './load-shedding.js';
 import { refuseUnknownTransferCoding } from './request-body.js';

@@ -307,7 +307,7 @@ const schema = z.strictObject({
         .prefault({}),
       auth: stowageAuthSchema.prefault({}),
       http: stowageHttpSchema.prefault({}),
-      /** Short names: "busybox: dockerhub/library/busybox", "base/*: team/base/*", or {target, writable} (server/aliases.ts). */
+      /** Short names: "busybox: dockerhub/library/busybox", "base/*: team/base/*", or {target, writable} (server/v2/aliases.ts). */
       aliases: z
         .record(z.string(), z.union([z.string(), z.strictObject({ target: z.string(), writable: z.boolean().default(false) })]))
         .default({}),

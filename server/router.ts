@@ -1,12 +1,12 @@
 // The one router for every path outside /v2/ (the /v2 API has its own dispatcher, server/routes.ts):
 // each route module registers its routes on it, and a request none of them takes (an unknown path,
 // or a known path with a method it does not serve) gets the spec's JSON 404. OPS_ROUTES
-// (server/ops-routes.ts) lists what it serves, for openapi.yaml's test.
+// (server/routes/ops.ts) lists what it serves, for openapi.yaml's test.
 import Router, { RouterEvents } from '@koa/router';
 import type { Context } from 'koa';
 import { RegistryError } from '../errors/registry-error.js';
 import type { TokenIssuer } from '../auth/token-issuer.js';
-import { registerOpsRoutes, type OpsDependencies } from './ops-routes.js';
+import { registerOpsRoutes, type OpsDependencies } from './routes/ops.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerTokenRoute } from './routes/token.js';
 import { routeOptions } from './route-options.js';

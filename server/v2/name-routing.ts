@@ -7,7 +7,7 @@ import type { Registry, Repository } from '../../storage/repository.js';
 import { ProxiedRepository } from '../../proxy/proxied-repository.js';
 import type { PullThroughProxy } from '../../proxy/pull-through.js';
 import type { ProxyRoute } from '../../proxy/routing.js';
-import type { Aliases, ResolvedAlias } from '../aliases.js';
+import type { Aliases, ResolvedAlias } from './aliases.js';
 
 export interface RoutedName {
   /** The repository that holds the content (an alias's target, a proxy's stowage-side name). */

@@ -8,7 +8,7 @@ import type { Notifier } from '../../notifications/notifier.js';
 import type { Logger } from '../logger.js';
 import type { RouteOptions } from '../route-options.js';
 import type { RepositoryRouter } from './name-routing.js';
-import type { Aliases } from '../aliases.js';
+import type { Aliases } from './aliases.js';
 import { RegistryError } from '../../errors/registry-error.js';
 
 export type Resource = 'base' | 'catalog' | 'tags' | 'manifest' | 'blob' | 'uploads' | 'upload' | 'referrers';

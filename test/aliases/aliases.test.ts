@@ -1,7 +1,7 @@
-// Alias resolution (server/aliases.ts): exact and prefix aliases, chains, writability, what the
+// Alias resolution (server/v2/aliases.ts): exact and prefix aliases, chains, writability, what the
 // catalog lists, and the configurations refused at start-up.
 import { describe, expect, it } from 'vitest';
-import { Aliases } from '../../server/aliases.js';
+import { Aliases } from '../../server/v2/aliases.js';
 import { ConfigError } from '../../server/config.js';
 
 describe('aliases', () => {

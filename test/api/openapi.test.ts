@@ -1,14 +1,14 @@
 // openapi.yaml is kept true by this test, both ways: every (path, method) it describes is served
 // and every served route is described. /v2 paths are mapped to a concrete path and run through
 // matchRoute() against ROUTES (server/routes.ts); paths outside /v2 are compared with OPS_ROUTES
-// (server/ops-routes.ts) and requested from a running app to see they are answered. The error code
+// (server/routes/ops.ts) and requested from a running app to see they are answered. The error code
 // enum must equal the keys of ERROR_CODES (storage/errors.ts), and every $ref must resolve.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type supertest from 'supertest';
 import { parse } from 'yaml';
 import { ERROR_CODES } from '../../errors/registry-error.js';
-import { OPS_ROUTES } from '../../server/ops-routes.js';
+import { OPS_ROUTES } from '../../server/routes/ops.js';
 import { ROUTES, matchRoute } from '../../server/v2/router.js';
 import type { Resource } from '../../server/v2/route-types.js';
 import { filesystemDriverFactory } from '../helpers/drivers.js';

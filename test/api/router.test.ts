@@ -3,7 +3,7 @@
 // path, or a known path with a method it does not serve) is the JSON 404, counted as route "other".
 import { METHODS } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OPS_ROUTES } from '../../server/ops-routes.js';
+import { OPS_ROUTES } from '../../server/routes/ops.js';
 import { createRouter } from '../../server/router.js';
 import { configFrom } from '../../server/config.js';
 import { RegistryMetrics } from '../../server/metrics.js';

@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseListenAddress } from '../../server/config.js';
-import { OPS_ROUTES } from '../../server/ops-routes.js';
+import { OPS_ROUTES } from '../../server/routes/ops.js';
 import { ROOT, execForm, instructionsOf, isInBuildContext, parseCopy, parseDockerfile, readRepoFile } from './deploy-files.js';
 
 const dockerfile = parseDockerfile(readRepoFile('deploy/Dockerfile'));

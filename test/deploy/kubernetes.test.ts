@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfig, parseListenAddress } from '../../server/config.js';
-import { OPS_ROUTES } from '../../server/ops-routes.js';
+import { OPS_ROUTES } from '../../server/routes/ops.js';
 import { s3DriverOptions } from '../../storage/drivers/s3/s3-driver.js';
 import { ROOT, readRepoFile } from './deploy-files.js';
 

@@ -8,7 +8,7 @@ import { RegistryError } from '../../errors/registry-error.js';
 import type { Repository } from '../../storage/repository.js';
 import { listen, type EventDraft } from '../../notifications/listen.js';
 import { RepositoryRouter } from '../../server/v2/name-routing.js';
-import { Aliases } from '../../server/aliases.js';
+import { Aliases } from '../../server/v2/aliases.js';
 import { ProxiedRepository } from '../../proxy/proxied-repository.js';
 import { PullThroughProxy } from '../../proxy/pull-through.js';
 import { ProxyRouter, createUpstream } from '../../proxy/routing.js';

@@ -2,8 +2,8 @@
 // longer local or proxied name (`busybox -> dockerhub/library/busybox`, `base/* -> team/base/*`).
 // Requests through an alias read the target's manifests and blobs (digests unchanged); writes
 // are refused unless the alias is writable. Chains resolve; a loop is a start-up error.
-import { assertName, isValidName } from '../storage/grammar.js';
-import { ConfigError, type RegistryConfig } from './config.js';
+import { assertName, isValidName } from '../../storage/grammar.js';
+import { ConfigError, type RegistryConfig } from '../config.js';
 
 export type AliasSetting = RegistryConfig['stowage']['aliases'][string];
 

@@ -3,16 +3,16 @@
 // OPS_ROUTES lists everything that router serves, for openapi.yaml's test.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { RegistryStorage } from '../storage/registry.js';
-import type { RegistryConfig } from './config.js';
-import type { RegistryMetrics } from './metrics.js';
-import { sendBytes, sendJson } from './respond.js';
-import { renderStatusPage, type RegistryStatus } from './status-page.js';
-import { PACKAGE } from './version.js';
-import { FAVICON } from './favicon.js';
-import { routeOptions } from './route-options.js';
-import type { AccessController, Grant } from '../auth/access-controller.js';
-import { CATALOG_ACCESS } from '../auth/scope.js';
+import type { RegistryStorage } from '../../storage/registry.js';
+import type { RegistryConfig } from '../config.js';
+import type { RegistryMetrics } from '../metrics.js';
+import { sendBytes, sendJson } from '../respond.js';
+import { renderStatusPage, type RegistryStatus } from '../status-page.js';
+import { PACKAGE } from '../version.js';
+import { FAVICON } from '../favicon.js';
+import { routeOptions } from '../route-options.js';
+import type { AccessController, Grant } from '../../auth/access-controller.js';
+import { CATALOG_ACCESS } from '../../auth/scope.js';
 
 export const OPS_ROUTES = [
   { method: 'GET', path: '/' },
