@@ -10,7 +10,10 @@ import noImportCycle from './scripts/lint/import-cycles.js';
 // Storage's keys, drivers, liveness protocol and GC lease are its own: everything above goes
 // through RegistryStorage, the Repository interface (storage/repository.ts) and storage/jobs/.
 const STORAGE_PRIVATE = [
-  { regex: 'storage/(layout|liveness|drivers/|jobs/gc-lease)', message: 'storage/layout, the drivers, the liveness protocol and the GC lease are private to storage/' },
+  {
+    regex: 'storage/(layout|liveness|drivers/|jobs/gc-lease)',
+    message: 'storage/layout, the drivers, the liveness protocol and the GC lease are private to storage/',
+  },
 ];
 const SERVER_IS_ON_TOP = { regex: '^(\\.\\./)+server/', message: 'server/ is the top layer: nothing below imports it' };
 

@@ -67,7 +67,10 @@ export class HtpasswdAccessController implements AccessController {
     const refused = needed.filter((item) => !this.permits(who, item));
     // GET /v2/ answers 401 to anonymous callers, so `docker login` knows to send credentials.
     if (who.user === undefined && (refused.length > 0 || needed.length === 0)) {
-      throw new RegistryError('UNAUTHORIZED', 'authentication required', { headers: { 'WWW-Authenticate': challenge }, detail: describeNeeds(refused) });
+      throw new RegistryError('UNAUTHORIZED', 'authentication required', {
+        headers: { 'WWW-Authenticate': challenge },
+        detail: describeNeeds(refused),
+      });
     }
     if (refused.length > 0) throw new RegistryError('DENIED', 'requested access to the resource is denied', { detail: describeNeeds(refused) });
     return {

@@ -1,10 +1,7 @@
 // What a request's Authorization header carries (RFC 7617 Basic, RFC 6750 Bearer), and the
 // WWW-Authenticate challenges that ask for them. Header values are quoted safely.
 
-export type Credentials =
-  | { scheme: 'basic'; user: string; password: string }
-  | { scheme: 'bearer'; token: string }
-  | { scheme: 'malformed' };
+export type Credentials = { scheme: 'basic'; user: string; password: string } | { scheme: 'bearer'; token: string } | { scheme: 'malformed' };
 
 /** undefined when the request carries no Authorization header, or empty Basic credentials. */
 export function parseAuthorization(header: string | undefined): Credentials | undefined {

@@ -32,7 +32,8 @@ export function parseHtpasswd(text: string, source = 'htpasswd'): Map<string, st
     const hash = line.slice(colon + 1);
     if (!user) throw new HtpasswdError(`${source} line ${index + 1}: expected "user:hash"`);
     // The hash itself stays out of the message.
-    if (!BCRYPT_RE.test(hash)) throw new HtpasswdError(`${source} line ${index + 1}: the hash of "${user}" is not bcrypt (create it with htpasswd -B)`);
+    if (!BCRYPT_RE.test(hash))
+      throw new HtpasswdError(`${source} line ${index + 1}: the hash of "${user}" is not bcrypt (create it with htpasswd -B)`);
     users.set(user, hash);
   });
   return users;

@@ -69,7 +69,8 @@ export async function openAuth(settings: AuthSettings, logger: AuthLogger): Prom
   if (settings.token) {
     const token = settings.token;
     const verifierOptions: VerifierOptions = { issuer: token.issuer, service: token.service, keys: [] };
-    if (token.rootcertbundle) verifierOptions.rootCertificates = await orSetupError('auth.token.rootcertbundle', readCertificateBundle(token.rootcertbundle));
+    if (token.rootcertbundle)
+      verifierOptions.rootCertificates = await orSetupError('auth.token.rootcertbundle', readCertificateBundle(token.rootcertbundle));
     if (token.jwks) verifierOptions.keys!.push(...(await orSetupError('auth.token.jwks', readJwks(token.jwks))));
     let issuer: TokenIssuer | undefined;
     if (settings.issuer) {
@@ -92,7 +93,14 @@ export async function openAuth(settings: AuthSettings, logger: AuthLogger): Prom
       throw new AuthSetupError('auth.token needs rootcertbundle (or jwks) to trust an issuer, or stowage.auth.issuer for the built-in one');
     }
     const verifier = await TokenVerifier.create(verifierOptions);
-    const controller = new TokenAccessController({ realm: token.realm, service: token.service, verifier, rules, rulesAreAuthoritative: issuer !== undefined, logger });
+    const controller = new TokenAccessController({
+      realm: token.realm,
+      service: token.service,
+      verifier,
+      rules,
+      rulesAreAuthoritative: issuer !== undefined,
+      logger,
+    });
     return { controller, issuer };
   }
 

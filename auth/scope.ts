@@ -38,7 +38,10 @@ export function parseScope(scope: string): ResourceAccess[] {
     if (first <= 0 || last === first) continue;
     const type = TYPE_RE.exec(item.slice(0, first));
     const name = item.slice(first + 1, last);
-    const actions = item.slice(last + 1).split(',').filter((a) => ACTION_RE.test(a));
+    const actions = item
+      .slice(last + 1)
+      .split(',')
+      .filter((a) => ACTION_RE.test(a));
     if (!type || !name || actions.length === 0) continue;
     out.push({ type: type[1], name, actions: [...new Set(actions)] });
   }

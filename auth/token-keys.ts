@@ -21,7 +21,7 @@ export function algorithmFor(key: KeyObject): string | undefined {
     case 'rsa':
       return 'RS256';
     case 'ec':
-      return { 'prime256v1': 'ES256', 'P-256': 'ES256', secp384r1: 'ES384', 'P-384': 'ES384', secp521r1: 'ES512', 'P-521': 'ES512' }[
+      return { prime256v1: 'ES256', 'P-256': 'ES256', secp384r1: 'ES384', 'P-384': 'ES384', secp521r1: 'ES512', 'P-521': 'ES512' }[
         key.asymmetricKeyDetails?.namedCurve ?? ''
       ];
     case 'ed25519':

@@ -107,7 +107,9 @@ export class TokenVerifier {
     const top = chain[chain.length - 1];
     const roots = this.options.rootCertificates ?? [];
     const anchored = roots.some(
-      (root) => root.fingerprint256 === top.fingerprint256 || (root.ca && top.checkIssued(root) && top.verify(root.publicKey) && now <= new Date(root.validTo)),
+      (root) =>
+        root.fingerprint256 === top.fingerprint256 ||
+        (root.ca && top.checkIssued(root) && top.verify(root.publicKey) && now <= new Date(root.validTo)),
     );
     if (!anchored) throw new InvalidTokenError('certificate chain does not lead to a trusted root');
     return chain[0].publicKey;

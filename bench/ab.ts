@@ -14,7 +14,23 @@ export async function runAbHead(url: string, headers: Record<string, string>, lo
   const csv = join(workDir, `ab-${++runCounter}.csv`);
   const headerArgs = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
   // -t bounds the time; -n, given after it, lifts the 50,000-request cap that -t implies.
-  const args = ['-q', '-k', '-i', '-c', String(load.connections), '-t', String(load.seconds), '-n', '100000000', '-s', '10', '-e', csv, ...headerArgs, url];
+  const args = [
+    '-q',
+    '-k',
+    '-i',
+    '-c',
+    String(load.connections),
+    '-t',
+    String(load.seconds),
+    '-n',
+    '100000000',
+    '-s',
+    '10',
+    '-e',
+    csv,
+    ...headerArgs,
+    url,
+  ];
   const output = await new Promise<string>((ok, fail) => {
     const child = spawn('ab', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let text = '';
@@ -42,7 +58,9 @@ export async function runAbHead(url: string, headers: Record<string, string>, lo
   if (complete === 0 || !taken) problems.push('no requests completed');
   if (problems.length) throw new WrongAnswer(`ab HEAD ${url}: ${problems.join(', ')} of ${complete}`);
   const percentile = (p: number): number => {
-    const line = readFileSync(csv, 'utf8').split('\n').find((l) => l.startsWith(`${p},`));
+    const line = readFileSync(csv, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${p},`));
     return line ? Number(line.split(',')[1]) : NaN;
   };
   return { requests: complete, rps: complete / taken!, p50Ms: percentile(50), p99Ms: percentile(99) };

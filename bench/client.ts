@@ -202,7 +202,14 @@ export async function expectBlob(target: Target, name: string, digest: string, s
   expectHeader('HEAD', path, reply, 'Content-Length', String(size));
 }
 
-export async function putManifest(target: Target, name: string, reference: string, bytes: Buffer, digest: string, mediaType = OCI_MANIFEST): Promise<void> {
+export async function putManifest(
+  target: Target,
+  name: string,
+  reference: string,
+  bytes: Buffer,
+  digest: string,
+  mediaType = OCI_MANIFEST,
+): Promise<void> {
   const path = `/v2/${name}/manifests/${reference}`;
   const reply = await request(target, 'PUT', path, { body: bytes, headers: { 'Content-Type': mediaType } });
   expectStatus('PUT', path, reply, 201);
@@ -217,7 +224,14 @@ export const MANIFEST_ACCEPT = [
 ].join(', ');
 
 /** GET of a manifest: exactly these bytes, with their digest and media type. */
-export async function expectManifest(target: Target, name: string, reference: string, bytes: Buffer, digest: string, mediaType = OCI_MANIFEST): Promise<void> {
+export async function expectManifest(
+  target: Target,
+  name: string,
+  reference: string,
+  bytes: Buffer,
+  digest: string,
+  mediaType = OCI_MANIFEST,
+): Promise<void> {
   const path = `/v2/${name}/manifests/${reference}`;
   const reply = await request(target, 'GET', path, { headers: { Accept: MANIFEST_ACCEPT } });
   expectStatus('GET', path, reply, 200);
@@ -227,7 +241,14 @@ export async function expectManifest(target: Target, name: string, reference: st
 }
 
 /** HEAD of a manifest: the headers a GET would carry, and no body. */
-export async function expectManifestHead(target: Target, name: string, reference: string, size: number, digest: string, mediaType = OCI_MANIFEST): Promise<void> {
+export async function expectManifestHead(
+  target: Target,
+  name: string,
+  reference: string,
+  size: number,
+  digest: string,
+  mediaType = OCI_MANIFEST,
+): Promise<void> {
   const path = `/v2/${name}/manifests/${reference}`;
   const reply = await request(target, 'HEAD', path, { headers: { Accept: MANIFEST_ACCEPT } });
   expectStatus('HEAD', path, reply, 200);

@@ -16,7 +16,10 @@ function sample(): Sample {
   const machineBusy = user + nice + system + irq + softirq + steal;
   // Fields after the command name: utime, stime, cutime, cstime are the 12th to 15th.
   const self = readFileSync('/proc/self/stat', 'utf8');
-  const fields = self.slice(self.lastIndexOf(')') + 2).split(' ').map(Number);
+  const fields = self
+    .slice(self.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   const ours = fields[11] + fields[12] + fields[13] + fields[14];
   return { machineBusy, machineTotal: machineBusy + idle + iowait, ours, atMs: performance.now() };
 }

@@ -58,7 +58,8 @@ function buildRevision(rev: string, workDir: string): string {
   // Newer revisions build with tsconfig.build.json (their tsconfig.json only type-checks).
   const tsconfig = ['tsconfig.build.json', 'tsconfig.json'].map((name) => join(dir, name)).find((path) => existsSync(path))!;
   execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { stdio: 'inherit' });
-  if (!existsSync(join(dir, 'scripts/bundle.mjs'))) throw new Error(`${rev} has no scripts/bundle.mjs: it predates dist/stowage.mjs; use --stowage-cli with its dist/server/cli.js`);
+  if (!existsSync(join(dir, 'scripts/bundle.mjs')))
+    throw new Error(`${rev} has no scripts/bundle.mjs: it predates dist/stowage.mjs; use --stowage-cli with its dist/server/cli.js`);
   execFileSync(process.execPath, ['scripts/bundle.mjs'], { cwd: dir, stdio: 'inherit' });
   return join(dir, 'dist/stowage.mjs');
 }
@@ -67,7 +68,10 @@ function gitDescription(rev = 'HEAD', checkTree = true): string {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', rev], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
     if (!checkTree) return commit;
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'server', 'storage', 'auth', 'errors'], { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'server', 'storage', 'auth', 'errors'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    }).trim();
     return `${commit}${dirty ? ' with uncommitted changes in server/ or storage/' : ''}`;
   } catch {
     return 'unknown commit';
@@ -75,7 +79,10 @@ function gitDescription(rev = 'HEAD', checkTree = true): string {
 }
 
 function loadAverage(): string {
-  return os.loadavg().map((l) => l.toFixed(2)).join(' / ');
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' / ');
 }
 
 /** Which of the optional setups the run used, for the conditions it lists. */
@@ -113,10 +120,14 @@ function runInfo(options: Options, loadBefore: number, loadAtStart: string, load
     conditions: [
       `both registries: filesystem storage in fresh empty directories on the same disk, listening on 127.0.0.1 only, log level \`${LOG_LEVEL}\` with the access log disabled (so logging is not what is measured), deletes enabled, upload purging off; the reference also keeps the in-memory blob descriptor cache of its packaged config`,
       ...(setups.s3
-        ? ['stowage on S3 (the S3 column): `storage.s3` on s3rver (the npm package, with the fixes the tests load) in its own process on 127.0.0.1, storing in the work directory; the reference has no S3 column, since its S3 driver fails every upload against s3rver']
+        ? [
+            'stowage on S3 (the S3 column): `storage.s3` on s3rver (the npm package, with the fixes the tests load) in its own process on 127.0.0.1, storing in the work directory; the reference has no S3 column, since its S3 driver fails every upload against s3rver',
+          ]
         : []),
       ...(setups.proxy
-        ? ['pull-through proxies: stowage and the reference each with `proxy: { remoteurl }` (a fresh process with an empty cache every round), in front of one upstream docker-registry holding the image, through a relay that counts the bytes the upstream serves']
+        ? [
+            'pull-through proxies: stowage and the reference each with `proxy: { remoteurl }` (a fresh process with an empty cache every round), in front of one upstream docker-registry holding the image, through a relay that counts the bytes the upstream serves',
+          ]
         : []),
       `${options.rounds} rounds per workload (start-up: ${options.startupRounds}), interleaved stowage, reference (and the bare Node http server where it is the ceiling) in turn; wrk runs ${options.wrk.threads} threads and ab one, both with ${options.wrk.connections} keep-alive connections for ${options.wrk.seconds} s`,
       'every response is checked (status, byte count, digest or exact bytes where they apply); blob pulls are compared byte for byte with what was pushed',
@@ -149,7 +160,8 @@ async function main(): Promise<void> {
   const loadBefore = os.loadavg()[0];
   const loadAtStart = loadAverage();
   ensureInstalled(log);
-  if (!options.stowageRev && !existsSync(options.stowageCli)) throw new Error(`${relative(process.cwd(), options.stowageCli)} is missing: run npm run build (npm run bench does)`);
+  if (!options.stowageRev && !existsSync(options.stowageCli))
+    throw new Error(`${relative(process.cwd(), options.stowageCli)} is missing: run npm run build (npm run bench does)`);
   const workDir = mkdtempSync(join(os.tmpdir(), 'stowage-bench-'));
   let failed = true;
   try {
@@ -168,7 +180,11 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
   const manifestFile = join(workDir, 'manifest.json');
   writeFileSync(manifestFile, manifestImage.manifest);
   let layered: Image | undefined;
-  const layeredImage = () => (layered ??= buildImage(options.skopeoLayersMiB.map((m) => randomBuffer(m * MiB)), 'skopeo'));
+  const layeredImage = () =>
+    (layered ??= buildImage(
+      options.skopeoLayersMiB.map((m) => randomBuffer(m * MiB)),
+      'skopeo',
+    ));
   const ctx: BenchContext = { options, workDir, log, manifest: { image: manifestImage, file: manifestFile }, layeredImage };
 
   const ceilings = ceilingWorkload(ctx);
@@ -185,7 +201,9 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
     .map((w) => (S3_COLUMN.includes(w.id) ? withCpuTime(w) : w))
     .map((w) => (options.fsyncCost && FSYNC_COLUMN.includes(w.id) ? { ...w, targets: [...(w.targets ?? ['stowage', 'reference']), NO_FSYNC] } : w));
   const wanted = (id: string) => isWanted(options, id);
-  log(`workloads: ceilings, startup, ${workloads.map((w) => w.id).join(', ')}, s3rver-alone${options.soakSeconds ? ', soak' : ''}${options.clients ? ', clients' : ''}`);
+  log(
+    `workloads: ceilings, startup, ${workloads.map((w) => w.id).join(', ')}, s3rver-alone${options.soakSeconds ? ', soak' : ''}${options.clients ? ', clients' : ''}`,
+  );
   log(`work directory ${workDir}; load average ${loadAtStart}`);
 
   let ceilingResult: WorkloadResult | undefined;

@@ -58,7 +58,7 @@ function resultsTable(results: WorkloadResult[], ceilings: WorkloadResult | unde
       const stowage = medianOf(result, 'stowage', metric.key);
       const reference = medianOf(result, 'reference', metric.key);
       const ceiling = ceilingOf(result, metric, ceilings);
-      const ceilingName = result.outcomes.has('node-http') ? 'bare Node http' : metric.ceiling ?? '';
+      const ceilingName = result.outcomes.has('node-http') ? 'bare Node http' : (metric.ceiling ?? '');
       const better = metric.better === 'higher' ? 'higher is better' : 'lower is better';
       const s3 = hasS3 ? ` ${cell(result, 'stowage-s3', metric)} | ${ratio(medianOf(result, 'stowage-s3', metric.key), reference)} |` : '';
       rows.push(
@@ -124,22 +124,44 @@ export function checkTargets(results: WorkloadResult[], ceilings: WorkloadResult
     const r = byId.get('skopeo-copy');
     const s = medianOf(r, 'stowage', 'seconds');
     const ref = medianOf(r, 'reference', 'seconds');
-    if (s === undefined || ref === undefined) checks.push({ target: 'skopeo copy >= 1.0x reference', measured: r ? 'error' : 'not run', verdict: 'not measured' });
-    else checks.push({ target: 'skopeo copy >= 1.0x reference', measured: `${formatNumber(ref / s, 2)}x (time ratio reference / stowage)`, verdict: ref / s >= 1 ? 'met' : 'missed' });
+    if (s === undefined || ref === undefined)
+      checks.push({ target: 'skopeo copy >= 1.0x reference', measured: r ? 'error' : 'not run', verdict: 'not measured' });
+    else
+      checks.push({
+        target: 'skopeo copy >= 1.0x reference',
+        measured: `${formatNumber(ref / s, 2)}x (time ratio reference / stowage)`,
+        verdict: ref / s >= 1 ? 'met' : 'missed',
+      });
   }
   {
     const s = medianOf(byId.get(pull16), 'stowage', 'rssMiB');
     const max = byId.get(pull16)?.outcomes.get('stowage')?.samples.rssMiB;
     const worst = max && max.length ? Math.max(...max) : undefined;
-    if (s === undefined || worst === undefined) checks.push({ target: 'Peak RSS during the 16-way pull <= 150 MiB', measured: byId.has(pull16) ? 'error' : 'not run', verdict: 'not measured' });
-    else checks.push({ target: 'Peak RSS during the 16-way pull <= 150 MiB', measured: `${formatNumber(worst, 0)} MiB (worst round)`, verdict: worst <= 150 ? 'met' : 'missed' });
+    if (s === undefined || worst === undefined)
+      checks.push({
+        target: 'Peak RSS during the 16-way pull <= 150 MiB',
+        measured: byId.has(pull16) ? 'error' : 'not run',
+        verdict: 'not measured',
+      });
+    else
+      checks.push({
+        target: 'Peak RSS during the 16-way pull <= 150 MiB',
+        measured: `${formatNumber(worst, 0)} MiB (worst round)`,
+        verdict: worst <= 150 ? 'met' : 'missed',
+      });
   }
   {
     const r = byId.get('startup');
     const s = medianOf(r, 'stowage', 'ms');
     const ref = medianOf(r, 'reference', 'ms');
-    if (s === undefined || ref === undefined) checks.push({ target: 'Start-up within 2x of the reference', measured: r ? 'error' : 'not run', verdict: 'not measured' });
-    else checks.push({ target: 'Start-up within 2x of the reference', measured: `${formatNumber(s / ref, 2)}x (${formatNumber(s, 0)} ms vs ${formatNumber(ref, 0)} ms)`, verdict: s <= 2 * ref ? 'met' : 'missed' });
+    if (s === undefined || ref === undefined)
+      checks.push({ target: 'Start-up within 2x of the reference', measured: r ? 'error' : 'not run', verdict: 'not measured' });
+    else
+      checks.push({
+        target: 'Start-up within 2x of the reference',
+        measured: `${formatNumber(s / ref, 2)}x (${formatNumber(s, 0)} ms vs ${formatNumber(ref, 0)} ms)`,
+        verdict: s <= 2 * ref ? 'met' : 'missed',
+      });
   }
   checks.push(...proxyTargets(results));
   return checks;
@@ -196,7 +218,13 @@ function proxyTargets(results: WorkloadResult[]): TargetCheck[] {
   return checks;
 }
 
-export function renderReport(info: RunInfo, ceilings: WorkloadResult | undefined, results: WorkloadResult[], sections: Section[], targets: TargetCheck[]): string {
+export function renderReport(
+  info: RunInfo,
+  ceilings: WorkloadResult | undefined,
+  results: WorkloadResult[],
+  sections: Section[],
+  targets: TargetCheck[],
+): string {
   const allErrors = errors([...(ceilings ? [ceilings] : []), ...results, ...sections.flatMap((s) => s.results ?? [])]);
   const out: string[] = [
     '# Benchmark: stowage vs. the reference registry',

@@ -74,7 +74,12 @@ export function formatNumber(value: number, digits?: number): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 }
 
-export async function runInterleaved<T extends { name: string }>(workload: Workload<T>, allTargets: T[], rounds: number, log: Log): Promise<WorkloadResult> {
+export async function runInterleaved<T extends { name: string }>(
+  workload: Workload<T>,
+  allTargets: T[],
+  rounds: number,
+  log: Log,
+): Promise<WorkloadResult> {
   try {
     return await runRounds(workload, allTargets, rounds, log);
   } finally {
@@ -102,7 +107,11 @@ async function runRounds<T extends { name: string }>(workload: Workload<T>, allT
       const outcome = outcomes.get(target.name)!;
       if (outcome.error) continue;
       try {
-        const values = await withDeadline(workload.run(target, round), workload.roundLimitMs ?? 5 * 60_000, `${workload.id} round ${round + 1} on ${target.name}`);
+        const values = await withDeadline(
+          workload.run(target, round),
+          workload.roundLimitMs ?? 5 * 60_000,
+          `${workload.id} round ${round + 1} on ${target.name}`,
+        );
         for (const metric of workload.metrics) {
           const value = values[metric.key];
           if (!Number.isFinite(value)) throw new Error(`no value for ${metric.key}`);

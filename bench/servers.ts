@@ -154,7 +154,8 @@ function probe(port: number, path: string): Promise<number> {
 async function waitForOk(child: ChildProcess, port: number, path: string, logFile: string, limitMs = 30_000): Promise<void> {
   const deadline = performance.now() + limitMs;
   while (performance.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before answering; see ${logFile}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before answering; see ${logFile}`);
     if ((await probe(port, path)) === 200) return;
     await sleep(2);
   }
@@ -185,7 +186,14 @@ export async function launchRegistry(kind: RegistryKind, workDir: string, id: st
   const readyMs = performance.now() - started;
   const agent = keepAliveAgent(maxSockets);
   return {
-    target: { name, label: LABELS[name] ?? name, base: new URL(`http://127.0.0.1:${port}`), agent, pid: child.pid ?? 0, storagePid: setup.storagePid },
+    target: {
+      name,
+      label: LABELS[name] ?? name,
+      base: new URL(`http://127.0.0.1:${port}`),
+      agent,
+      pid: child.pid ?? 0,
+      storagePid: setup.storagePid,
+    },
     readyMs,
     stop: async () => {
       agent.destroy();

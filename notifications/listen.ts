@@ -73,7 +73,15 @@ export function listen(repository: Repository, sink: EventSink): Repository {
       const size = manifest.bytes.length;
       sink({
         action: 'pull',
-        target: { repository: name, digest: manifest.digest, tag: tagOf(reference), mediaType: manifest.mediaType, size, length: size, url: manifestUrl(manifest.digest) },
+        target: {
+          repository: name,
+          digest: manifest.digest,
+          tag: tagOf(reference),
+          mediaType: manifest.mediaType,
+          size,
+          length: size,
+          url: manifestUrl(manifest.digest),
+        },
       });
       return manifest;
     },
@@ -81,7 +89,15 @@ export function listen(repository: Repository, sink: EventSink): Repository {
       const result = await manifests.put(reference, bytes, contentType);
       sink({
         action: 'push',
-        target: { repository: name, digest: result.digest, tag: tagOf(reference), mediaType: contentType, size: bytes.length, length: bytes.length, url: manifestUrl(result.digest) },
+        target: {
+          repository: name,
+          digest: result.digest,
+          tag: tagOf(reference),
+          mediaType: contentType,
+          size: bytes.length,
+          length: bytes.length,
+          url: manifestUrl(result.digest),
+        },
       });
       return result;
     },
@@ -91,12 +107,20 @@ export function listen(repository: Repository, sink: EventSink): Repository {
       sink({ action: 'delete', target: { repository: name, digest: tag ? undefined : reference, tag } });
     },
   };
-  return { name, blobs: listeningBlobs, uploads: listeningUploads, manifests: listeningManifests, tags: repository.tags, referrers: repository.referrers };
+  return {
+    name,
+    blobs: listeningBlobs,
+    uploads: listeningUploads,
+    manifests: listeningManifests,
+    tags: repository.tags,
+    referrers: repository.referrers,
+  };
 }
 
 /** The object's methods, bound to it, so a decorator can spread them and override some. */
 function bound<T extends object>(target: T): T {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(target)) out[key] = typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+  for (const [key, value] of Object.entries(target))
+    out[key] = typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
   return out as T;
 }

@@ -64,7 +64,8 @@ class EndpointQueue {
     if (event.target.mediaType && this.ignoredTypes.has(event.target.mediaType)) return;
     if (this.queue.length >= this.capacity) {
       this.queue.shift();
-      if (this.dropped++ % 1000 === 0) this.logger.warn({ endpoint: this.config.name, dropped: this.dropped }, 'notification queue full: dropping oldest events');
+      if (this.dropped++ % 1000 === 0)
+        this.logger.warn({ endpoint: this.config.name, dropped: this.dropped }, 'notification queue full: dropping oldest events');
     }
     this.queue.push(event);
     if (!this.sending) void this.drain();

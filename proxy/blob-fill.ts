@@ -159,10 +159,11 @@ class SpoolReader extends Readable {
   override _construct(callback: (error?: Error | null) => void): void {
     // The spool exists from the moment the fill is ready; before that there is nothing to read.
     this.fill.ready.then(
-      () => fsp.open(this.fill.spoolPath, 'r').then((h) => {
-        this.handle = h;
-        callback();
-      }, callback),
+      () =>
+        fsp.open(this.fill.spoolPath, 'r').then((h) => {
+          this.handle = h;
+          callback();
+        }, callback),
       (err: Error) => callback(err),
     );
   }
@@ -318,7 +319,10 @@ export class BlobFills {
       handle = await fsp.open(fill.spoolPath, 'w');
       const expected = contentLength(res.headers);
       fill.started(expected);
-      logger.info({ digest: fill.digest, name: source.name, upstream: source.upstream.host, size: expected }, 'proxy blob miss: filling from upstream');
+      logger.info(
+        { digest: fill.digest, name: source.name, upstream: source.upstream.host, size: expected },
+        'proxy blob miss: filling from upstream',
+      );
       this.options.observer?.lookup('blob', 'miss');
       const hashing = new HashingStage(createHash(algorithm));
       await pipeline(res.body, hashing, new SpoolWriter(handle, fill), { signal });
@@ -342,7 +346,10 @@ export class BlobFills {
       const error = err instanceof Error ? err : new Error(String(err));
       if (fill.state !== 'verified') {
         fill.failed(error);
-        logger.warn({ digest: fill.digest, name: source.name, err: error.message, ms: Date.now() - started }, 'proxy blob fill failed: nothing cached');
+        logger.warn(
+          { digest: fill.digest, name: source.name, err: error.message, ms: Date.now() - started },
+          'proxy blob fill failed: nothing cached',
+        );
         this.options.observer?.lookup('blob', 'error');
       } else {
         logger.error({ digest: fill.digest, err: error }, 'proxy blob verified but could not be stored');

@@ -90,7 +90,10 @@ export class PullThroughProxy {
     const upstream = await this.tagLists.upstreamTags(route);
     if (upstream === 'stale' || upstream === undefined) {
       if (cached.length > 0 || (await this.storage.catalog.exists(route.name))) return cached;
-      if (upstream === 'stale') throw new RegistryError('UNAVAILABLE', `${route.name} is not cached, and upstream ${route.upstream.client.host} is unavailable`, { detail: { name: route.name } });
+      if (upstream === 'stale')
+        throw new RegistryError('UNAVAILABLE', `${route.name} is not cached, and upstream ${route.upstream.client.host} is unavailable`, {
+          detail: { name: route.name },
+        });
       return undefined;
     }
     // A tag upstream lists that is not a valid tag here could not be pulled through us: left out.
@@ -149,7 +152,8 @@ export class PullThroughProxy {
     } catch (err) {
       throw unavailable(route, digest, err);
     }
-    if (status === 404 || status === 401 || status === 403) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest, upstream: status } });
+    if (status === 404 || status === 401 || status === 403)
+      throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest, upstream: status } });
     if (status !== 200) return false;
     if (!(await this.storage.blobs.link(route.name, digest))) return false;
     this.logger.debug({ name: route.name, digest }, 'proxy blob hit: linked from the content store');

@@ -137,7 +137,8 @@ export class UpstreamClient {
         throw new UpstreamUnavailableError(`upstream ${this.host} answered ${res.status} for page ${page + 1} of ${name}'s tags`);
       }
       tags.push(...(await this.readTagsPage(res)));
-      if (tags.length > MAX_UPSTREAM_TAGS) throw new UpstreamUnavailableError(`upstream ${this.host} lists more than ${MAX_UPSTREAM_TAGS} tags for ${name}`);
+      if (tags.length > MAX_UPSTREAM_TAGS)
+        throw new UpstreamUnavailableError(`upstream ${this.host} lists more than ${MAX_UPSTREAM_TAGS} tags for ${name}`);
       const next = nextPageQuery(headerValue(res.headers.link));
       if (!next) return { status: 200, tags };
       if (page + 1 >= MAX_TAG_PAGES) {

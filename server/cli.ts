@@ -148,7 +148,9 @@ program
   .argument('<dst>')
   .option('-c, --config <file>', 'YAML configuration file')
   .option('--json', 'print the result as JSON')
-  .action(withStorage(async (storage, src: string, dst: string, options: { json?: boolean }) => retagCommand(storage, src, dst, !!options.json, print)));
+  .action(
+    withStorage(async (storage, src: string, dst: string, options: { json?: boolean }) => retagCommand(storage, src, dst, !!options.json, print)),
+  );
 
 program
   .command('tags')

@@ -28,7 +28,17 @@ export function parseDuration(value: string | number): number {
 
 /** A duration as Distribution writes it, milliseconds once parsed (so defaults are `.prefault('5m')`). */
 const duration = z
-  .union([z.string().refine((s) => { try { parseDuration(s); return true; } catch { return false; } }, 'invalid duration (use e.g. 30s, 5m, 1h)'), z.number()])
+  .union([
+    z.string().refine((s) => {
+      try {
+        parseDuration(s);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'invalid duration (use e.g. 30s, 5m, 1h)'),
+    z.number(),
+  ])
   .transform(parseDuration);
 
 /** T with each duration key K renamed to `${K}Ms`. */
@@ -61,7 +71,11 @@ const s3Schema = z.strictObject({
   secure: z.boolean().optional(),
   forcepathstyle: z.boolean().optional(),
   /** Multipart part size in bytes: at least 5 MiB (S3's smallest part), default 10 MiB. */
-  chunksize: z.number().int().min(5 * 1024 * 1024, 'must be at least 5242880 (5 MiB), S3\'s smallest part').optional(),
+  chunksize: z
+    .number()
+    .int()
+    .min(5 * 1024 * 1024, "must be at least 5242880 (5 MiB), S3's smallest part")
+    .optional(),
   // Accepted so a registry:2 config works unchanged; stowage does not act on them.
   v4auth: z.boolean().optional(),
   encrypt: z.boolean().optional(),
@@ -134,7 +148,10 @@ const stowageAuthSchema = z.strictObject({
           /** Everyone, logged in or not (e.g. public pull). */
           anonymous: z.boolean().optional(),
         })
-        .refine((r) => r.anonymous || r.authenticated || r.users?.length || r.groups?.length, 'a rule must name users, groups, authenticated or anonymous'),
+        .refine(
+          (r) => r.anonymous || r.authenticated || r.users?.length || r.groups?.length,
+          'a rule must name users, groups, authenticated or anonymous',
+        ),
     )
     .optional(),
   /**
@@ -153,21 +170,28 @@ const stowageAuthSchema = z.strictObject({
 });
 
 /** stowage.http: socket limits against slow or oversized requests (server/serve.ts). */
-const stowageHttpSchema = z.strictObject({
-  /** A connection that sends or reads nothing for this long is closed (slow-loris uploads). */
-  idletimeout: duration.prefault('2m'),
-  /** Time allowed for a request's headers to arrive. */
-  headerstimeout: duration.prefault('60s'),
-  /** Largest request header block in bytes; bigger gets 431. */
-  maxheadersize: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
-  /** Upload requests (POST/PATCH/PUT of blob bytes) served at once; past it, 503 with Retry-After. */
-  maxuploads: z.number().int().positive().default(256),
-  /**
-   * Of those, the most one client may hold (its user when logged in, else its address), so one
-   * client cannot take every slot; past it, 503 with Retry-After (server/load-shedding.ts).
-   */
-  maxuploadsperclient: z.number().int().positive().default(64),
-}).transform(inMs('idletimeout', 'headerstimeout'));
+const stowageHttpSchema = z
+  .strictObject({
+    /** A connection that sends or reads nothing for this long is closed (slow-loris uploads). */
+    idletimeout: duration.prefault('2m'),
+    /** Time allowed for a request's headers to arrive. */
+    headerstimeout: duration.prefault('60s'),
+    /** Largest request header block in bytes; bigger gets 431. */
+    maxheadersize: z
+      .number()
+      .int()
+      .min(1024)
+      .max(1024 * 1024)
+      .default(16 * 1024),
+    /** Upload requests (POST/PATCH/PUT of blob bytes) served at once; past it, 503 with Retry-After. */
+    maxuploads: z.number().int().positive().default(256),
+    /**
+     * Of those, the most one client may hold (its user when logged in, else its address), so one
+     * client cannot take every slot; past it, 503 with Retry-After (server/load-shedding.ts).
+     */
+    maxuploadsperclient: z.number().int().positive().default(64),
+  })
+  .transform(inMs('idletimeout', 'headerstimeout'));
 
 const schema = z.strictObject({
   version: z.union([z.string(), z.number()]).optional(),
@@ -231,7 +255,12 @@ const schema = z.strictObject({
       maintenance: z
         .strictObject({
           uploadpurging: z
-            .strictObject({ enabled: z.boolean().default(true), age: duration.prefault('168h'), interval: duration.prefault('24h'), dryrun: z.boolean().default(false) })
+            .strictObject({
+              enabled: z.boolean().default(true),
+              age: duration.prefault('168h'),
+              interval: duration.prefault('24h'),
+              dryrun: z.boolean().default(false),
+            })
             .transform(inMs('age', 'interval'))
             .optional(),
           readonly: z.strictObject({ enabled: z.boolean().default(false) }).optional(),
@@ -248,20 +277,21 @@ const schema = z.strictObject({
       events: z.strictObject({ includereferences: z.boolean().optional() }).optional(),
       endpoints: z
         .array(
-          z.strictObject({
-            name: z.string().min(1),
-            url: z.url({ protocol: /^https?$/ }),
-            disabled: z.boolean().optional(),
-            headers: z.record(z.string(), z.array(z.string())).optional(),
-            timeout: duration.optional(),
-            threshold: z.number().int().optional(),
-            backoff: duration.optional(),
-            ignoredmediatypes: z.array(z.string()).optional(),
-            ignore: z.strictObject({ mediatypes: z.array(z.string()).optional(), actions: z.array(z.string()).optional() }).optional(),
-            /** Stowage: events kept per endpoint while it is unreachable; the oldest go first. */
-            queuesize: z.number().int().positive().optional(),
-          })
-          .transform(inMs('timeout', 'backoff')),
+          z
+            .strictObject({
+              name: z.string().min(1),
+              url: z.url({ protocol: /^https?$/ }),
+              disabled: z.boolean().optional(),
+              headers: z.record(z.string(), z.array(z.string())).optional(),
+              timeout: duration.optional(),
+              threshold: z.number().int().optional(),
+              backoff: duration.optional(),
+              ignoredmediatypes: z.array(z.string()).optional(),
+              ignore: z.strictObject({ mediatypes: z.array(z.string()).optional(), actions: z.array(z.string()).optional() }).optional(),
+              /** Stowage: events kept per endpoint while it is unreachable; the oldest go first. */
+              queuesize: z.number().int().positive().optional(),
+            })
+            .transform(inMs('timeout', 'backoff')),
         )
         .default([]),
     })
@@ -301,33 +331,36 @@ const schema = z.strictObject({
           /** How long a replica may serve a cached tag or listing before re-reading storage. */
           ttl: duration.prefault('2s'),
           /** Bytes of manifest content kept in memory. */
-          manifestbytes: z.number().int().positive().default(64 * 1024 * 1024),
+          manifestbytes: z
+            .number()
+            .int()
+            .positive()
+            .default(64 * 1024 * 1024),
         })
         .transform(inMs('ttl'))
         .prefault({}),
       auth: stowageAuthSchema.prefault({}),
       http: stowageHttpSchema.prefault({}),
       /** Short names: "busybox: dockerhub/library/busybox", "base/*: team/base/*", or {target, writable} (server/v2/aliases.ts). */
-      aliases: z
-        .record(z.string(), z.union([z.string(), z.strictObject({ target: z.string(), writable: z.boolean().default(false) })]))
-        .default({}),
+      aliases: z.record(z.string(), z.union([z.string(), z.strictObject({ target: z.string(), writable: z.boolean().default(false) })])).default({}),
       /** Upstream registries cached under a name prefix, beside local repositories (proxy/). */
       proxies: z
         .array(
-          z.strictObject({
-            prefix: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'one lowercase name component, e.g. dockerhub'),
-            remoteurl: z.url({ protocol: /^https?$/ }),
-            username: z.string().optional(),
-            password: z.string().optional(),
-            ttl: duration.prefault('5m'),
-            /** How long an upstream "not found" is remembered before asking again. */
-            notfoundttl: duration.prefault('30s'),
-            /** Registry host names that containerd's ?ns=<host> routes to this upstream. */
-            hosts: z.array(z.string()).default([]),
-            /** One-part names get "library/"; defaults to true when remoteurl or hosts name docker.io. */
-            dockerhub: z.boolean().optional(),
-          })
-          .transform(inMs('ttl', 'notfoundttl')),
+          z
+            .strictObject({
+              prefix: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, 'one lowercase name component, e.g. dockerhub'),
+              remoteurl: z.url({ protocol: /^https?$/ }),
+              username: z.string().optional(),
+              password: z.string().optional(),
+              ttl: duration.prefault('5m'),
+              /** How long an upstream "not found" is remembered before asking again. */
+              notfoundttl: duration.prefault('30s'),
+              /** Registry host names that containerd's ?ns=<host> routes to this upstream. */
+              hosts: z.array(z.string()).default([]),
+              /** One-part names get "library/"; defaults to true when remoteurl or hosts name docker.io. */
+              dockerhub: z.boolean().optional(),
+            })
+            .transform(inMs('ttl', 'notfoundttl')),
         )
         .default([]),
       /** Bytes the pull-through cache may hold; past it the least recently pulled images go. 0: no cap. */
@@ -346,7 +379,9 @@ export class ConfigError extends Error {
   }
 }
 
-type SchemaNode = { _zod: { def: { type: string; innerType?: SchemaNode; in?: SchemaNode; shape?: Record<string, SchemaNode>; options?: SchemaNode[] } } };
+type SchemaNode = {
+  _zod: { def: { type: string; innerType?: SchemaNode; in?: SchemaNode; shape?: Record<string, SchemaNode>; options?: SchemaNode[] } };
+};
 
 /** The schema under optional/default wrappers and transforms (a pipe's input): what the YAML holds. */
 function unwrap(node: SchemaNode): SchemaNode {
@@ -370,11 +405,17 @@ function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, 
     let matched = true;
     for (let i = 0; i < segments.length; i++) {
       const shape = unwrap(node)._zod.def.shape;
-      if (!shape) { matched = false; break; }
+      if (!shape) {
+        matched = false;
+        break;
+      }
       // Keys have no underscores except where Distribution has none either; join greedily.
       let key = segments[i];
       while (!(key in shape) && i + 1 < segments.length) key += `_${segments[++i]}`;
-      if (!(key in shape)) { matched = false; break; }
+      if (!(key in shape)) {
+        matched = false;
+        break;
+      }
       path.push(key);
       node = shape[key];
       if (i === segments.length - 1) {

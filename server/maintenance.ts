@@ -10,13 +10,16 @@ import type { Logger } from './logger.js';
 /** Runs job every intervalMs, never two at once; returns the stopper. */
 function every(intervalMs: number, job: () => Promise<void>): () => void {
   let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    void job().finally(() => {
-      running = false;
-    });
-  }, Math.max(1000, intervalMs));
+  const timer = setInterval(
+    () => {
+      if (running) return;
+      running = true;
+      void job().finally(() => {
+        running = false;
+      });
+    },
+    Math.max(1000, intervalMs),
+  );
   timer.unref();
   return () => clearInterval(timer);
 }

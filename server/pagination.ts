@@ -15,7 +15,8 @@ export function parsePageQuery(query: Record<string, string | string[] | undefin
   const page: PageQuery = {};
   if (rawN !== undefined) {
     const text = Array.isArray(rawN) ? rawN[0] : rawN;
-    if (!/^\d+$/.test(text)) throw new RegistryError('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer', { detail: { n: text.slice(0, 50) } });
+    if (!/^\d+$/.test(text))
+      throw new RegistryError('PAGINATION_NUMBER_INVALID', 'n must be a non-negative integer', { detail: { n: text.slice(0, 50) } });
     page.n = Math.min(Number(text), MAX_PAGE_SIZE);
   }
   if (rawLast !== undefined) page.last = Array.isArray(rawLast) ? rawLast[0] : rawLast;

@@ -20,7 +20,12 @@ export function upstreamSettings(config: RegistryConfig): UpstreamSettings[] {
 }
 
 /** The proxy a configuration asks for, or undefined when it names no upstream. */
-export function proxyFromConfig(config: RegistryConfig, storage: RegistryStorage, logger: Logger, options: PullThroughOptions = {}): PullThroughProxy | undefined {
+export function proxyFromConfig(
+  config: RegistryConfig,
+  storage: RegistryStorage,
+  logger: Logger,
+  options: PullThroughOptions = {},
+): PullThroughProxy | undefined {
   const settings = upstreamSettings(config);
   if (settings.length === 0) return undefined;
   const upstreams = settings.map((s) => createUpstream(s, logger.child({ upstream: s.prefix || '(all)' })));

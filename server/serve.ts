@@ -54,7 +54,10 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   });
   const actualPort = (server.address() as AddressInfo).port;
   const debug = await startDebugServer(config, metrics);
-  logger.info({ addr: config.http.addr, port: actualPort, storage: storage.kind, tls: tls !== undefined, auth: auth ? Object.keys(config.auth ?? {}) : 'off' }, 'listening');
+  logger.info(
+    { addr: config.http.addr, port: actualPort, storage: storage.kind, tls: tls !== undefined, auth: auth ? Object.keys(config.auth ?? {}) : 'off' },
+    'listening',
+  );
   const drainMs = config.http.draintimeoutMs ?? 30_000;
   return {
     server,
@@ -80,7 +83,12 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   };
 }
 
-const TLS_VERSIONS: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = { 'tls1.0': 'TLSv1', 'tls1.1': 'TLSv1.1', 'tls1.2': 'TLSv1.2', 'tls1.3': 'TLSv1.3' };
+const TLS_VERSIONS: Record<string, 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'> = {
+  'tls1.0': 'TLSv1',
+  'tls1.1': 'TLSv1.1',
+  'tls1.2': 'TLSv1.2',
+  'tls1.3': 'TLSv1.3',
+};
 
 /** https options from http.tls (Distribution's keys), or undefined for plain HTTP. */
 export function tlsOptions(config: RegistryConfig): https.ServerOptions | undefined {
@@ -96,7 +104,11 @@ export function tlsOptions(config: RegistryConfig): https.ServerOptions | undefi
       throw new ConfigError(`${key}: cannot read ${file}: ${(err as Error).message}`);
     }
   };
-  const options: https.ServerOptions = { cert: read(tls.certificate, 'http.tls.certificate'), key: read(tls.key, 'http.tls.key'), minVersion: 'TLSv1.2' };
+  const options: https.ServerOptions = {
+    cert: read(tls.certificate, 'http.tls.certificate'),
+    key: read(tls.key, 'http.tls.key'),
+    minVersion: 'TLSv1.2',
+  };
   if (tls.minimumtls) {
     const version = TLS_VERSIONS[tls.minimumtls];
     if (!version) throw new ConfigError(`http.tls.minimumtls: use one of ${Object.keys(TLS_VERSIONS).join(', ')}`);

@@ -46,11 +46,16 @@ export function renderStatusPage(status: RegistryStatus, host: string): string {
   const repositories = shown.length
     ? `<table><tr><th>Repository</th><th>Tags</th></tr>${shown
         .map((r) => {
-          const tags = r.tags.slice(0, 12).map((t) => `<span class="tag">${h(t)}</span>`).join('');
+          const tags = r.tags
+            .slice(0, 12)
+            .map((t) => `<span class="tag">${h(t)}</span>`)
+            .join('');
           const more = r.tags.length > 12 ? ` <span class="muted">+${r.tags.length - 12} more</span>` : '';
           return `<tr><td><code>${h(r.name)}</code></td><td>${tags || '<span class="muted">untagged</span>'}${more}</td></tr>`;
         })
-        .join('')}</table>${status.repositoryCount > shown.length ? `<p class="muted">Showing ${shown.length} of ${status.repositoryCount}.</p>` : ''}`
+        .join(
+          '',
+        )}</table>${status.repositoryCount > shown.length ? `<p class="muted">Showing ${shown.length} of ${status.repositoryCount}.</p>` : ''}`
     : '<p class="muted">Nothing here yet. Push something:</p>';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

@@ -6,7 +6,6 @@ import { CATALOG_LISTING, type RegistryCache } from './cache.js';
 import { REPOSITORIES_ROOT, REPOSITORY_INTERNAL_DIRS, repositoryKey } from './layout.js';
 import { compareLexically } from './manifests.js';
 
-
 export class Catalog {
   constructor(
     private readonly driver: StorageDriver,
@@ -25,9 +24,11 @@ export class Catalog {
     if (this.walking?.generation !== generation) {
       const walk = { generation, names: this.walkAll(generation) };
       this.walking = walk;
-      void walk.names.finally(() => {
-        if (this.walking === walk) this.walking = undefined;
-      }).catch(() => {});
+      void walk.names
+        .finally(() => {
+          if (this.walking === walk) this.walking = undefined;
+        })
+        .catch(() => {});
     }
     return this.walking!.names;
   }
@@ -64,9 +65,7 @@ export class Catalog {
     const found = marker ? children.includes(marker) : children.includes('_manifests') || children.includes('_layers');
     if (name && found) out.push(name);
     await Promise.all(
-      children
-        .filter((c) => !REPOSITORY_INTERNAL_DIRS.has(c))
-        .map((c) => this.walk(`${key}/${c}`, name ? `${name}/${c}` : c, out, marker)),
+      children.filter((c) => !REPOSITORY_INTERNAL_DIRS.has(c)).map((c) => this.walk(`${key}/${c}`, name ? `${name}/${c}` : c, out, marker)),
     );
   }
 }

@@ -76,7 +76,11 @@ export async function retain(driver: StorageDriver, key: string, restore?: () =>
 }
 
 /** Retains every key, a few at a time; the keys that are gone for good. */
-export async function retainAll(driver: StorageDriver, keys: Iterable<string>, restore?: (key: string) => (() => Promise<void>) | undefined): Promise<string[]> {
+export async function retainAll(
+  driver: StorageDriver,
+  keys: Iterable<string>,
+  restore?: (key: string) => (() => Promise<void>) | undefined,
+): Promise<string[]> {
   const pending = [...new Set(keys)];
   const gone: string[] = [];
   let next = 0;

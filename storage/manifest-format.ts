@@ -114,7 +114,10 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined): P
   if (declared !== undefined && declared !== mediaType) {
     throw invalid('manifest mediaType does not match Content-Type', { mediaType: declared, contentType: header });
   }
-  if (mediaType === 'application/vnd.docker.distribution.manifest.v1+json' || mediaType === 'application/vnd.docker.distribution.manifest.v1+prettyjws') {
+  if (
+    mediaType === 'application/vnd.docker.distribution.manifest.v1+json' ||
+    mediaType === 'application/vnd.docker.distribution.manifest.v1+prettyjws'
+  ) {
     throw invalid('schema1 manifests are not supported');
   }
   if (!MANIFEST_MEDIA_TYPES.has(mediaType)) throw invalid('unsupported manifest media type', { mediaType });

@@ -139,7 +139,13 @@ export class UploadStore {
    * Appends the last chunk (if any), verifies the digest and makes the blob visible in name. With
    * start, the chunk must begin where the upload ends, checked under the lock as append() does.
    */
-  async finish(name: string, id: string, digest: string, source?: Readable, options: { start?: number; signal?: AbortSignal } = {}): Promise<BlobInfo> {
+  async finish(
+    name: string,
+    id: string,
+    digest: string,
+    source?: Readable,
+    options: { start?: number; signal?: AbortSignal } = {},
+  ): Promise<BlobInfo> {
     const { algorithm } = assertDigest(digest);
     return this.locked(name, id, async () => {
       let status = await this.status(name, id);

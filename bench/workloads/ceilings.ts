@@ -23,7 +23,7 @@ function readFileThroughput(file: string, size: number): number {
   const fd = openSync(file, 'r');
   let total = 0;
   try {
-    for (let n; (n = readSync(fd, buffer, 0, READ_CHUNK, null)) > 0; ) total += n;
+    for (let n; (n = readSync(fd, buffer, 0, READ_CHUNK, null)) > 0;) total += n;
   } finally {
     closeSync(fd);
   }

@@ -100,7 +100,8 @@ async function clientsOne(ctx: BenchContext, server: Target, clients: number, se
       } catch (error) {
         if (error instanceof Abandoned) counters.abandoned++;
         else {
-          const [count, messages] = error instanceof TimedOut ? ['hangs', counters.firstHangs] as const : ['failures', counters.firstFailures] as const;
+          const [count, messages] =
+            error instanceof TimedOut ? (['hangs', counters.firstHangs] as const) : (['failures', counters.firstFailures] as const);
           counters[count]++;
           if (messages.length < 5) messages.push((error as Error).message);
         }
@@ -134,13 +135,17 @@ async function clientsOne(ctx: BenchContext, server: Target, clients: number, se
 }
 
 export async function clientsRun(ctx: BenchContext, targets: Target[], clients: number, seconds: number): Promise<Section> {
-  const images = Array.from({ length: 4 }, (_, k) => buildImage([randomBuffer(64 * KiB), randomBuffer(256 * KiB), randomBuffer(MiB)], `load image ${k}`));
+  const images = Array.from({ length: 4 }, (_, k) =>
+    buildImage([randomBuffer(64 * KiB), randomBuffer(256 * KiB), randomBuffer(MiB)], `load image ${k}`),
+  );
   const results: ClientsResult[] = [];
   for (const target of targets) {
     ctx.log(`== ${clients} clients on ${target.name} for ${seconds} s`);
     const r = await clientsOne(ctx, target, clients, seconds, images);
     const c = r.counters;
-    ctx.log(`[clients] ${target.name}: ${c.pulls} pulls, ${c.pushes} pushes, ${c.requestsShed} shed, ${c.abandoned} abandoned, ${c.failures} failures, ${c.hangs + r.unfinished} hung, ${r.verified}/${r.acknowledged} verified, peak RSS ${r.peakMiB.toFixed(0)} MiB`);
+    ctx.log(
+      `[clients] ${target.name}: ${c.pulls} pulls, ${c.pushes} pushes, ${c.requestsShed} shed, ${c.abandoned} abandoned, ${c.failures} failures, ${c.hangs + r.unfinished} hung, ${r.verified}/${r.acknowledged} verified, peak RSS ${r.peakMiB.toFixed(0)} MiB`,
+    );
     results.push(r);
   }
   const rows = [
@@ -159,7 +164,11 @@ export async function clientsRun(ctx: BenchContext, targets: Target[], clients: 
           target: `${clients} concurrent clients: only successes or clean 429/503, none hung, every acknowledged push intact, RSS <= ${RSS_BOUND_MiB} MiB`,
           measured: `${s.counters.failures} failures, ${s.counters.hangs + s.unfinished} hung, ${s.verified}/${s.acknowledged} intact, peak ${formatNumber(s.peakMiB, 0)} MiB`,
           verdict:
-            s.counters.failures === 0 && s.counters.hangs + s.unfinished === 0 && s.verified === s.acknowledged && s.acknowledged > 0 && s.peakMiB <= RSS_BOUND_MiB
+            s.counters.failures === 0 &&
+            s.counters.hangs + s.unfinished === 0 &&
+            s.verified === s.acknowledged &&
+            s.acknowledged > 0 &&
+            s.peakMiB <= RSS_BOUND_MiB
               ? 'met'
               : 'missed',
         },

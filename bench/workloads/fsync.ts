@@ -19,7 +19,10 @@ function cell(result: WorkloadResult, target: string, key: string, digits?: numb
 }
 
 export function fsyncSection(results: WorkloadResult[]): Section {
-  const rows = ['| workload | metric | stowage, fsync on (default) | stowage, fsync off | on / off | reference (Distribution 2.8.2) |', '|---|---|---|---|---|---|'];
+  const rows = [
+    '| workload | metric | stowage, fsync on (default) | stowage, fsync off | on / off | reference (Distribution 2.8.2) |',
+    '|---|---|---|---|---|---|',
+  ];
   for (const result of results.filter((r) => r.outcomes.has(NO_FSYNC))) {
     for (const metric of result.metrics) {
       const on = medianOf(result, 'stowage', metric.key);

@@ -40,7 +40,9 @@ export function listingWorkloads({ options, workDir, manifest }: BenchContext): 
       metrics: wrkMetrics,
       async setup(target) {
         await pushImage(target, TAGS_REPOSITORY, tagName(0), image);
-        await forEachConcurrent(tagCount - 1, concurrency, (i) => putManifest(target, TAGS_REPOSITORY, tagName(i + 1), image.manifest, image.manifestDigest));
+        await forEachConcurrent(tagCount - 1, concurrency, (i) =>
+          putManifest(target, TAGS_REPOSITORY, tagName(i + 1), image.manifest, image.manifestDigest),
+        );
         const path = `/v2/${TAGS_REPOSITORY}/tags/list`;
         const { reply, value } = await getJson(target, path);
         const body = value as { name?: string; tags?: string[] };
@@ -63,7 +65,10 @@ export function listingWorkloads({ options, workDir, manifest }: BenchContext): 
       metrics: wrkMetrics,
       async setup(target) {
         await pushImage(target, CATALOG_SOURCE, 'v1', image);
-        const blobs = [...image.layers.map((bytes, i) => ({ bytes, digest: image.layerDigests[i] })), { bytes: image.config, digest: image.configDigest }];
+        const blobs = [
+          ...image.layers.map((bytes, i) => ({ bytes, digest: image.layerDigests[i] })),
+          { bytes: image.config, digest: image.configDigest },
+        ];
         await forEachConcurrent(repositoryCount, concurrency, async (i) => {
           for (const blob of blobs) await mountBlob(target, repositoryName(i), CATALOG_SOURCE, blob.digest, blob.bytes);
           await putManifest(target, repositoryName(i), 'v1', image.manifest, image.manifestDigest);
@@ -72,7 +77,9 @@ export function listingWorkloads({ options, workDir, manifest }: BenchContext): 
         const names = (value as { repositories?: string[] }).repositories ?? [];
         const link = reply.headers.link;
         if (names.length !== page || !isSorted(names) || !link || !String(link).includes('rel="next"')) {
-          throw new WrongAnswer(`GET ${catalogPath}: expected ${page} sorted names and a next Link, got ${names.length} names, sorted ${isSorted(names)}, Link ${link ?? '(none)'}`);
+          throw new WrongAnswer(
+            `GET ${catalogPath}: expected ${page} sorted names and a next Link, got ${names.length} names, sorted ${isSorted(names)}, Link ${link ?? '(none)'}`,
+          );
         }
         catalogLength.set(target.name, reply.body.length);
       },

@@ -67,11 +67,20 @@ export function proxyWorkloads({ options, workDir, layeredImage }: BenchContext)
   }
 
   /** Runs `use` against a new proxy of the target's kind with an empty cache; removes it after. */
-  async function withFreshProxy<T>(target: Target, id: string, latencyMs: number, use: (proxy: Target, relay: CountingRelay) => Promise<T>): Promise<T> {
+  async function withFreshProxy<T>(
+    target: Target,
+    id: string,
+    latencyMs: number,
+    use: (proxy: Target, relay: CountingRelay) => Promise<T>,
+  ): Promise<T> {
     const relay = await ensureUpstream(latencyMs);
     const dir = join(workDir, id);
     rmSync(dir, { recursive: true, force: true });
-    const proxy = await launchRegistry(target.name as RegistryKind, workDir, id, { name: target.name, stowageCli: options.stowageCli, proxyUrl: relay.url });
+    const proxy = await launchRegistry(target.name as RegistryKind, workDir, id, {
+      name: target.name,
+      stowageCli: options.stowageCli,
+      proxyUrl: relay.url,
+    });
     try {
       relay.take(); // what start-up cost upstream (the reference pings /v2/) is not the pull's
       return await use(proxy.target, relay);
@@ -106,10 +115,13 @@ export function proxyWorkloads({ options, workDir, layeredImage }: BenchContext)
           const coldTraffic = relay.take();
           // A proxy that never asked upstream for the blobs was not cold (or not a proxy).
           if (coldTraffic.blobGets < image.layers.length + 1) {
-            throw new WrongAnswer(`cold pull through ${target.name}: only ${coldTraffic.blobGets} upstream blob GETs for ${image.layers.length + 1} blobs`);
+            throw new WrongAnswer(
+              `cold pull through ${target.name}: only ${coldTraffic.blobGets} upstream blob GETs for ${image.layers.length + 1} blobs`,
+            );
           }
           const warmPulls: number[] = [];
-          for (let i = 0; i < WARM_PULLS; i++) warmPulls.push(await skopeoPull(proxy, join(workDir, `proxy-pull-${latencyMs}-${target.name}-${round}`), image));
+          for (let i = 0; i < WARM_PULLS; i++)
+            warmPulls.push(await skopeoPull(proxy, join(workDir, `proxy-pull-${latencyMs}-${target.name}-${round}`), image));
           const warm = summarize(warmPulls)!.median;
           const warmTraffic = relay.take();
           // skopeo's own work (117 MiB to disk) dominates a warm pull; what a proxy adds to it is

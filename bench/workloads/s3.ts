@@ -52,7 +52,10 @@ async function multipartUpload(client: Client, bucket: string, name: string, byt
   const parts: Array<{ part: number; etag: string }> = [];
   for (let start = 0; start < bytes.length; start += PART_BYTES) {
     const part = parts.length + 1;
-    const { etag } = await client.uploadPart({ bucketName: bucket, objectName: name, uploadID: uploadId, partNumber: part, headers: {} }, bytes.subarray(start, start + PART_BYTES));
+    const { etag } = await client.uploadPart(
+      { bucketName: bucket, objectName: name, uploadID: uploadId, partNumber: part, headers: {} },
+      bytes.subarray(start, start + PART_BYTES),
+    );
     parts.push({ part, etag });
   }
   await client.completeMultipartUpload(bucket, name, uploadId, parts);
@@ -64,7 +67,15 @@ async function multipartUpload(client: Client, bucket: string, name: string, byt
  * GET, and GETs of the 5-layer image's blobs all at once, as skopeo's pull makes stowage do.
  */
 export function s3rverAloneWorkload({ options, layeredImage }: BenchContext, s3rver: LaunchedS3rver): Workload<S3rverTarget> {
-  const client = new Client({ endPoint: '127.0.0.1', port: s3rver.port, useSSL: false, region: 'us-east-1', accessKey: S3RVER_KEY, secretKey: S3RVER_KEY, pathStyle: true });
+  const client = new Client({
+    endPoint: '127.0.0.1',
+    port: s3rver.port,
+    useSSL: false,
+    region: 'us-east-1',
+    accessKey: S3RVER_KEY,
+    secretKey: S3RVER_KEY,
+    pathStyle: true,
+  });
   const size = options.blobBytes;
   let buffer: Buffer | undefined;
   const blobName = (i: number) => `${BASELINE_PREFIX}/image/${i}`;
@@ -98,7 +109,10 @@ export function s3rverAloneWorkload({ options, layeredImage }: BenchContext, s3r
       const blob = `${BASELINE_PREFIX}/blob-${round}`;
       const put = await timed(() => multipartUpload(client, s3rver.bucket, upload, buffer!));
       const copy = await timed(async () => {
-        await client.copyObject(new CopySourceOptions({ Bucket: s3rver.bucket, Object: upload }), new CopyDestinationOptions({ Bucket: s3rver.bucket, Object: blob }));
+        await client.copyObject(
+          new CopySourceOptions({ Bucket: s3rver.bucket, Object: upload }),
+          new CopyDestinationOptions({ Bucket: s3rver.bucket, Object: blob }),
+        );
         await client.removeObject(s3rver.bucket, upload);
       });
       const get = await timed(async () => {
@@ -141,9 +155,30 @@ export function s3Section({ options }: BenchContext, results: WorkloadResult[], 
   const byId = new Map(results.map((r) => [r.id, r]));
   // Each workload's timed figure as seconds, and the s3rver-alone steps that serve the same bytes.
   const rows = [
-    { id: 'push-monolithic', what: `${size / MiB} MiB monolithic push`, time: (mbps: number) => size / MB / mbps, key: 'mbps', alone: ['put', 'copy'], aloneText: 'the same multipart upload and CopyObject' },
-    { id: 'pull-1', what: `${size / MiB} MiB pull`, time: (mbps: number) => size / MB / mbps, key: 'mbps', alone: ['get'], aloneText: 'the same GET' },
-    { id: 'skopeo-copy', what: `skopeo pull of the ${options.skopeoLayersMiB.length}-layer image`, time: (s: number) => s, key: 'seconds', alone: ['image'], aloneText: "GETs of the image's blobs at once" },
+    {
+      id: 'push-monolithic',
+      what: `${size / MiB} MiB monolithic push`,
+      time: (mbps: number) => size / MB / mbps,
+      key: 'mbps',
+      alone: ['put', 'copy'],
+      aloneText: 'the same multipart upload and CopyObject',
+    },
+    {
+      id: 'pull-1',
+      what: `${size / MiB} MiB pull`,
+      time: (mbps: number) => size / MB / mbps,
+      key: 'mbps',
+      alone: ['get'],
+      aloneText: 'the same GET',
+    },
+    {
+      id: 'skopeo-copy',
+      what: `skopeo pull of the ${options.skopeoLayersMiB.length}-layer image`,
+      time: (s: number) => s,
+      key: 'seconds',
+      alone: ['image'],
+      aloneText: "GETs of the image's blobs at once",
+    },
   ];
   const table = [
     '| workload | stowage on filesystem: time, s / stowage CPU, s | reference on filesystem: time, s / CPU, s | stowage on S3: time, s / stowage CPU, s / s3rver CPU, s | s3rver alone (minio client): time, s / s3rver CPU, s |',

@@ -116,7 +116,9 @@ export async function soakRun(ctx: BenchContext, targets: Target[], seconds: num
   for (const target of targets) {
     ctx.log(`== soak on ${target.name} for ${seconds} s`);
     const r = await soakOne(ctx, target, seconds);
-    ctx.log(`[soak] ${target.name}: ${r.ops} ops, ${r.errorCount} errors, RSS ${r.warmMiB.toFixed(0)} -> ${r.endMiB.toFixed(0)} MiB (peak ${r.peakMiB.toFixed(0)}), ${r.flat ? 'flat' : 'growing'}`);
+    ctx.log(
+      `[soak] ${target.name}: ${r.ops} ops, ${r.errorCount} errors, RSS ${r.warmMiB.toFixed(0)} -> ${r.endMiB.toFixed(0)} MiB (peak ${r.peakMiB.toFixed(0)}), ${r.flat ? 'flat' : 'growing'}`,
+    );
     results.push(r);
   }
   const rows = [

@@ -12,7 +12,11 @@ export async function retagCommand(storage: RegistryStorage, source: string, des
   const dst = parseImageReference(destination);
   const result = await retag(storage, src, dst);
   if (json) return print(JSON.stringify({ source, destination, ...result }));
-  const target = dst.reference ? `${dst.name}:${dst.reference}` : src.reference && !src.reference.includes(':') ? `${dst.name}:${src.reference}` : `${dst.name}@${result.digest}`;
+  const target = dst.reference
+    ? `${dst.name}:${dst.reference}`
+    : src.reference && !src.reference.includes(':')
+      ? `${dst.name}:${src.reference}`
+      : `${dst.name}@${result.digest}`;
   print(`${target} -> ${result.digest} (${result.manifests} manifests, ${result.blobs} blobs linked, no bytes copied)`);
   for (const digest of result.missing) print(`warning: the source does not hold ${digest}; not linked`);
 }

@@ -64,7 +64,9 @@ async function statusOf({ config, storage }: OpsDependencies, caller?: Grant): P
 
 export function registerOpsRoutes(router: Router, deps: OpsDependencies): void {
   router.get('/', async (ctx: Context) => {
-    const caller = deps.access ? await deps.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, [CATALOG_ACCESS]) : undefined;
+    const caller = deps.access
+      ? await deps.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, [CATALOG_ACCESS])
+      : undefined;
     const status = await statusOf(deps, caller);
     if (ctx.accepts('html', 'json') === 'json') {
       sendJson(ctx, 200, { ...status, repositories: status.repositories.map((r) => ({ name: r.name, tags: r.tags.length })) });

@@ -45,7 +45,12 @@ async function token(ctx: Context, issuer: TokenIssuer | undefined): Promise<voi
       service: form.get('service') ?? undefined,
       scopes: form.getAll('scope'),
     });
-    sendJson(ctx, 200, { access_token: answer.access_token, expires_in: answer.expires_in, issued_at: answer.issued_at }, { 'Cache-Control': 'no-store' });
+    sendJson(
+      ctx,
+      200,
+      { access_token: answer.access_token, expires_in: answer.expires_in, issued_at: answer.issued_at },
+      { 'Cache-Control': 'no-store' },
+    );
     return;
   }
   ctx.set('Allow', 'GET, POST');

@@ -33,7 +33,10 @@ function parseRule(from: string, setting: AliasSetting): AliasRule {
   }
   const source = prefix ? from.slice(0, -2) : from;
   const destination = prefix ? target.slice(0, -2) : target;
-  for (const [key, name] of [[from, source], [target, destination]] as const) {
+  for (const [key, name] of [
+    [from, source],
+    [target, destination],
+  ] as const) {
     if (!isValidName(name)) throw new ConfigError(`stowage.aliases.${from}: "${key}" is not a valid repository name`);
   }
   return { from: source, to: destination, prefix, writable };

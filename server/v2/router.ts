@@ -129,7 +129,9 @@ export function v2Router(services: Services) {
       const { alias, upstream } = routed;
       if (alias) {
         if (WRITE_METHODS.has(ctx.method) && !alias.writable) {
-          throw new RegistryError('DENIED', `${route.name} is an alias of ${alias.name} and does not accept writes`, { detail: { name: route.name, target: alias.name } });
+          throw new RegistryError('DENIED', `${route.name} is an alias of ${alias.name} and does not accept writes`, {
+            detail: { name: route.name, target: alias.name },
+          });
         }
         // The grant above covers the alias; the target is what is read or written, so the caller
         // needs the same actions there (and pull, to see it at all).

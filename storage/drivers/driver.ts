@@ -121,7 +121,13 @@ export function assertKey(key: string): string {
 
 /** copyTo for drivers with nothing better than read(): pipes the stream, counting bytes, and
  *  leaves destination open (the caller ends it). */
-export async function copyByReading(driver: StorageDriver, key: string, destination: Writable, range?: ByteRange, signal?: AbortSignal): Promise<number> {
+export async function copyByReading(
+  driver: StorageDriver,
+  key: string,
+  destination: Writable,
+  range?: ByteRange,
+  signal?: AbortSignal,
+): Promise<number> {
   const source = await driver.read(key, range, signal);
   let copied = 0;
   await pipeline(

@@ -183,7 +183,10 @@ async function collect(storage: RegistryStorage, lease: GcLease, options: GcOpti
 
   // Sweep manifests no tag reaches (deleteUntagged only: otherwise every revision is a root).
   for (const revision of unreached) {
-    const outcome = await deleteUnlessUsed(driver, lease.id, manifestRevisionKey(revision.name, revision.digest), cutoff, { dryRun, hooks: options.hooks });
+    const outcome = await deleteUnlessUsed(driver, lease.id, manifestRevisionKey(revision.name, revision.digest), cutoff, {
+      dryRun,
+      hooks: options.hooks,
+    });
     if (outcome === 'kept') {
       report.keptInUse++;
       // Kept because a push used it: so are its bytes, whatever the mark phase said.
@@ -193,7 +196,10 @@ async function collect(storage: RegistryStorage, lease: GcLease, options: GcOpti
     if (outcome !== 'deleted') continue;
     report.manifestsDeleted.push(`${revision.name}@${revision.digest}`);
     if (revision.subject) {
-      await deleteUnlessUsed(driver, lease.id, referrerKey(revision.name, revision.subject, revision.digest), cutoff, { dryRun, hooks: options.hooks });
+      await deleteUnlessUsed(driver, lease.id, referrerKey(revision.name, revision.subject, revision.digest), cutoff, {
+        dryRun,
+        hooks: options.hooks,
+      });
     }
   }
 

@@ -38,7 +38,14 @@ export function parseImageReference(text: string): ImageReference {
   return { name: assertName(text) };
 }
 
-async function linkManifest(storage: RegistryStorage, from: string, to: string, digest: string, result: RetagResult, seen: Set<string>): Promise<void> {
+async function linkManifest(
+  storage: RegistryStorage,
+  from: string,
+  to: string,
+  digest: string,
+  result: RetagResult,
+  seen: Set<string>,
+): Promise<void> {
   if (seen.has(digest)) return;
   seen.add(digest);
   const manifest = await storage.manifests.get(from, digest);

@@ -44,7 +44,10 @@ describe.each(DRIVERS)('aliases on $name', (factory) => {
   it('refuses a push through a read-only alias with DENIED and stores nothing', async () => {
     const reg = registry();
     const blob = randomBlob(512, 33);
-    const res = await reg.request.post(`/v2/busybox/blobs/uploads/?digest=${blob.digest}`).set('Content-Type', 'application/octet-stream').send(blob.bytes);
+    const res = await reg.request
+      .post(`/v2/busybox/blobs/uploads/?digest=${blob.digest}`)
+      .set('Content-Type', 'application/octet-stream')
+      .send(blob.bytes);
     expect(res.status).toBe(403);
     expect(res.body.errors[0].code).toBe('DENIED');
     expect(await reg.storage.catalog.repositories()).toEqual([]);

@@ -37,7 +37,9 @@ describe.each(DRIVERS)('mounting a blob from another repository ($name)', (facto
     expect(res.headers['docker-upload-uuid']).toMatch(/^[0-9a-f-]{36}$/);
     expectError(await registry().request.head(`/v2/${ns}/target/blobs/${blob.digest}`), 404, 'BLOB_UNKNOWN', { head: true });
     const upload = locationPath(res.headers.location);
-    const done = await registry().request.put(withQuery(upload, 'digest', blob.digest)).send(blob.bytes);
+    const done = await registry()
+      .request.put(withQuery(upload, 'digest', blob.digest))
+      .send(blob.bytes);
     expectAnswer(done, 201);
   });
 

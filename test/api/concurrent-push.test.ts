@@ -15,7 +15,10 @@ describe.each(DRIVERS)('concurrent pushes ($name)', (factory) => {
 
   it('of the same blob to one repository both answer 201 and the blob is whole', async () => {
     const push = () =>
-      registry().request.post(`/v2/library/app/blobs/uploads/?digest=${layer.digest}`).set('Content-Type', 'application/octet-stream').send(layer.bytes);
+      registry()
+        .request.post(`/v2/library/app/blobs/uploads/?digest=${layer.digest}`)
+        .set('Content-Type', 'application/octet-stream')
+        .send(layer.bytes);
     const answers = await Promise.all([push(), push(), push()]);
     for (const res of answers) {
       expectAnswer(res, 201);
@@ -29,8 +32,14 @@ describe.each(DRIVERS)('concurrent pushes ($name)', (factory) => {
   it('of the same blob to two repositories, by two upload paths, both answer 201', async () => {
     const upload = await startUpload(registry(), 'library/two');
     const [monolithic, chunked] = await Promise.all([
-      registry().request.post(`/v2/library/one/blobs/uploads/?digest=${layer.digest}`).set('Content-Type', 'application/octet-stream').send(layer.bytes),
-      registry().request.put(withQuery(upload, 'digest', layer.digest)).set('Content-Type', 'application/octet-stream').send(layer.bytes),
+      registry()
+        .request.post(`/v2/library/one/blobs/uploads/?digest=${layer.digest}`)
+        .set('Content-Type', 'application/octet-stream')
+        .send(layer.bytes),
+      registry()
+        .request.put(withQuery(upload, 'digest', layer.digest))
+        .set('Content-Type', 'application/octet-stream')
+        .send(layer.bytes),
     ]);
     expectAnswer(monolithic, 201);
     expectAnswer(chunked, 201);

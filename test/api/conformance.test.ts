@@ -34,7 +34,9 @@ const preseededManifest = marshalManifest({
 
 async function preseed(client: ConformanceClient): Promise<void> {
   const started = await client.do(client.newRequest('POST', '/v2/<name>/blobs/uploads/'));
-  const blob = await client.do(client.newRequest('PUT', started.relativeLocation()).setQueryParam('digest', sha256(preseededConfig)).setBody(preseededConfig));
+  const blob = await client.do(
+    client.newRequest('PUT', started.relativeLocation()).setQueryParam('digest', sha256(preseededConfig)).setBody(preseededConfig),
+  );
   expect(blob.status).toBe(201);
   const manifest = await client.do(
     client
@@ -111,7 +113,10 @@ describe('conformance suite options (setup.go init)', () => {
   });
 
   it('runs the automatic cross-mount check whenever the variable is set, expecting 201 only when true', () => {
-    expect(parseSuiteEnv({ OCI_AUTOMATIC_CROSSMOUNT: 'false' })).toMatchObject({ runAutomaticCrossmountTest: true, automaticCrossmountEnabled: false });
+    expect(parseSuiteEnv({ OCI_AUTOMATIC_CROSSMOUNT: 'false' })).toMatchObject({
+      runAutomaticCrossmountTest: true,
+      automaticCrossmountEnabled: false,
+    });
     expect(parseSuiteEnv({ OCI_AUTOMATIC_CROSSMOUNT: '1' })).toMatchObject({ runAutomaticCrossmountTest: true, automaticCrossmountEnabled: true });
     expect(parseSuiteEnv({ OCI_DELETE_MANIFEST_BEFORE_BLOBS: 'no' }).deleteManifestBeforeBlobs).toBe(false);
   });

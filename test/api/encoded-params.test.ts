@@ -83,8 +83,16 @@ describe.each(DRIVERS)('percent-encoded path parameters ($name)', (factory) => {
     const reg = registry();
     const { manifest, layers } = await pushImage(reg, 'library/app', 'v1', { seed: 64 });
     expectError(withText(await rawRequest(reg.port, 'GET', '/v2/library/app/manifests/v%2531')), 404, 'MANIFEST_UNKNOWN');
-    expectError(withText(await rawRequest(reg.port, 'GET', `/v2/library/app/manifests/${manifest.digest.replace(':', '%253A')}`)), 404, 'MANIFEST_UNKNOWN');
-    expectError(withText(await rawRequest(reg.port, 'GET', `/v2/library/app/blobs/${layers[0].digest.replace(':', '%253A')}`)), 400, 'DIGEST_INVALID');
+    expectError(
+      withText(await rawRequest(reg.port, 'GET', `/v2/library/app/manifests/${manifest.digest.replace(':', '%253A')}`)),
+      404,
+      'MANIFEST_UNKNOWN',
+    );
+    expectError(
+      withText(await rawRequest(reg.port, 'GET', `/v2/library/app/blobs/${layers[0].digest.replace(':', '%253A')}`)),
+      400,
+      'DIGEST_INVALID',
+    );
   });
 
   it('answers an invalid encoding with the error of a malformed tag or digest', async () => {

@@ -29,7 +29,7 @@ describe('error answers', () => {
     expect(res.body.errors[0].detail).toMatchObject({ digest: blob.digest });
   });
 
-  it('gives an upload\'s Range only to a chunk that does not continue it, not to a malformed one', async () => {
+  it("gives an upload's Range only to a chunk that does not continue it, not to a malformed one", async () => {
     const upload = await startUpload(registry(), 'errors/headers');
     const chunk = (contentRange: string) =>
       registry().request.patch(upload).set('Content-Range', contentRange).set('Content-Type', 'application/octet-stream').send(blob.bytes);

@@ -11,7 +11,14 @@ import { MEDIA, blobOf } from '../helpers/content.js';
 import type { ErrorCode } from '../../errors/registry-error.js';
 
 const payload = blobOf('hostile payload');
-const manifestBody = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config: { mediaType: MEDIA.ociConfig, digest: payload.digest, size: payload.size }, layers: [] }));
+const manifestBody = Buffer.from(
+  JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MEDIA.ociManifest,
+    config: { mediaType: MEDIA.ociConfig, digest: payload.digest, size: payload.size },
+    layers: [],
+  }),
+);
 
 /** Names as they appear in the request path, byte for byte. */
 const HOSTILE_NAMES: Array<[string, string]> = [
@@ -57,9 +64,21 @@ const PROBES: Probe[] = [
   { what: 'DELETE a manifest', method: 'DELETE', path: (n) => `/v2/${n}/manifests/latest` },
   { what: 'GET a blob', method: 'GET', path: (n) => `/v2/${n}/blobs/${payload.digest}` },
   { what: 'DELETE a blob', method: 'DELETE', path: (n) => `/v2/${n}/blobs/${payload.digest}` },
-  { what: 'POST a monolithic upload', method: 'POST', path: (n) => `/v2/${n}/blobs/uploads/?digest=${payload.digest}`, body: payload.bytes, contentType: 'application/octet-stream' },
+  {
+    what: 'POST a monolithic upload',
+    method: 'POST',
+    path: (n) => `/v2/${n}/blobs/uploads/?digest=${payload.digest}`,
+    body: payload.bytes,
+    contentType: 'application/octet-stream',
+  },
   { what: 'POST an upload session', method: 'POST', path: (n) => `/v2/${n}/blobs/uploads/` },
-  { what: 'PATCH an upload', method: 'PATCH', path: (n) => `/v2/${n}/blobs/uploads/01234567-89ab-cdef-0123-456789abcdef`, body: payload.bytes, contentType: 'application/octet-stream' },
+  {
+    what: 'PATCH an upload',
+    method: 'PATCH',
+    path: (n) => `/v2/${n}/blobs/uploads/01234567-89ab-cdef-0123-456789abcdef`,
+    body: payload.bytes,
+    contentType: 'application/octet-stream',
+  },
   { what: 'GET referrers', method: 'GET', path: (n) => `/v2/${n}/referrers/${payload.digest}` },
 ];
 

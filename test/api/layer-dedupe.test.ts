@@ -29,10 +29,7 @@ describe.each(DRIVERS)('layer dedupe ($name)', (factory) => {
   it('stores a layer pushed to two repositories once under blobs/', async () => {
     await pushBlob(registry(), 'team-a/app', layer);
     const upload = await startUpload(registry(), 'team-b/app');
-    const res = await registry()
-      .request.patch(upload)
-      .set('Content-Type', 'application/octet-stream')
-      .send(layer.bytes);
+    const res = await registry().request.patch(upload).set('Content-Type', 'application/octet-stream').send(layer.bytes);
     expectAnswer(res, 202);
     expectAnswer(await registry().request.put(withQuery(upload, 'digest', layer.digest)), 201);
 

@@ -27,7 +27,13 @@ function headersOf(caller: Caller, extra: Record<string, string> = {}): Record<s
   return { ...extra, ...(caller.authorization ? { Authorization: caller.authorization } : {}) };
 }
 
-function request(port: number, method: string, path: string, caller: Caller, body?: Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
+function request(
+  port: number,
+  method: string,
+  path: string,
+  caller: Caller,
+  body?: Buffer,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
   return new Promise((resolve, reject) => {
     const headers = headersOf(caller, body ? { 'Content-Type': 'application/octet-stream', 'Content-Length': String(body.length) } : {});
     const req = http.request({ host: '127.0.0.1', port, method, path, headers, localAddress: caller.localAddress, agent: false }, (res) => {
@@ -73,7 +79,12 @@ async function holdUpload(port: number, root: string, caller: Caller): Promise<{
   answered.catch(() => {});
   req.write(CHUNK.bytes.subarray(0, 512));
   const dataFile = path.join(root, 'repositories/team/app/_uploads', location.split('/').pop()!, 'data');
-  const writing = await eventually(() => fsp.stat(dataFile).then(() => true, () => false));
+  const writing = await eventually(() =>
+    fsp.stat(dataFile).then(
+      () => true,
+      () => false,
+    ),
+  );
   expect(writing, 'the held upload reached its handler').toBe(true);
   return {
     release() {

@@ -65,10 +65,18 @@ describe.each(DRIVERS)('a manifest the registry refuses ($name)', (factory) => {
     ['that is a JSON array', Buffer.from('[]'), MEDIA.ociManifest],
     ['whose mediaType disagrees with Content-Type', dockerManifest(config, [layer]).bytes, MEDIA.ociManifest],
     ['of an unsupported media type', Buffer.from('{"schemaVersion":2}'), 'text/plain'],
-    ['of Docker schema1', Buffer.from('{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}'), 'application/vnd.docker.distribution.manifest.v1+prettyjws'],
+    [
+      'of Docker schema1',
+      Buffer.from('{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[]}'),
+      'application/vnd.docker.distribution.manifest.v1+prettyjws',
+    ],
     ['without schemaVersion 2', Buffer.from(JSON.stringify({ ...JSON.parse(image.bytes.toString()), schemaVersion: 1 })), MEDIA.ociManifest],
     ['without a config', Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, layers: [] })), MEDIA.ociManifest],
-    ['with a malformed layer digest', Buffer.from(JSON.stringify({ ...JSON.parse(image.bytes.toString()), layers: [{ mediaType: MEDIA.ociLayer, digest: 'sha256:zz', size: 1 }] })), MEDIA.ociManifest],
+    [
+      'with a malformed layer digest',
+      Buffer.from(JSON.stringify({ ...JSON.parse(image.bytes.toString()), layers: [{ mediaType: MEDIA.ociLayer, digest: 'sha256:zz', size: 1 }] })),
+      MEDIA.ociManifest,
+    ],
     ['with no media type at all', Buffer.from('{"schemaVersion":2}'), 'application/json'],
   ])('a manifest %s gets 400 MANIFEST_INVALID', async (_what, bytes, contentType) => {
     await pushBlob(registry(), `${ns}/app`, config);

@@ -40,10 +40,20 @@ const dockerB = dockerManifest(otherConfig, [layer]);
 
 const KINDS: Kind[] = [
   { kind: 'a Docker schema2 manifest', blobs: [config, layer], children: [], manifest: dockerA },
-  { kind: 'a Docker manifest list', blobs: [config, otherConfig, layer], children: [dockerA, dockerB], manifest: dockerManifestList([dockerA, dockerB]) },
+  {
+    kind: 'a Docker manifest list',
+    blobs: [config, otherConfig, layer],
+    children: [dockerA, dockerB],
+    manifest: dockerManifestList([dockerA, dockerB]),
+  },
   { kind: 'an OCI image manifest', blobs: [config, layer], children: [], manifest: imageA },
   { kind: 'an OCI image index', blobs: [config, otherConfig, layer], children: [imageA, imageB], manifest: ociIndex([imageA, imageB]) },
-  { kind: 'an OCI artifact (image manifest with artifactType)', blobs: [EMPTY_CONFIG, layer], children: [], manifest: ociArtifact('application/vnd.example.sbom.v1', [layer]) },
+  {
+    kind: 'an OCI artifact (image manifest with artifactType)',
+    blobs: [EMPTY_CONFIG, layer],
+    children: [],
+    manifest: ociArtifact('application/vnd.example.sbom.v1', [layer]),
+  },
   { kind: 'an OCI artifact manifest', blobs: [layer], children: [], manifest: ociArtifactManifest('application/vnd.example.signature.v1', [layer]) },
 ];
 

@@ -39,7 +39,11 @@ async function startReceiver(behaviour: 'ok' | 'hang' | 'fail-first' = 'ok', por
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`,
     events,
     contentTypes,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -50,7 +54,9 @@ describe.each(DRIVERS)('notifications on $name', (factory) => {
   });
 
   async function registryNotifying(url: string, extra: Record<string, unknown> = {}): Promise<TestRegistry> {
-    const reg = await startTestRegistry(factory, { config: { notifications: { endpoints: [{ name: 'listener', url, timeout: '500ms', backoff: '50ms', ...extra }] } } });
+    const reg = await startTestRegistry(factory, {
+      config: { notifications: { endpoints: [{ name: 'listener', url, timeout: '500ms', backoff: '50ms', ...extra }] } },
+    });
     cleanups.push(() => reg.cleanup());
     return reg;
   }
@@ -68,7 +74,11 @@ describe.each(DRIVERS)('notifications on $name', (factory) => {
     const manifestPush = receiver.events.find((e) => e.action === 'push' && e.target.tag === 'v1');
     expect(manifestPush?.target).toMatchObject({ repository: 'team/app', digest: image.manifest.digest, mediaType: image.manifest.mediaType });
     expect(receiver.events.filter((e) => e.action === 'push' && e.target.digest === image.layers[0].digest)).toHaveLength(1);
-    expect(receiver.events.find((e) => e.action === 'pull')?.target).toMatchObject({ repository: 'team/app', digest: image.manifest.digest, tag: 'v1' });
+    expect(receiver.events.find((e) => e.action === 'pull')?.target).toMatchObject({
+      repository: 'team/app',
+      digest: image.manifest.digest,
+      tag: 'v1',
+    });
     expect(receiver.events.find((e) => e.action === 'delete')?.target).toMatchObject({ repository: 'team/app', tag: 'v1' });
   });
 

@@ -131,7 +131,9 @@ describe('openapi.yaml', () => {
   });
 
   it('describes exactly the routes outside /v2 the server lists (OPS_ROUTES)', () => {
-    const described = otherOperations().map((o) => `${o.method} ${o.path}`).sort();
+    const described = otherOperations()
+      .map((o) => `${o.method} ${o.path}`)
+      .sort();
     const served = OPS_ROUTES.map((r) => `${r.method.toUpperCase()} ${r.path}`).sort();
     expect(described).toEqual(served);
   });

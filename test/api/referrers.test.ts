@@ -89,7 +89,9 @@ describe.each(DRIVERS)('referrers ($name)', (factory) => {
     const plain = ociManifest(config, [], { subject: subject.descriptor, configMediaType: 'application/vnd.example.config.v1+json' });
     await pushManifest(registry(), `${ns}/app`, plain.digest, plain);
     const { index } = await referrers(registry(), `${ns}/app`, subject.digest);
-    expect(index.manifests).toEqual([{ mediaType: MEDIA.ociManifest, digest: plain.digest, size: plain.size, artifactType: 'application/vnd.example.config.v1+json' }]);
+    expect(index.manifests).toEqual([
+      { mediaType: MEDIA.ociManifest, digest: plain.digest, size: plain.size, artifactType: 'application/vnd.example.config.v1+json' },
+    ]);
   });
 
   it('lists an index with a subject as a referrer', async () => {

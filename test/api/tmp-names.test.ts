@@ -14,13 +14,7 @@ import { blobOf, EMPTY_CONFIG, ociArtifact, randomBlob } from '../helpers/conten
 import { collectGarbage } from '../../storage/jobs/gc.js';
 import { scrubBlobs } from '../../storage/jobs/scrub.js';
 import { registryUsage } from '../../storage/jobs/usage.js';
-import {
-  blobDirKey,
-  layerLinkKey,
-  manifestRevisionKey,
-  referrerKey,
-  tagCurrentLinkKey,
-} from '../../storage/layout.js';
+import { blobDirKey, layerLinkKey, manifestRevisionKey, referrerKey, tagCurrentLinkKey } from '../../storage/layout.js';
 
 describe.each(DRIVERS)('names and tags containing ".tmp-" on $name', (factory) => {
   const registry = useTestRegistry(factory);
@@ -37,7 +31,10 @@ describe.each(DRIVERS)('names and tags containing ".tmp-" on $name', (factory) =
     const report = await collectGarbage(reg.storage, { gracePeriodMs: 0, deleteUntagged: true });
     expect(report.blobsDeleted).toEqual([]);
     expect(report.manifestsDeleted).toEqual([]);
-    for (const [name, tag, image] of [['team/app.tmp-cache', 'v1', cache], ['team/app', 'release.tmp-1', release]] as const) {
+    for (const [name, tag, image] of [
+      ['team/app.tmp-cache', 'v1', cache],
+      ['team/app', 'release.tmp-1', release],
+    ] as const) {
       expect((await reg.request.get(`/v2/${name}/manifests/${tag}`)).status).toBe(200);
       const layer = await asBytes(reg.request.get(`/v2/${name}/blobs/${image.layers[0].digest}`));
       expect(layer.status).toBe(200);

@@ -16,10 +16,12 @@ describe.each(DRIVERS)('a client that aborts mid-upload ($name)', (factory) => {
 
   async function expectNoBlob(): Promise<void> {
     expectError(await registry().request.head(`/v2/library/app/blobs/${blob.digest}`), 404, 'BLOB_UNKNOWN', { head: true });
-    const stored = await registry().storage.driver.stat(blobDataKey(blob.digest)).then(
-      () => true,
-      (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)),
-    );
+    const stored = await registry()
+      .storage.driver.stat(blobDataKey(blob.digest))
+      .then(
+        () => true,
+        (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)),
+      );
     expect(stored).toBe(false);
   }
 

@@ -114,11 +114,7 @@ describe.each(DRIVERS)('a chunked upload ($name)', (factory) => {
 
   it('answers a Content-Range that disagrees with Content-Length with 400 BLOB_UPLOAD_INVALID', async () => {
     const upload = await startUpload(registry(), `${ns}/alpine`);
-    const res = await registry()
-      .request.patch(upload)
-      .set('Content-Type', 'application/octet-stream')
-      .set('Content-Range', '0-19999')
-      .send(parts[0]);
+    const res = await registry().request.patch(upload).set('Content-Type', 'application/octet-stream').set('Content-Range', '0-19999').send(parts[0]);
     expectError(res, 400, 'BLOB_UPLOAD_INVALID');
     await expectUploadSize(registry(), upload, 0);
   });

@@ -17,7 +17,11 @@ describe.each(DRIVERS)('an upload across a restart ($name)', (factory) => {
 
   async function startAndSendFirstChunk(): Promise<string> {
     const upload = await startUpload(registry(), 'library/app');
-    const res = await registry().request.patch(upload).set('Content-Type', 'application/octet-stream').set('Content-Range', `0-${first.length - 1}`).send(first);
+    const res = await registry()
+      .request.patch(upload)
+      .set('Content-Type', 'application/octet-stream')
+      .set('Content-Range', `0-${first.length - 1}`)
+      .send(first);
     expectAnswer(res, 202);
     return upload;
   }
@@ -33,7 +37,11 @@ describe.each(DRIVERS)('an upload across a restart ($name)', (factory) => {
   it('takes the next chunk and finishes with the right digest', async () => {
     const upload = await startAndSendFirstChunk();
     await registry().restart();
-    const next = await registry().request.patch(upload).set('Content-Type', 'application/octet-stream').set('Content-Range', `${first.length}-${blob.size - 1}`).send(rest);
+    const next = await registry()
+      .request.patch(upload)
+      .set('Content-Type', 'application/octet-stream')
+      .set('Content-Range', `${first.length}-${blob.size - 1}`)
+      .send(rest);
     expectAnswer(next, 202);
     expect(next.headers.range).toBe(`0-${blob.size - 1}`);
     const done = await registry().request.put(withQuery(upload, 'digest', blob.digest));
@@ -46,7 +54,10 @@ describe.each(DRIVERS)('an upload across a restart ($name)', (factory) => {
   it('finishes with the last chunk in the PUT', async () => {
     const upload = await startAndSendFirstChunk();
     await registry().restart();
-    const done = await registry().request.put(withQuery(upload, 'digest', blob.digest)).set('Content-Type', 'application/octet-stream').send(rest);
+    const done = await registry()
+      .request.put(withQuery(upload, 'digest', blob.digest))
+      .set('Content-Type', 'application/octet-stream')
+      .send(rest);
     expectAnswer(done, 201);
     expect(done.headers['docker-content-digest']).toBe(blob.digest);
   });
@@ -54,7 +65,10 @@ describe.each(DRIVERS)('an upload across a restart ($name)', (factory) => {
   it('still refuses a wrong digest after the restart', async () => {
     const upload = await startAndSendFirstChunk();
     await registry().restart();
-    const done = await registry().request.put(withQuery(upload, 'digest', blobOf('other').digest)).set('Content-Type', 'application/octet-stream').send(rest);
+    const done = await registry()
+      .request.put(withQuery(upload, 'digest', blobOf('other').digest))
+      .set('Content-Type', 'application/octet-stream')
+      .send(rest);
     expectError(done, 400, 'DIGEST_INVALID');
     expectError(await registry().request.head(`/v2/library/app/blobs/${blob.digest}`), 404, 'BLOB_UNKNOWN', { head: true });
   });

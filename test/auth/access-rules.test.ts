@@ -87,9 +87,12 @@ describe('resource scopes', () => {
     expect(parseScope('repository(plugin):localhost:5000/x:pull')).toEqual([{ type: 'repository', name: 'localhost:5000/x', actions: ['pull'] }]);
   });
 
-  it.each(['', 'repository', 'repository:name', ':name:pull', 'repository::pull', 'Repository:x:pull', 'repository:x:Pull'])('drops malformed %j', (scope) => {
-    expect(parseScope(scope)).toEqual([]);
-  });
+  it.each(['', 'repository', 'repository:name', ':name:pull', 'repository::pull', 'Repository:x:pull', 'repository:x:Pull'])(
+    'drops malformed %j',
+    (scope) => {
+      expect(parseScope(scope)).toEqual([]);
+    },
+  );
 
   it('caps how many scopes one parameter may hold', () => {
     expect(parseScope(Array.from({ length: 100 }, (_, i) => `repository:r${i}:pull`).join(' ')).length).toBe(64);
@@ -117,12 +120,16 @@ describe('credentials and challenges', () => {
     expect(parseAuthorization('bearer abc.def.ghi')).toEqual({ scheme: 'bearer', token: 'abc.def.ghi' });
   });
 
-  it.each(['Basic', 'Basic !!!', `Basic ${Buffer.from('nocolon').toString('base64')}`, `Basic ${Buffer.from(':p').toString('base64')}`, 'Digest x', 'Bearer'])(
-    'marks %j malformed',
-    (header) => {
-      expect(parseAuthorization(header)).toEqual({ scheme: 'malformed' });
-    },
-  );
+  it.each([
+    'Basic',
+    'Basic !!!',
+    `Basic ${Buffer.from('nocolon').toString('base64')}`,
+    `Basic ${Buffer.from(':p').toString('base64')}`,
+    'Digest x',
+    'Bearer',
+  ])('marks %j malformed', (header) => {
+    expect(parseAuthorization(header)).toEqual({ scheme: 'malformed' });
+  });
 
   it('has nothing to read without a header, or with empty Basic credentials', () => {
     expect(parseAuthorization(undefined)).toBeUndefined();

@@ -75,7 +75,9 @@ describe.each<Mode>(['htpasswd', 'token'])('a writable alias with %s auth', (mod
     const admin = await authFor(ADMIN, 'repository:tools/y:pull,push');
     const { manifest, statuses } = await tryPushImage(reg, 'tools/y', 'v1', { authorization: admin, seed: 3 });
     expect(statuses).toEqual([201, 201, 201]);
-    const stored = await reg.request.head('/v2/secret/tools/y/manifests/v1').set('Authorization', await authFor(ADMIN, 'repository:secret/tools/y:pull'));
+    const stored = await reg.request
+      .head('/v2/secret/tools/y/manifests/v1')
+      .set('Authorization', await authFor(ADMIN, 'repository:secret/tools/y:pull'));
     expectAnswer(stored, 200);
     expect(stored.headers['docker-content-digest']).toBe(manifest.digest);
   });

@@ -33,8 +33,23 @@ const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 /** A self-signed CA certificate. */
 export function makeRootCa(dir: string, name: string): Issued {
   openssl(
-    ['req', '-x509', ...EC, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', `/CN=${name}`,
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'],
+    [
+      'req',
+      '-x509',
+      ...EC,
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    ],
     dir,
   );
   return loaded(dir, name);
@@ -51,7 +66,23 @@ export function issue(dir: string, issuer: Issued, name: string, options: { ca?:
   if (options.altNames?.length) ext.push(`subjectAltName=${options.altNames.join(',')}`);
   writeFileSync(path.join(dir, `${name}.ext`), `${ext.join('\n')}\n`);
   openssl(
-    ['x509', '-req', '-in', `${name}.csr`, '-CA', issuer.certFile, '-CAkey', issuer.keyFile, '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', `${name}.ext`],
+    [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      issuer.certFile,
+      '-CAkey',
+      issuer.keyFile,
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '1',
+      '-extfile',
+      `${name}.ext`,
+    ],
     dir,
   );
   return loaded(dir, name);

@@ -43,7 +43,11 @@ afterAll(async () => {
   await fsp.rm(dir, { recursive: true, force: true });
 });
 
-function sign(key: KeyObject, header: Partial<JWTHeaderParameters>, claims: { iss?: string; aud?: string | string[]; exp?: number; nbf?: number; sub?: string } = {}) {
+function sign(
+  key: KeyObject,
+  header: Partial<JWTHeaderParameters>,
+  claims: { iss?: string; aud?: string | string[]; exp?: number; nbf?: number; sub?: string } = {},
+) {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ access: ACCESS })
     .setProtectedHeader({ alg: 'ES256', typ: 'JWT', ...header })
@@ -79,7 +83,9 @@ describe('an external issuer trusted through a certificate bundle', () => {
 
   it('refuses a leaf certificate used as an intermediate', async () => {
     const fake = issue(dir, leaf, 'issued-by-leaf');
-    await expect((await verifier()).verify(await sign(createPrivateKey(fake.key), { x5c: [fake.der, leaf.der, intermediate.der] }))).rejects.toThrow(/chain/);
+    await expect((await verifier()).verify(await sign(createPrivateKey(fake.key), { x5c: [fake.der, leaf.der, intermediate.der] }))).rejects.toThrow(
+      /chain/,
+    );
   });
 
   it('accepts a kid naming the bundle key, as an RFC 7638 thumbprint or a libtrust id', async () => {
@@ -119,7 +125,9 @@ describe('an external issuer trusted through a certificate bundle', () => {
 
   it('refuses an unsigned (alg none) token', async () => {
     const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
-    const claims = Buffer.from(JSON.stringify({ iss: ISSUER, aud: SERVICE, exp: Math.floor(Date.now() / 1000) + 60, access: ACCESS })).toString('base64url');
+    const claims = Buffer.from(JSON.stringify({ iss: ISSUER, aud: SERVICE, exp: Math.floor(Date.now() / 1000) + 60, access: ACCESS })).toString(
+      'base64url',
+    );
     await expect((await verifier()).verify(`${header}.${claims}.`)).rejects.toThrow(InvalidTokenError);
   });
 });
@@ -138,7 +146,9 @@ describe('a registry trusting an external issuer', () => {
       const other = await reg.request.get('/v2/team/other/manifests/v1').set('Authorization', `Bearer ${token}`);
       // The registry does not know the issuer's rules: a new token might help, so 401, not 403.
       expectError(other, 401, 'UNAUTHORIZED');
-      expect(other.headers['www-authenticate']).toBe(`Bearer realm="https://auth.example.test/token",service="${SERVICE}",scope="repository:team/other:pull",error="insufficient_scope"`);
+      expect(other.headers['www-authenticate']).toBe(
+        `Bearer realm="https://auth.example.test/token",service="${SERVICE}",scope="repository:team/other:pull",error="insufficient_scope"`,
+      );
       // There is no built-in token endpoint.
       expectError(await reg.request.get('/token'), 405, 'UNSUPPORTED');
     } finally {
@@ -150,9 +160,9 @@ describe('a registry trusting an external issuer', () => {
     const logger = { info() {}, warn() {} };
     const settings = { groups: {}, loginLimits: { attempts: 5, windowMs: 60_000, lockoutMs: 60_000 } };
     await expect(openAuth({ ...settings, token: { realm: 'r', service: 's', issuer: 'i' } }, logger)).rejects.toThrow(/rootcertbundle/);
-    await expect(openAuth({ ...settings, token: { realm: 'r', service: 's', issuer: 'i', rootcertbundle: path.join(dir, 'missing.pem') } }, logger)).rejects.toThrow(
-      /auth.token.rootcertbundle/,
-    );
+    await expect(
+      openAuth({ ...settings, token: { realm: 'r', service: 's', issuer: 'i', rootcertbundle: path.join(dir, 'missing.pem') } }, logger),
+    ).rejects.toThrow(/auth.token.rootcertbundle/);
     await expect(openAuth({ ...settings, issuer: { htpasswd: 'x', expiryMs: 1000 } }, logger)).rejects.toThrow(/needs auth.token/);
   });
 });

@@ -67,7 +67,9 @@ describe('htpasswd without access rules', () => {
     const before = await snapshot(reg.paths.root);
     for (const name of ['..', 'team/..%2F..%2Fetc', '%2e%2e/app', 'Team/App', encodeURIComponent('tеam/app'), `${'a'.repeat(256)}`]) {
       for (const authorization of [undefined, ADMIN, basic('admin', 'wrong')]) {
-        const res = await rawRequest(reg.port, 'POST', `/v2/${name}/blobs/uploads/`, { headers: authorization ? { Authorization: authorization } : {} });
+        const res = await rawRequest(reg.port, 'POST', `/v2/${name}/blobs/uploads/`, {
+          headers: authorization ? { Authorization: authorization } : {},
+        });
         expectError(res, 400, 'NAME_INVALID');
       }
     }
@@ -253,7 +255,8 @@ describe('login slow-down and secrets', () => {
   });
 
   it('locks out a user guessed at from several addresses, for every address', async () => {
-    const from = (address: string, authorization: string) => rawRequest(reg.port, 'GET', '/v2/', { headers: { Authorization: authorization }, localAddress: address });
+    const from = (address: string, authorization: string) =>
+      rawRequest(reg.port, 'GET', '/v2/', { headers: { Authorization: authorization }, localAddress: address });
     for (const address of ['127.0.0.2', '127.0.0.3', '127.0.0.4']) expect((await from(address, basic('admin', `guess-${address}`))).status).toBe(401);
     // A fourth address gets no check for admin, even with the right password ...
     const refused = await from('127.0.0.5', ADMIN);
@@ -296,7 +299,9 @@ describe('login slow-down under guesses sent at once', () => {
   it('checks at most the allowed guesses of one address, answers the rest 429, and serves other clients', async () => {
     const elsewhere = { localAddress: '127.0.0.2' };
     expect((await rawRequest(reg.port, 'GET', '/v2/', { headers: { Authorization: READER }, ...elsewhere })).status).toBe(200);
-    const guesses = Array.from({ length: 20 }, (_, i) => rawRequest(reg.port, 'GET', '/v2/', { headers: { Authorization: basic('admin', `guess-${i}`) } }));
+    const guesses = Array.from({ length: 20 }, (_, i) =>
+      rawRequest(reg.port, 'GET', '/v2/', { headers: { Authorization: basic('admin', `guess-${i}`) } }),
+    );
     // Another client, whose credentials were verified before, is answered as usual.
     expect((await rawRequest(reg.port, 'GET', '/v2/', { headers: { Authorization: READER }, ...elsewhere })).status).toBe(200);
     const statuses = (await Promise.all(guesses)).map((res) => res.status);

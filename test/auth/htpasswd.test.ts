@@ -108,7 +108,11 @@ describe('htpasswd files', () => {
     const real = { compare: async (password: string, hash: string) => (compared.push(password), await held, bcrypt.compareSync(password, hash)) };
     const users = await Htpasswd.open(await fileWith(`alice:${bcrypt.hashSync('right', 4)}\n`), () => {}, real);
     const reservations: string[] = [];
-    const reserve = () => ({ succeeded: () => reservations.push('ok'), failed: () => reservations.push('failed'), abandoned: () => reservations.push('abandoned') });
+    const reserve = () => ({
+      succeeded: () => reservations.push('ok'),
+      failed: () => reservations.push('failed'),
+      abandoned: () => reservations.push('abandoned'),
+    });
     const checks = [users.verify('alice', 'right', reserve), users.verify('alice', 'right', reserve), users.verify('alice', 'wrong', reserve)];
     await vi.waitFor(() => expect(compared).toHaveLength(2));
     release();

@@ -119,12 +119,22 @@ describe('token auth with the built-in issuer', () => {
   });
 
   it('answers the OAuth 2 password grant (POST /token) that containerd tries first', async () => {
-    const form = new URLSearchParams({ grant_type: 'password', username: 'admin', password: USERS.admin, service: SERVICE, scope: 'repository:team/app:pull', client_id: 'test' });
+    const form = new URLSearchParams({
+      grant_type: 'password',
+      username: 'admin',
+      password: USERS.admin,
+      service: SERVICE,
+      scope: 'repository:team/app:pull',
+      client_id: 'test',
+    });
     const res = await reg.request.post('/token').type('form').send(form.toString());
     expect(res.status, res.text).toBe(200);
     const answer = JSON.parse(res.text) as { access_token: string; expires_in: number };
     expect(decodeJwt(answer.access_token).access).toEqual([{ type: 'repository', name: 'team/app', actions: ['pull'] }]);
-    const wrong = await reg.request.post('/token').type('form').send(new URLSearchParams({ grant_type: 'password', username: 'admin', password: 'nope', service: SERVICE }).toString());
+    const wrong = await reg.request
+      .post('/token')
+      .type('form')
+      .send(new URLSearchParams({ grant_type: 'password', username: 'admin', password: 'nope', service: SERVICE }).toString());
     expectError(wrong, 401, 'UNAUTHORIZED');
     const refresh = await reg.request.post('/token').type('form').send('grant_type=refresh_token&refresh_token=x');
     expectError(refresh, 400, 'UNSUPPORTED');
@@ -209,8 +219,14 @@ describe('token auth with the built-in issuer', () => {
     const { layer } = await tryPushImage(reg, 'team/base', 'v1', { authorization: bearer(admin), seed: 3 });
     const withSource = await tokenFor(basic('admin', USERS.admin), 'repository:team/app:pull,push', 'repository:team/base:pull');
     const withoutSource = await tokenFor(basic('admin', USERS.admin), 'repository:team/other:pull,push');
-    expectAnswer(await reg.request.post(`/v2/team/app/blobs/uploads/?mount=${layer.digest}&from=team/base`).set('Authorization', bearer(withSource)), 201);
-    expectAnswer(await reg.request.post(`/v2/team/other/blobs/uploads/?mount=${layer.digest}&from=team/base`).set('Authorization', bearer(withoutSource)), 202);
+    expectAnswer(
+      await reg.request.post(`/v2/team/app/blobs/uploads/?mount=${layer.digest}&from=team/base`).set('Authorization', bearer(withSource)),
+      201,
+    );
+    expectAnswer(
+      await reg.request.post(`/v2/team/other/blobs/uploads/?mount=${layer.digest}&from=team/base`).set('Authorization', bearer(withoutSource)),
+      202,
+    );
   });
 
   it("asks for pull on a mount's source in the challenge, so the token fetched for it lets the mount happen", async () => {
@@ -254,7 +270,9 @@ describe('token auth with the built-in issuer', () => {
     for (const token of refused) {
       const res = await reg.request.get('/v2/team/app/tags/list').set('Authorization', bearer(token));
       expectError(res, 401, 'UNAUTHORIZED');
-      expect(res.headers['www-authenticate']).toBe(`Bearer realm="${REALM}",service="${SERVICE}",scope="repository:team/app:pull",error="invalid_token"`);
+      expect(res.headers['www-authenticate']).toBe(
+        `Bearer realm="${REALM}",service="${SERVICE}",scope="repository:team/app:pull",error="invalid_token"`,
+      );
     }
     const log = reg.logs.join('\n');
     expect(log).toContain('token refused');

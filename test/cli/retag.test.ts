@@ -64,7 +64,9 @@ describe.each(DRIVERS)('retag on $name', (factory) => {
 
   it('answers MANIFEST_UNKNOWN for a source that does not exist and creates nothing', async () => {
     const reg = registry();
-    await expect(retag(reg.storage, parseImageReference('nothing:here'), parseImageReference('dst'))).rejects.toMatchObject({ code: 'MANIFEST_UNKNOWN' });
+    await expect(retag(reg.storage, parseImageReference('nothing:here'), parseImageReference('dst'))).rejects.toMatchObject({
+      code: 'MANIFEST_UNKNOWN',
+    });
     expect(await reg.storage.catalog.repositories()).toEqual([]);
   });
 

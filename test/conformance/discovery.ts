@@ -45,7 +45,9 @@ export function discoveryWorkflow(suite: SuiteContext): void {
 
     async function pushManifest(reference: string, contentType: string, content: Buffer): Promise<ConformanceResponse> {
       const { client } = suite;
-      const resp = await client.do(client.newRequest('PUT', '/v2/<name>/manifests/<reference>', { reference }).setHeader('Content-Type', contentType).setBody(content));
+      const resp = await client.do(
+        client.newRequest('PUT', '/v2/<name>/manifests/<reference>', { reference }).setHeader('Content-Type', contentType).setBody(content),
+      );
       expectStatus(resp, '2xx');
       return resp;
     }
@@ -90,9 +92,17 @@ export function discoveryWorkflow(suite: SuiteContext): void {
           // reference blob before the image manifest is pushed
           await pushBlob(data.testRefBlobADigest, data.testRefBlobALength, data.testRefBlobA);
 
-          let resp = await pushManifest(data.refsManifestAConfigArtifactDigest, 'application/vnd.oci.image.manifest.v1+json', data.refsManifestAConfigArtifactContent);
+          let resp = await pushManifest(
+            data.refsManifestAConfigArtifactDigest,
+            'application/vnd.oci.image.manifest.v1+json',
+            data.refsManifestAConfigArtifactContent,
+          );
           expect(resp.header('OCI-Subject')).toBe(manifests[4].digest);
-          resp = await pushManifest(data.refsManifestALayerArtifactDigest, 'application/vnd.oci.image.manifest.v1+json', data.refsManifestALayerArtifactContent);
+          resp = await pushManifest(
+            data.refsManifestALayerArtifactDigest,
+            'application/vnd.oci.image.manifest.v1+json',
+            data.refsManifestALayerArtifactContent,
+          );
           expect(resp.header('OCI-Subject')).toBe(manifests[4].digest);
           resp = await pushManifest(data.refsIndexArtifactDigest, OCI_INDEX, data.refsIndexArtifactContent);
           expect(resp.header('OCI-Subject')).toBe(manifests[4].digest);
@@ -103,12 +113,24 @@ export function discoveryWorkflow(suite: SuiteContext): void {
 
           // reference blob after the image manifest is pushed
           await pushBlob(data.testRefBlobBDigest, data.testRefBlobBLength, data.testRefBlobB);
-          resp = await pushManifest(data.refsManifestBConfigArtifactDigest, 'application/vnd.oci.image.manifest.v1+json', data.refsManifestBConfigArtifactContent);
+          resp = await pushManifest(
+            data.refsManifestBConfigArtifactDigest,
+            'application/vnd.oci.image.manifest.v1+json',
+            data.refsManifestBConfigArtifactContent,
+          );
           expect(resp.header('OCI-Subject')).toBe(manifests[4].digest);
-          resp = await pushManifest(data.refsManifestBLayerArtifactDigest, 'application/vnd.oci.image.manifest.v1+json', data.refsManifestBLayerArtifactContent);
+          resp = await pushManifest(
+            data.refsManifestBLayerArtifactDigest,
+            'application/vnd.oci.image.manifest.v1+json',
+            data.refsManifestBLayerArtifactContent,
+          );
           expect(resp.header('OCI-Subject')).toBe(manifests[4].digest);
           // a referrer whose subject was never pushed
-          resp = await pushManifest(data.refsManifestCLayerArtifactDigest, 'application/vnd.oci.image.manifest.v1+json', data.refsManifestCLayerArtifactContent);
+          resp = await pushManifest(
+            data.refsManifestCLayerArtifactDigest,
+            'application/vnd.oci.image.manifest.v1+json',
+            data.refsManifestCLayerArtifactContent,
+          );
           expect(resp.header('OCI-Subject')).toBe(manifests[3].digest);
         });
       }
@@ -142,7 +164,10 @@ export function discoveryWorkflow(suite: SuiteContext): void {
         let resp = await client.do(client.newRequest('GET', '/v2/<name>/tags/list').setQueryParam('n', String(numResults)));
         tagList = getTagList(resp);
         resp = await client.do(
-          client.newRequest('GET', '/v2/<name>/tags/list').setQueryParam('n', String(numResults)).setQueryParam('last', tagList[numResults - 1]),
+          client
+            .newRequest('GET', '/v2/<name>/tags/list')
+            .setQueryParam('n', String(numResults))
+            .setQueryParam('last', tagList[numResults - 1]),
         );
         expectStatus(resp, 200);
         expect(tagList.length).toBeLessThanOrEqual(numResults);
@@ -183,7 +208,9 @@ export function discoveryWorkflow(suite: SuiteContext): void {
       it('GET request to existing blob with filter should yield 200', async () => {
         const { client } = suite;
         const resp = await client.do(
-          client.newRequest('GET', '/v2/<name>/referrers/<digest>', { digest: manifests[4].digest }).setQueryParam('artifactType', data.testRefArtifactTypeA),
+          client
+            .newRequest('GET', '/v2/<name>/referrers/<digest>', { digest: manifests[4].digest })
+            .setQueryParam('artifactType', data.testRefArtifactTypeA),
         );
         expectStatus(resp, 200);
         expect(resp.header('Content-Type')).toBe(OCI_INDEX);
@@ -208,67 +235,76 @@ export function discoveryWorkflow(suite: SuiteContext): void {
     });
 
     // every teardown spec is RunOnlyIf(runContentDiscoverySetup)
-    if (options.runContentDiscoverySetup) describe('Teardown', () => {
-      const expectDeleted = async (req: ConformanceRequest) => {
-        const resp = await suite.client.do(req);
-        expectStatus(resp, '2xx', 405, 404);
-      };
-      const deleteManifestsAndTags = () => {
-        // 03_discovery_test.go Teardown "Delete created manifest & associated tags"
-        it('Delete created manifest & associated tags', async () => {
-          const { client } = suite;
-          const references = [
-            data.refsIndexArtifactDigest,
-            manifests[2].digest,
-            manifests[4].digest,
-            data.refsManifestAConfigArtifactDigest,
-            data.refsManifestALayerArtifactDigest,
-            TEST_TAG_NAME,
-            data.refsManifestBConfigArtifactDigest,
-            data.refsManifestBLayerArtifactDigest,
-            data.refsManifestCLayerArtifactDigest,
-          ];
-          for (const ref of references) {
-            await expectDeleted(client.newRequest('DELETE', '/v2/<name>/manifests/<digest>', { digest: ref }));
-          }
-        });
-      };
-      if (options.deleteManifestBeforeBlobs) deleteManifestsAndTags();
-
-      // 03_discovery_test.go Teardown "Delete config blob created in tests" (no 404 accepted)
-      it('Delete config blob created in tests', async () => {
-        const { client } = suite;
-        const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: configs[2].digest }));
-        expectStatus(resp, '2xx', 405);
-      });
-
-      // 03_discovery_test.go Teardown "Delete layer blob created in setup" (no 404 accepted)
-      it('Delete layer blob created in setup', async () => {
-        const { client } = suite;
-        const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: data.layerBlobDigest }));
-        expectStatus(resp, '2xx', 405);
-      });
-
-      if (!options.deleteManifestBeforeBlobs) deleteManifestsAndTags();
-
-      // 03_discovery_test.go Teardown "References teardown"
-      it('References teardown', async () => {
-        const { client } = suite;
-        const deleteReferrerManifests = async () => {
-          await expectDeleted(client.newRequest('DELETE', '/v2/<name>/manifests/<reference>', { reference: data.refsIndexArtifactDigest }));
-          await expectDeleted(client.newRequest('DELETE', '/v2/<name>/manifests/<reference>', { reference: data.refsManifestAConfigArtifactDigest }));
-          await expectDeleted(client.newRequest('DELETE', '/v2/<name>/manifests/<reference>', { reference: data.refsManifestALayerArtifactDigest }));
-          await expectDeleted(client.newRequest('DELETE', '/v2/<name>/manifests/<digest>', { digest: manifests[4].digest }));
-          await expectDeleted(client.newRequest('DELETE', '/v2/<name>/manifests/<reference>', { reference: data.refsManifestBConfigArtifactDigest }));
-          await expectDeleted(client.newRequest('DELETE', '/v2/<name>/manifests/<reference>', { reference: data.refsManifestBLayerArtifactDigest }));
+    if (options.runContentDiscoverySetup)
+      describe('Teardown', () => {
+        const expectDeleted = async (req: ConformanceRequest) => {
+          const resp = await suite.client.do(req);
+          expectStatus(resp, '2xx', 405, 404);
         };
-        if (options.deleteManifestBeforeBlobs) await deleteReferrerManifests();
-        await expectDeleted(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: configs[4].digest }));
-        await expectDeleted(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: data.testRefBlobADigest }));
-        await expectDeleted(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: data.testRefBlobBDigest }));
-        await expectDeleted(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: data.emptyJSONDescriptor.digest }));
-        if (!options.deleteManifestBeforeBlobs) await deleteReferrerManifests();
+        const deleteManifestsAndTags = () => {
+          // 03_discovery_test.go Teardown "Delete created manifest & associated tags"
+          it('Delete created manifest & associated tags', async () => {
+            const { client } = suite;
+            const references = [
+              data.refsIndexArtifactDigest,
+              manifests[2].digest,
+              manifests[4].digest,
+              data.refsManifestAConfigArtifactDigest,
+              data.refsManifestALayerArtifactDigest,
+              TEST_TAG_NAME,
+              data.refsManifestBConfigArtifactDigest,
+              data.refsManifestBLayerArtifactDigest,
+              data.refsManifestCLayerArtifactDigest,
+            ];
+            for (const ref of references) {
+              await expectDeleted(client.newRequest('DELETE', '/v2/<name>/manifests/<digest>', { digest: ref }));
+            }
+          });
+        };
+        if (options.deleteManifestBeforeBlobs) deleteManifestsAndTags();
+
+        // 03_discovery_test.go Teardown "Delete config blob created in tests" (no 404 accepted)
+        it('Delete config blob created in tests', async () => {
+          const { client } = suite;
+          const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: configs[2].digest }));
+          expectStatus(resp, '2xx', 405);
+        });
+
+        // 03_discovery_test.go Teardown "Delete layer blob created in setup" (no 404 accepted)
+        it('Delete layer blob created in setup', async () => {
+          const { client } = suite;
+          const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: data.layerBlobDigest }));
+          expectStatus(resp, '2xx', 405);
+        });
+
+        if (!options.deleteManifestBeforeBlobs) deleteManifestsAndTags();
+
+        // 03_discovery_test.go Teardown "References teardown"
+        it('References teardown', async () => {
+          const { client } = suite;
+          const deleteReferrerManifests = async () => {
+            await expectDeleted(client.newRequest('DELETE', '/v2/<name>/manifests/<reference>', { reference: data.refsIndexArtifactDigest }));
+            await expectDeleted(
+              client.newRequest('DELETE', '/v2/<name>/manifests/<reference>', { reference: data.refsManifestAConfigArtifactDigest }),
+            );
+            await expectDeleted(
+              client.newRequest('DELETE', '/v2/<name>/manifests/<reference>', { reference: data.refsManifestALayerArtifactDigest }),
+            );
+            await expectDeleted(client.newRequest('DELETE', '/v2/<name>/manifests/<digest>', { digest: manifests[4].digest }));
+            await expectDeleted(
+              client.newRequest('DELETE', '/v2/<name>/manifests/<reference>', { reference: data.refsManifestBConfigArtifactDigest }),
+            );
+            await expectDeleted(
+              client.newRequest('DELETE', '/v2/<name>/manifests/<reference>', { reference: data.refsManifestBLayerArtifactDigest }),
+            );
+          };
+          if (options.deleteManifestBeforeBlobs) await deleteReferrerManifests();
+          await expectDeleted(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: configs[4].digest }));
+          await expectDeleted(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: data.testRefBlobADigest }));
+          await expectDeleted(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: data.testRefBlobBDigest }));
+          await expectDeleted(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: data.emptyJSONDescriptor.digest }));
+          if (!options.deleteManifestBeforeBlobs) await deleteReferrerManifests();
+        });
       });
-    });
   });
 }

@@ -21,42 +21,43 @@ export function managementWorkflow(suite: SuiteContext): void {
     let blobDeleteAllowed = true;
 
     // every setup spec is RunOnlyIf(runContentManagementSetup)
-    if (options.runContentManagementSetup) describe('Setup', () => {
-      // 04_management_test.go Setup "Populate registry with test config blob"
-      it('Populate registry with test config blob', async () => {
-        const { client } = suite;
-        const resp = await client.postThenPutBlob(configs[3].digest, configs[3].contentLength, configs[3].content);
-        expectStatus(resp, '2xx');
-      });
+    if (options.runContentManagementSetup)
+      describe('Setup', () => {
+        // 04_management_test.go Setup "Populate registry with test config blob"
+        it('Populate registry with test config blob', async () => {
+          const { client } = suite;
+          const resp = await client.postThenPutBlob(configs[3].digest, configs[3].contentLength, configs[3].content);
+          expectStatus(resp, '2xx');
+        });
 
-      // 04_management_test.go Setup "Populate registry with test layer"
-      it('Populate registry with test layer', async () => {
-        const { client } = suite;
-        const resp = await client.postThenPutBlob(data.layerBlobDigest, data.layerBlobContentLength, data.layerBlobData);
-        expectStatus(resp, '2xx');
-      });
+        // 04_management_test.go Setup "Populate registry with test layer"
+        it('Populate registry with test layer', async () => {
+          const { client } = suite;
+          const resp = await client.postThenPutBlob(data.layerBlobDigest, data.layerBlobContentLength, data.layerBlobData);
+          expectStatus(resp, '2xx');
+        });
 
-      // 04_management_test.go Setup "Populate registry with test tag"
-      it('Populate registry with test tag', async () => {
-        const { client } = suite;
-        tagToDelete = defaultTagName;
-        const resp = await client.do(
-          client
-            .newRequest('PUT', '/v2/<name>/manifests/<reference>', { reference: tagToDelete })
-            .setHeader('Content-Type', 'application/vnd.oci.image.manifest.v1+json')
-            .setBody(manifests[3].content),
-        );
-        expectStatus(resp, '2xx');
-      });
+        // 04_management_test.go Setup "Populate registry with test tag"
+        it('Populate registry with test tag', async () => {
+          const { client } = suite;
+          tagToDelete = defaultTagName;
+          const resp = await client.do(
+            client
+              .newRequest('PUT', '/v2/<name>/manifests/<reference>', { reference: tagToDelete })
+              .setHeader('Content-Type', 'application/vnd.oci.image.manifest.v1+json')
+              .setBody(manifests[3].content),
+          );
+          expectStatus(resp, '2xx');
+        });
 
-      // 04_management_test.go Setup "Check how many tags there are before anything gets deleted"
-      it('Check how many tags there are before anything gets deleted', async () => {
-        const { client } = suite;
-        const resp = await client.do(client.newRequest('GET', '/v2/<name>/tags/list'));
-        expectStatus(resp, 200);
-        numTags = (resp.json<TagList>().tags ?? []).length;
+        // 04_management_test.go Setup "Check how many tags there are before anything gets deleted"
+        it('Check how many tags there are before anything gets deleted', async () => {
+          const { client } = suite;
+          const resp = await client.do(client.newRequest('GET', '/v2/<name>/tags/list'));
+          expectStatus(resp, 200);
+          numTags = (resp.json<TagList>().tags ?? []).length;
+        });
       });
-    });
 
     describe('Manifest delete', () => {
       // 04_management_test.go "DELETE request to manifest tag should return 202, unless tag deletion is disallowed (400/405)"

@@ -129,7 +129,9 @@ export function pullWorkflow(suite: SuiteContext): void {
         const { client } = suite;
         expect(tag).not.toBe('');
         const resp = await client.do(
-          client.newRequest('HEAD', '/v2/<name>/manifests/<reference>', { reference: tag }).setHeader('Accept', 'application/vnd.oci.image.manifest.v1+json'),
+          client
+            .newRequest('HEAD', '/v2/<name>/manifests/<reference>', { reference: tag })
+            .setHeader('Accept', 'application/vnd.oci.image.manifest.v1+json'),
         );
         expectStatus(resp, 200);
         const h = resp.header('Docker-Content-Digest');
@@ -161,7 +163,9 @@ export function pullWorkflow(suite: SuiteContext): void {
         const { client } = suite;
         expect(tag).not.toBe('');
         const resp = await client.do(
-          client.newRequest('GET', '/v2/<name>/manifests/<reference>', { reference: tag }).setHeader('Accept', 'application/vnd.oci.image.manifest.v1+json'),
+          client
+            .newRequest('GET', '/v2/<name>/manifests/<reference>', { reference: tag })
+            .setHeader('Accept', 'application/vnd.oci.image.manifest.v1+json'),
         );
         expectStatus(resp, 200);
       });
@@ -187,36 +191,37 @@ export function pullWorkflow(suite: SuiteContext): void {
     });
 
     // every teardown spec is RunOnlyIf(runPullSetup)
-    if (options.runPullSetup) describe('Teardown', () => {
-      const deleteManifests = () => {
+    if (options.runPullSetup)
+      describe('Teardown', () => {
+        const deleteManifests = () => {
+          for (const i of [0, 1]) {
+            // 01_pull_test.go Teardown "Delete manifest[0] created in setup" (and [1])
+            it(`Delete manifest[${i}] created in setup`, async () => {
+              const { client } = suite;
+              const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/manifests/<digest>', { digest: manifests[i].digest }));
+              expectStatus(resp, '2xx', 405);
+            });
+          }
+        };
+        if (options.deleteManifestBeforeBlobs) deleteManifests();
+
         for (const i of [0, 1]) {
-          // 01_pull_test.go Teardown "Delete manifest[0] created in setup" (and [1])
-          it(`Delete manifest[${i}] created in setup`, async () => {
+          // 01_pull_test.go Teardown "Delete config[0] blob created in setup" (and [1])
+          it(`Delete config[${i}] blob created in setup`, async () => {
             const { client } = suite;
-            const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/manifests/<digest>', { digest: manifests[i].digest }));
-            expectStatus(resp, '2xx', 405);
+            const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: configs[i].digest }));
+            expectStatus(resp, '2xx', 404, 405);
           });
         }
-      };
-      if (options.deleteManifestBeforeBlobs) deleteManifests();
 
-      for (const i of [0, 1]) {
-        // 01_pull_test.go Teardown "Delete config[0] blob created in setup" (and [1])
-        it(`Delete config[${i}] blob created in setup`, async () => {
+        // 01_pull_test.go Teardown "Delete layer blob created in setup"
+        it('Delete layer blob created in setup', async () => {
           const { client } = suite;
-          const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: configs[i].digest }));
+          const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: data.layerBlobDigest }));
           expectStatus(resp, '2xx', 404, 405);
         });
-      }
 
-      // 01_pull_test.go Teardown "Delete layer blob created in setup"
-      it('Delete layer blob created in setup', async () => {
-        const { client } = suite;
-        const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: data.layerBlobDigest }));
-        expectStatus(resp, '2xx', 404, 405);
+        if (!options.deleteManifestBeforeBlobs) deleteManifests();
       });
-
-      if (!options.deleteManifestBeforeBlobs) deleteManifests();
-    });
   });
 }

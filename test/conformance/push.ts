@@ -29,7 +29,9 @@ export function pushWorkflow(suite: SuiteContext): void {
         const { client } = suite;
         let resp = await client.do(client.newRequest('POST', '/v2/<name>/blobs/uploads/'));
         expect(resp.header('Location')).not.toBe('');
-        resp = await client.do(client.newRequest('PATCH', resp.relativeLocation()).setHeader('Content-Type', 'application/octet-stream').setBody(data.testBlobA));
+        resp = await client.do(
+          client.newRequest('PATCH', resp.relativeLocation()).setHeader('Content-Type', 'application/octet-stream').setBody(data.testBlobA),
+        );
         expectStatus(resp, 202);
         lastResponse = resp;
       });
@@ -289,7 +291,9 @@ export function pushWorkflow(suite: SuiteContext): void {
           const { client } = suite;
           runOnlyIf(ctx, last().status === 201, 'RunOnlyIf(lastResponse.StatusCode() == 201)');
           const resp = await client.do(
-            client.newRequest('POST', '/v2/<name>/blobs/uploads/', { name: options.crossmountNamespace }).setQueryParam('mount', data.testBlobADigest),
+            client
+              .newRequest('POST', '/v2/<name>/blobs/uploads/', { name: options.crossmountNamespace })
+              .setQueryParam('mount', data.testBlobADigest),
           );
           expectStatus(resp, 201);
         });
@@ -301,7 +305,9 @@ export function pushWorkflow(suite: SuiteContext): void {
           const { client } = suite;
           runOnlyIf(ctx, last().status === 201, 'RunOnlyIf(lastResponse.StatusCode() == 201)');
           const resp = await client.do(
-            client.newRequest('POST', '/v2/<name>/blobs/uploads/', { name: options.crossmountNamespace }).setQueryParam('mount', data.testBlobADigest),
+            client
+              .newRequest('POST', '/v2/<name>/blobs/uploads/', { name: options.crossmountNamespace })
+              .setQueryParam('mount', data.testBlobADigest),
           );
           expectStatus(resp, 202);
         });
@@ -415,36 +421,37 @@ export function pushWorkflow(suite: SuiteContext): void {
     });
 
     // every teardown spec is RunOnlyIf(runPushSetup)
-    if (options.runPushSetup) describe('Teardown', () => {
-      const deleteManifests = () => {
-        // 02_push_test.go Teardown "Delete manifest created in tests"
-        it('Delete manifest created in tests', async () => {
-          const { client } = suite;
-          let resp = await client.do(client.newRequest('DELETE', '/v2/<name>/manifests/<digest>', { digest: manifests[1].digest }));
-          expectStatus(resp, '2xx', 405);
-          if (emptyLayerManifestRef !== '') {
-            resp = await client.do(client.newRequest('DELETE', '/v2/<name>/manifests/<reference>', { reference: data.emptyLayerManifestDigest }));
+    if (options.runPushSetup)
+      describe('Teardown', () => {
+        const deleteManifests = () => {
+          // 02_push_test.go Teardown "Delete manifest created in tests"
+          it('Delete manifest created in tests', async () => {
+            const { client } = suite;
+            let resp = await client.do(client.newRequest('DELETE', '/v2/<name>/manifests/<digest>', { digest: manifests[1].digest }));
             expectStatus(resp, '2xx', 405);
-          }
+            if (emptyLayerManifestRef !== '') {
+              resp = await client.do(client.newRequest('DELETE', '/v2/<name>/manifests/<reference>', { reference: data.emptyLayerManifestDigest }));
+              expectStatus(resp, '2xx', 405);
+            }
+          });
+        };
+        if (options.deleteManifestBeforeBlobs) deleteManifests();
+
+        // 02_push_test.go Teardown "Delete config blob created in tests"
+        it('Delete config blob created in tests', async () => {
+          const { client } = suite;
+          const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: configs[1].digest }));
+          expectStatus(resp, '2xx', 404, 405);
         });
-      };
-      if (options.deleteManifestBeforeBlobs) deleteManifests();
 
-      // 02_push_test.go Teardown "Delete config blob created in tests"
-      it('Delete config blob created in tests', async () => {
-        const { client } = suite;
-        const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: configs[1].digest }));
-        expectStatus(resp, '2xx', 404, 405);
+        // 02_push_test.go Teardown "Delete layer blob created in setup"
+        it('Delete layer blob created in setup', async () => {
+          const { client } = suite;
+          const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: data.layerBlobDigest }));
+          expectStatus(resp, '2xx', 404, 405);
+        });
+
+        if (!options.deleteManifestBeforeBlobs) deleteManifests();
       });
-
-      // 02_push_test.go Teardown "Delete layer blob created in setup"
-      it('Delete layer blob created in setup', async () => {
-        const { client } = suite;
-        const resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest: data.layerBlobDigest }));
-        expectStatus(resp, '2xx', 404, 405);
-      });
-
-      if (!options.deleteManifestBeforeBlobs) deleteManifests();
-    });
   });
 }

@@ -52,9 +52,19 @@ export interface SuiteOptions {
 /** Go's strconv.ParseBool: the value, or undefined where Go returns an error. */
 export function parseGoBool(value: string | undefined): boolean | undefined {
   switch (value) {
-    case '1': case 't': case 'T': case 'TRUE': case 'true': case 'True':
+    case '1':
+    case 't':
+    case 'T':
+    case 'TRUE':
+    case 'true':
+    case 'True':
       return true;
-    case '0': case 'f': case 'F': case 'FALSE': case 'false': case 'False':
+    case '0':
+    case 'f':
+    case 'F':
+    case 'FALSE':
+    case 'false':
+    case 'False':
       return false;
     default:
       return undefined;

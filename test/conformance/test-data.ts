@@ -276,7 +276,11 @@ export function makeTestData(options: SuiteOptions, seed: number): TestData {
 
   const testBlobA = randomBlob(42, seed + 1);
   const emptyJSONBlob = Buffer.from('{}');
-  const emptyJSONDescriptor: GoDescriptor = { mediaType: 'application/vnd.oci.empty.v1+json', size: emptyJSONBlob.length, digest: sha256(emptyJSONBlob) };
+  const emptyJSONDescriptor: GoDescriptor = {
+    mediaType: 'application/vnd.oci.empty.v1+json',
+    size: emptyJSONBlob.length,
+    digest: sha256(emptyJSONBlob),
+  };
 
   const testRefBlobA = Buffer.from('NHL Peanut Butter on my NHL bagel');
   const testRefArtifactTypeA = 'application/vnd.nhl.peanut.butter.bagel';

@@ -33,7 +33,9 @@ describe('deploy/Dockerfile', () => {
     const productionInstall = runs.find((r) => r.includes('--omit=dev'));
     // package.json's prepare script runs tsc, which a production install does not have.
     expect(productionInstall).toMatch(/npm ci --omit=dev --ignore-scripts/);
-    const copiedFromStages = instructionsOf(final, 'COPY').map(parseCopy).filter((c) => c.from);
+    const copiedFromStages = instructionsOf(final, 'COPY')
+      .map(parseCopy)
+      .filter((c) => c.from);
     const stageNames = dockerfile.stages.map((s) => s.name);
     for (const copy of copiedFromStages) expect(stageNames).toContain(copy.from);
     expect(copiedFromStages.map((c) => c.sources[0])).toEqual(expect.arrayContaining([`/src/dist`, '/app/node_modules']));
@@ -43,7 +45,9 @@ describe('deploy/Dockerfile', () => {
   it('copies only files that exist and that .dockerignore lets into the build context', () => {
     const fromContext = dockerfile.stages.flatMap((s) => instructionsOf(s, 'COPY').map(parseCopy)).filter((c) => !c.from);
     const sources = fromContext.flatMap((c) => c.sources);
-    expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'server', 'storage', 'auth', 'deploy/config.yml']));
+    expect(sources).toEqual(
+      expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'server', 'storage', 'auth', 'deploy/config.yml']),
+    );
     for (const source of sources) {
       expect(existsSync(join(ROOT, source)), source).toBe(true);
       expect(isInBuildContext(source, dockerignore), `${source} in the build context`).toBe(true);
@@ -69,7 +73,9 @@ describe('deploy/Dockerfile', () => {
 
   it('exposes the port of the default config, keeps its data directory in a volume owned by that user', () => {
     const env = envOf(final);
-    const configCopy = instructionsOf(final, 'COPY').map(parseCopy).find((c) => c.sources.includes('deploy/config.yml'));
+    const configCopy = instructionsOf(final, 'COPY')
+      .map(parseCopy)
+      .find((c) => c.sources.includes('deploy/config.yml'));
     expect(configCopy?.destination).toBe(env.REGISTRY_CONFIGURATION_PATH);
     const { config } = loadConfig(join(ROOT, 'deploy/config.yml'), {});
     expect(instructionsOf(final, 'EXPOSE')).toEqual([String(parseListenAddress(config.http.addr).port)]);
@@ -77,7 +83,9 @@ describe('deploy/Dockerfile', () => {
     const root = config.storage.filesystem?.rootdirectory;
     expect(root).toBe('/var/lib/registry');
     expect(execForm(instructionsOf(final, 'VOLUME')[0])).toEqual([root]);
-    const dataCopy = instructionsOf(final, 'COPY').map(parseCopy).find((c) => c.destination === root);
+    const dataCopy = instructionsOf(final, 'COPY')
+      .map(parseCopy)
+      .find((c) => c.destination === root);
     expect(dataCopy?.chown).toBe(instructionsOf(final, 'USER')[0]);
   });
 
@@ -91,7 +99,7 @@ describe('deploy/Dockerfile', () => {
 });
 
 describe('deploy/config.yml', () => {
-  it('is a valid configuration that drains in-flight requests within docker stop\'s grace period', () => {
+  it("is a valid configuration that drains in-flight requests within docker stop's grace period", () => {
     const { config, warnings } = loadConfig(join(ROOT, 'deploy/config.yml'), {});
     expect(warnings).toEqual([]);
     expect(config.http.draintimeoutMs).toBeDefined();

@@ -104,7 +104,17 @@ export function isInBuildContext(path: string, dockerignore: string): boolean {
     const glob = (negated ? pattern.slice(1) : pattern).replace(/\/+$/, '');
     const depth = glob.split('/').length;
     if (depth > segments.length) continue;
-    const regex = new RegExp(`^${glob.split('/').map((part) => part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')).join('/')}$`);
+    const regex = new RegExp(
+      `^${glob
+        .split('/')
+        .map((part) =>
+          part
+            .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+            .replace(/\*/g, '[^/]*')
+            .replace(/\?/g, '[^/]'),
+        )
+        .join('/')}$`,
+    );
     if (regex.test(segments.slice(0, depth).join('/'))) included = negated;
   }
   return included;

@@ -19,8 +19,14 @@ interface K8sObject {
   metadata: { name: string; labels?: Record<string, string> };
   [field: string]: unknown;
 }
-interface Probe { httpGet: { path: string; port: string | number } }
-interface EnvVar { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }
+interface Probe {
+  httpGet: { path: string; port: string | number };
+}
+interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: { secretKeyRef?: { name: string; key: string } };
+}
 interface Container {
   name: string;
   image: string;
@@ -40,11 +46,18 @@ interface PodSpec {
   volumes: Array<{ name: string; configMap?: { name: string }; emptyDir?: object }>;
 }
 interface Deployment extends K8sObject {
-  spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: { metadata: { labels: Record<string, string> }; spec: PodSpec } };
+  spec: {
+    replicas: number;
+    selector: { matchLabels: Record<string, string> };
+    template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+  };
 }
 
 const DIR = 'deploy/kubernetes';
-const kustomization = parseAllDocuments(readRepoFile(`${DIR}/kustomization.yaml`))[0].toJS() as { resources: string[]; images: Array<{ name: string }> };
+const kustomization = parseAllDocuments(readRepoFile(`${DIR}/kustomization.yaml`))[0].toJS() as {
+  resources: string[];
+  images: Array<{ name: string }>;
+};
 
 function objectsOf(file: string): K8sObject[] {
   const documents = parseAllDocuments(readRepoFile(`${DIR}/${file}`));
@@ -63,7 +76,9 @@ const pod = deployment.spec.template.spec;
 const container = pod.containers[0];
 const configMap = one<K8sObject & { data: Record<string, string> }>('ConfigMap');
 const secret = one<K8sObject & { stringData: Record<string, string> }>('Secret');
-const service = one<K8sObject & { spec: { selector: Record<string, string>; ports: Array<{ port: number; targetPort: string | number }> } }>('Service');
+const service = one<K8sObject & { spec: { selector: Record<string, string>; ports: Array<{ port: number; targetPort: string | number }> } }>(
+  'Service',
+);
 
 /** The environment the Deployment gives the container, Secret references resolved. */
 function containerEnvironment(): Record<string, string> {

@@ -10,7 +10,10 @@ const readme = readRepoFile('deploy/README.md');
 /** The shell commands of fenced sh blocks, continuation lines joined. */
 function shellCommands(markdown: string): string[] {
   const blocks = [...markdown.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]);
-  return blocks.flatMap((block) => block.replace(/\\\n\s*/g, ' ').split('\n')).map((l) => l.trim()).filter(Boolean);
+  return blocks
+    .flatMap((block) => block.replace(/\\\n\s*/g, ' ').split('\n'))
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 describe('deploy/README.md', () => {
@@ -30,7 +33,14 @@ describe('deploy/README.md', () => {
   it('runs the image with every capability dropped, a read-only root and no new privileges', () => {
     const run = shellCommands(readme).find((c) => c.startsWith('docker run -d'));
     expect(run).toBeDefined();
-    for (const flag of ['--cap-drop ALL', '--read-only', '--security-opt no-new-privileges', '--tmpfs /tmp', '-v stowage-data:/var/lib/registry', '-p 127.0.0.1:5000:5000']) {
+    for (const flag of [
+      '--cap-drop ALL',
+      '--read-only',
+      '--security-opt no-new-privileges',
+      '--tmpfs /tmp',
+      '-v stowage-data:/var/lib/registry',
+      '-p 127.0.0.1:5000:5000',
+    ]) {
       expect(run, flag).toContain(flag);
     }
     for (const command of shellCommands(readme).filter((c) => c.startsWith('docker run'))) {

@@ -163,7 +163,13 @@ describe('garbage collection and the server killed at random points', () => {
     const problems = await verify(agent, expected);
     await kill(server);
 
-    const summary = { seed, acknowledged: expected.acknowledged, tagsChecked: expected.tags.size, ...counts, failedPushes: Object.fromEntries(expected.failed) };
+    const summary = {
+      seed,
+      acknowledged: expected.acknowledged,
+      tagsChecked: expected.tags.size,
+      ...counts,
+      failedPushes: Object.fromEntries(expected.failed),
+    };
     expect(problems, JSON.stringify(summary)).toEqual([]);
     expect(expected.acknowledged, JSON.stringify(summary)).toBeGreaterThan(20);
     expect(enough(), JSON.stringify(summary)).toBe(true);

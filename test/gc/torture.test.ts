@@ -21,7 +21,12 @@ const SECONDS = Number(process.env.STOWAGE_TORTURE_SECONDS ?? 20);
 const PUSHERS = 8;
 const MIN_RUNS = 3;
 
-async function collectLoop(storage: RegistryStorage, going: () => boolean, counts: { runs: number; busy: number; deleted: number }, random: () => number): Promise<void> {
+async function collectLoop(
+  storage: RegistryStorage,
+  going: () => boolean,
+  counts: { runs: number; busy: number; deleted: number },
+  random: () => number,
+): Promise<void> {
   while (going()) {
     try {
       const report = await collectGarbage(storage, { gracePeriodMs: 0, deleteUntagged: random() < 0.5 });
@@ -38,38 +43,48 @@ async function collectLoop(storage: RegistryStorage, going: () => boolean, count
 describe.each(DRIVERS)('garbage collection torture on $name', (factory) => {
   const registry = useTestRegistry(factory);
 
-  it(`loses nothing acknowledged while ${PUSHERS} clients push and two collectors loop for ${SECONDS} s`, { timeout: (SECONDS + 210) * 1000 }, async () => {
-    const reg = registry();
-    const seed = Number(process.env.STOWAGE_TORTURE_SEED ?? Date.now() % 100_000);
-    const random = prng(seed);
-    const expected: Expected = { tags: new Map(), acknowledged: 0, failed: new Map() };
-    const shared: Array<{ name: string; blob: Blob }> = [];
-    // At least SECONDS, and on until the collectors have finished a few runs (a loaded machine
-    // collects slowly on S3), but never past the hard stop.
-    const until = Date.now() + SECONDS * 1000;
-    const hardStop = until + 90_000;
-    const counts = { runs: 0, busy: 0, deleted: 0 };
-    const going = () => Date.now() < hardStop && (Date.now() < until || counts.runs < MIN_RUNS);
-    const pushers = Array.from({ length: PUSHERS }, (_, i) => new Pusher(() => reg.request, i, prng(seed * 31 + i), expected, shared));
-    // "stowage gc" in another process: its own storage, caches and all, over the same data.
-    const cli = new RegistryStorage(reg.backend.driver());
-    await Promise.all([
-      ...pushers.map(async (p) => {
-        while (going()) await p.step();
-      }),
-      collectLoop(reg.storage, going, counts, random),
-      collectLoop(cli, going, counts, prng(seed + 7)),
-    ]);
-    // One last collection after the pushes, then everything acknowledged must still pull.
-    await collectGarbage(cli, { gracePeriodMs: 0, deleteUntagged: true });
+  it(
+    `loses nothing acknowledged while ${PUSHERS} clients push and two collectors loop for ${SECONDS} s`,
+    { timeout: (SECONDS + 210) * 1000 },
+    async () => {
+      const reg = registry();
+      const seed = Number(process.env.STOWAGE_TORTURE_SEED ?? Date.now() % 100_000);
+      const random = prng(seed);
+      const expected: Expected = { tags: new Map(), acknowledged: 0, failed: new Map() };
+      const shared: Array<{ name: string; blob: Blob }> = [];
+      // At least SECONDS, and on until the collectors have finished a few runs (a loaded machine
+      // collects slowly on S3), but never past the hard stop.
+      const until = Date.now() + SECONDS * 1000;
+      const hardStop = until + 90_000;
+      const counts = { runs: 0, busy: 0, deleted: 0 };
+      const going = () => Date.now() < hardStop && (Date.now() < until || counts.runs < MIN_RUNS);
+      const pushers = Array.from({ length: PUSHERS }, (_, i) => new Pusher(() => reg.request, i, prng(seed * 31 + i), expected, shared));
+      // "stowage gc" in another process: its own storage, caches and all, over the same data.
+      const cli = new RegistryStorage(reg.backend.driver());
+      await Promise.all([
+        ...pushers.map(async (p) => {
+          while (going()) await p.step();
+        }),
+        collectLoop(reg.storage, going, counts, random),
+        collectLoop(cli, going, counts, prng(seed + 7)),
+      ]);
+      // One last collection after the pushes, then everything acknowledged must still pull.
+      await collectGarbage(cli, { gracePeriodMs: 0, deleteUntagged: true });
 
-    const problems = await verify(reg.request, expected);
-    const summary = { seed, acknowledged: expected.acknowledged, tagsChecked: expected.tags.size, collections: counts, failedPushes: Object.fromEntries(expected.failed) };
-    expect(problems, JSON.stringify(summary)).toEqual([]);
-    // The run must have done something worth checking.
-    expect(expected.acknowledged, JSON.stringify(summary)).toBeGreaterThan(20);
-    expect(counts.runs, JSON.stringify(summary)).toBeGreaterThanOrEqual(MIN_RUNS);
-    expect(counts.deleted, JSON.stringify(summary)).toBeGreaterThan(0);
-    console.log(`gc torture (${factory.name}): ${JSON.stringify(summary)}`);
-  });
+      const problems = await verify(reg.request, expected);
+      const summary = {
+        seed,
+        acknowledged: expected.acknowledged,
+        tagsChecked: expected.tags.size,
+        collections: counts,
+        failedPushes: Object.fromEntries(expected.failed),
+      };
+      expect(problems, JSON.stringify(summary)).toEqual([]);
+      // The run must have done something worth checking.
+      expect(expected.acknowledged, JSON.stringify(summary)).toBeGreaterThan(20);
+      expect(counts.runs, JSON.stringify(summary)).toBeGreaterThanOrEqual(MIN_RUNS);
+      expect(counts.deleted, JSON.stringify(summary)).toBeGreaterThan(0);
+      console.log(`gc torture (${factory.name}): ${JSON.stringify(summary)}`);
+    },
+  );
 });

@@ -16,12 +16,51 @@ const RUNS = 250;
 const DIGEST = `sha256:${'ab'.repeat(32)}`;
 
 const segment = fc.oneof(
-  fc.constantFrom('library', 'alpine', 'app', 'public', 'a', '..', '.', '%2e%2e', '%2F', '_uploads', '_layers', '_manifests', 'blobs', 'manifests', 'uploads', 'tags', 'list', 'referrers', '_catalog'),
-  fc.constantFrom('%00', '%ff', '%c3%a4', '%E2%80%AE', '~', '-', '__', 'a--b', 'x'.repeat(300), 'A', 'latest', 'v1', DIGEST, 'sha256:zz', '01234567-89ab-cdef-0123-456789abcdef'),
+  fc.constantFrom(
+    'library',
+    'alpine',
+    'app',
+    'public',
+    'a',
+    '..',
+    '.',
+    '%2e%2e',
+    '%2F',
+    '_uploads',
+    '_layers',
+    '_manifests',
+    'blobs',
+    'manifests',
+    'uploads',
+    'tags',
+    'list',
+    'referrers',
+    '_catalog',
+  ),
+  fc.constantFrom(
+    '%00',
+    '%ff',
+    '%c3%a4',
+    '%E2%80%AE',
+    '~',
+    '-',
+    '__',
+    'a--b',
+    'x'.repeat(300),
+    'A',
+    'latest',
+    'v1',
+    DIGEST,
+    'sha256:zz',
+    '01234567-89ab-cdef-0123-456789abcdef',
+  ),
   fc.stringMatching(/^[a-z0-9._-]{1,20}$/),
 );
 const name = fc.array(segment, { minLength: 0, maxLength: 4 }).map((parts) => parts.join('/'));
-const reference = fc.oneof(fc.constantFrom('latest', 'v1', DIGEST, '..', '%2e%2e', 'sha256:', '-x', 'x'.repeat(200)), fc.stringMatching(/^[A-Za-z0-9._:%-]{0,80}$/));
+const reference = fc.oneof(
+  fc.constantFrom('latest', 'v1', DIGEST, '..', '%2e%2e', 'sha256:', '-x', 'x'.repeat(200)),
+  fc.stringMatching(/^[A-Za-z0-9._:%-]{0,80}$/),
+);
 const path = fc.oneof(
   fc.tuple(name, reference).map(([n, r]) => `/v2/${n}/manifests/${r}`),
   fc.tuple(name, reference).map(([n, r]) => `/v2/${n}/blobs/${r}`),
@@ -32,14 +71,39 @@ const path = fc.oneof(
   fc.constantFrom('/v2/', '/v2', '/v2/_catalog', '/token', '/', '/v2//', '/v2/../etc/passwd', '/%2e%2e/', '/metrics', '/healthz'),
   name.map((n) => `/${n}`),
 );
-const queryValue = fc.oneof(fc.constantFrom(DIGEST, 'sha256:zz', 'library/app', '..', '-1', '0', '99999999999999999999', 'repository:library/app:pull,push', 'registry:catalog:*', ''), fc.stringMatching(/^[A-Za-z0-9%:._/-]{0,40}$/));
+const queryValue = fc.oneof(
+  fc.constantFrom(
+    DIGEST,
+    'sha256:zz',
+    'library/app',
+    '..',
+    '-1',
+    '0',
+    '99999999999999999999',
+    'repository:library/app:pull,push',
+    'registry:catalog:*',
+    '',
+  ),
+  fc.stringMatching(/^[A-Za-z0-9%:._/-]{0,40}$/),
+);
 const query = fc
-  .array(fc.tuple(fc.constantFrom('digest', 'mount', 'from', 'n', 'last', 'scope', 'service', 'artifactType', 'ns', 'account'), queryValue), { maxLength: 4 })
+  .array(fc.tuple(fc.constantFrom('digest', 'mount', 'from', 'n', 'last', 'scope', 'service', 'artifactType', 'ns', 'account'), queryValue), {
+    maxLength: 4,
+  })
   .map((pairs) => (pairs.length ? `?${pairs.map(([k, v]) => `${k}=${v}`).join('&')}` : ''));
 const headerValue = fc.stringMatching(/^[\x20-\x7e]{0,120}$/);
 const credentials = fc.oneof(
   fc.constant(undefined),
-  fc.constantFrom(basic('admin', 'admin-pw'), basic('reader', 'reader-pw'), basic('admin', 'wrong'), 'Basic', 'Basic !!!', 'Bearer', 'Bearer a.b.c', 'Digest x'),
+  fc.constantFrom(
+    basic('admin', 'admin-pw'),
+    basic('reader', 'reader-pw'),
+    basic('admin', 'wrong'),
+    'Basic',
+    'Basic !!!',
+    'Bearer',
+    'Bearer a.b.c',
+    'Digest x',
+  ),
   headerValue.map((v) => `Basic ${Buffer.from(v).toString('base64')}`),
   headerValue.map((v) => `Bearer ${v}`),
 );
@@ -47,16 +111,33 @@ const body = fc.oneof(
   fc.constant(undefined),
   fc.uint8Array({ maxLength: 512 }).map((b) => Buffer.from(b)),
   fc.json({ maxDepth: 6 }).map((j) => Buffer.from(j)),
-  fc.constant(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config: { mediaType: MEDIA.ociConfig, digest: DIGEST, size: 2 }, layers: [] }))),
+  fc.constant(
+    Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.ociManifest, config: { mediaType: MEDIA.ociConfig, digest: DIGEST, size: 2 }, layers: [] }),
+    ),
+  ),
 );
 const request = fc.record({
   method: fc.constantFrom('GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE', 'OPTIONS'),
   path,
   query,
   authorization: credentials,
-  contentType: fc.option(fc.constantFrom('application/octet-stream', MEDIA.ociManifest, MEDIA.ociIndex, MEDIA.dockerManifest, 'application/json', 'text/plain', 'application/x-www-form-urlencoded'), { nil: undefined }),
+  contentType: fc.option(
+    fc.constantFrom(
+      'application/octet-stream',
+      MEDIA.ociManifest,
+      MEDIA.ociIndex,
+      MEDIA.dockerManifest,
+      'application/json',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+    ),
+    { nil: undefined },
+  ),
   contentRange: fc.option(fc.oneof(fc.constantFrom('0-0', '0-9', '5-1', 'bytes 0-3/4', '-1-2'), headerValue), { nil: undefined }),
-  range: fc.option(fc.oneof(fc.constantFrom('bytes=0-0', 'bytes=-5', 'bytes=5-1', 'bytes=0-1,2-3', 'bytes=99999999999999999999-'), headerValue), { nil: undefined }),
+  range: fc.option(fc.oneof(fc.constantFrom('bytes=0-0', 'bytes=-5', 'bytes=5-1', 'bytes=0-1,2-3', 'bytes=99999999999999999999-'), headerValue), {
+    nil: undefined,
+  }),
   accept: fc.option(headerValue, { nil: undefined }),
   body,
 });
@@ -131,7 +212,9 @@ describe('fuzzing the registry with random requests', () => {
 
     it('never answers 5xx, and still serves its content afterwards', async () => {
       await fuzz(() => reg.port);
-      const res = await rawRequest(reg.port, 'GET', '/v2/library/app/manifests/latest', { headers: { Accept: MEDIA.ociManifest, Authorization: basic('reader', 'reader-pw') } });
+      const res = await rawRequest(reg.port, 'GET', '/v2/library/app/manifests/latest', {
+        headers: { Accept: MEDIA.ociManifest, Authorization: basic('reader', 'reader-pw') },
+      });
       expect(res.status).toBe(200);
     }, 120_000);
   });
@@ -152,7 +235,9 @@ describe('fuzzing the registry with random requests', () => {
 
     it('never answers 5xx, at the registry or the token endpoint', async () => {
       await fuzz(() => reg.port);
-      const res = await rawRequest(reg.port, 'GET', '/token?service=fuzz&scope=repository:library/app:pull', { headers: { Authorization: basic('admin', 'admin-pw') } });
+      const res = await rawRequest(reg.port, 'GET', '/token?service=fuzz&scope=repository:library/app:pull', {
+        headers: { Authorization: basic('admin', 'admin-pw') },
+      });
       expect(res.status).toBe(200);
     }, 120_000);
   });

@@ -60,7 +60,10 @@ describe.each(DRIVERS)('hostile input ($name)', (factory) => {
   });
 
   const send = (method: string, path: string, headers: Record<string, string> = {}, body?: Buffer) =>
-    rawRequest(registry().port, method, path, { headers: body ? { 'Content-Length': String(body.length), ...headers } : headers, chunks: body ? [body] : [] });
+    rawRequest(registry().port, method, path, {
+      headers: body ? { 'Content-Length': String(body.length), ...headers } : headers,
+      chunks: body ? [body] : [],
+    });
 
   describe.each(HOSTILE_TAGS)('a manifest reference with %s', (_what, reference) => {
     it('is unknown to GET, HEAD and DELETE (404 MANIFEST_UNKNOWN)', async () => {
@@ -92,9 +95,17 @@ describe.each(DRIVERS)('hostile input ($name)', (factory) => {
 
     it('is refused as an upload or mount digest with 400 DIGEST_INVALID, the upload kept as it was', async () => {
       const query = encodeURIComponent(decodeURIComponent(digest));
-      expectError(await send('POST', `/v2/library/alpine/blobs/uploads/?digest=${query}`, { 'Content-Type': 'application/octet-stream' }, payload.bytes), 400, 'DIGEST_INVALID');
+      expectError(
+        await send('POST', `/v2/library/alpine/blobs/uploads/?digest=${query}`, { 'Content-Type': 'application/octet-stream' }, payload.bytes),
+        400,
+        'DIGEST_INVALID',
+      );
       expectError(await send('POST', `/v2/library/alpine/blobs/uploads/?mount=${query}&from=library/alpine`), 400, 'DIGEST_INVALID');
-      expectError(await send('PUT', `${upload}?digest=${query}`, { 'Content-Type': 'application/octet-stream' }, payload.bytes), 400, 'DIGEST_INVALID');
+      expectError(
+        await send('PUT', `${upload}?digest=${query}`, { 'Content-Type': 'application/octet-stream' }, payload.bytes),
+        400,
+        'DIGEST_INVALID',
+      );
       expectAnswer(await send('GET', upload), 204);
     });
   });
@@ -124,7 +135,12 @@ describe.each(DRIVERS)('hostile input ($name)', (factory) => {
     });
 
     it('is refused on the closing PUT too', async () => {
-      const res = await send('PUT', withQuery(upload, 'digest', payload.digest), { 'Content-Type': 'application/octet-stream', 'Content-Range': '7-3' }, payload.bytes);
+      const res = await send(
+        'PUT',
+        withQuery(upload, 'digest', payload.digest),
+        { 'Content-Type': 'application/octet-stream', 'Content-Range': '7-3' },
+        payload.bytes,
+      );
       expectError(res, 416, 'RANGE_INVALID');
       expectAnswer(await send('GET', upload), 204);
     });
@@ -138,7 +154,12 @@ describe.each(DRIVERS)('hostile input ($name)', (factory) => {
       ['an upper-case UUID', '01234567-89AB-CDEF-0123-456789ABCDEF'],
     ])('an upload id with %s is unknown (404 BLOB_UPLOAD_UNKNOWN)', async (_what, id) => {
       for (const method of ['GET', 'PATCH', 'PUT', 'DELETE']) {
-        const res = await send(method, `/v2/library/alpine/blobs/uploads/${id}?digest=${payload.digest}`, { 'Content-Type': 'application/octet-stream' }, payload.bytes);
+        const res = await send(
+          method,
+          `/v2/library/alpine/blobs/uploads/${id}?digest=${payload.digest}`,
+          { 'Content-Type': 'application/octet-stream' },
+          payload.bytes,
+        );
         expectError(res, 404, 'BLOB_UPLOAD_UNKNOWN');
       }
     });

@@ -34,7 +34,11 @@ interface Exchange {
  * Writes the given pieces (a function is called every interval to produce the next piece, for
  * trickling) and waits up to giveUpMs for the server to close the connection.
  */
-function exchange(port: number, first: string | Buffer, options: { trickle?: () => string; intervalMs?: number; giveUpMs?: number } = {}): Promise<Exchange> {
+function exchange(
+  port: number,
+  first: string | Buffer,
+  options: { trickle?: () => string; intervalMs?: number; giveUpMs?: number } = {},
+): Promise<Exchange> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     const started = Date.now();
@@ -150,7 +154,10 @@ describe('socket limits of the real server', () => {
 
     it('answers 408 and closes a connection whose headers trickle in past the headers timeout', async () => {
       let n = 0;
-      const result = await exchange(running.port, 'GET /v2/ HTTP/1.1\r\nHost: registry\r\n', { trickle: () => `X-Slow-${n++}: a\r\n`, intervalMs: 150 });
+      const result = await exchange(running.port, 'GET /v2/ HTTP/1.1\r\nHost: registry\r\n', {
+        trickle: () => `X-Slow-${n++}: a\r\n`,
+        intervalMs: 150,
+      });
       expect(result.closedByServer).toBe(true);
       expect(result.answer).toMatch(/^HTTP\/1\.1 408 /);
       expect(result.closedAfterMs).toBeLessThan(HEADERS_MS + SLACK_MS);
@@ -180,7 +187,10 @@ describe('socket limits of the real server', () => {
       const status = await rawRequest(running.port, 'GET', location);
       expect(status.status).toBe(204);
       const dataFile = path.join(root, 'repositories/library/app/_uploads', location.split('/').pop()!, 'data');
-      const size = await fsp.stat(dataFile).then((st) => st.size, () => 0);
+      const size = await fsp.stat(dataFile).then(
+        (st) => st.size,
+        () => 0,
+      );
       expect(size).toBeLessThanOrEqual(100);
       expect(status.headers.range).toBe(`0-${Math.max(0, size - 1)}`);
       const rest = blob.bytes.subarray(size);
@@ -197,7 +207,9 @@ describe('socket limits of the real server', () => {
       const result = await exchange(
         running.port,
         Buffer.concat([
-          Buffer.from(`POST /v2/library/app/blobs/uploads/?digest=${blob.digest} HTTP/1.1\r\nHost: registry\r\nContent-Type: application/octet-stream\r\nContent-Length: 5000\r\n\r\n`),
+          Buffer.from(
+            `POST /v2/library/app/blobs/uploads/?digest=${blob.digest} HTTP/1.1\r\nHost: registry\r\nContent-Type: application/octet-stream\r\nContent-Length: 5000\r\n\r\n`,
+          ),
           blob.bytes.subarray(0, 1000),
         ]),
       );
@@ -277,7 +289,9 @@ describe('socket limits of the real server', () => {
       const before = await snapshot(root);
       const result = await exchange(
         running.port,
-        'POST /v2/library/app/blobs/uploads/?digest=sha256:' + 'a'.repeat(64) + ' HTTP/1.1\r\nHost: registry\r\nContent-Length: 1073741824\r\n\r\nstart of a gigabyte',
+        'POST /v2/library/app/blobs/uploads/?digest=sha256:' +
+          'a'.repeat(64) +
+          ' HTTP/1.1\r\nHost: registry\r\nContent-Length: 1073741824\r\n\r\nstart of a gigabyte',
       );
       expect(result.answer).toMatch(/^HTTP\/1\.1 401 /);
       expect(result.answer).toContain('WWW-Authenticate: Basic realm="r"');

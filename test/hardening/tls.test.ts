@@ -48,7 +48,11 @@ describe('TLS from http.tls', () => {
   async function start(tls: Record<string, unknown>) {
     const root = await fsp.mkdtemp(path.join(dir, 'root-'));
     running = await startServer(
-      configFrom({ http: { addr: '127.0.0.1:0', draintimeout: '1s', tls }, log: { level: 'error' }, storage: { filesystem: { rootdirectory: root } } }),
+      configFrom({
+        http: { addr: '127.0.0.1:0', draintimeout: '1s', tls },
+        log: { level: 'error' },
+        storage: { filesystem: { rootdirectory: root } },
+      }),
       silentLogger(),
     );
     return running.port;
@@ -97,8 +101,12 @@ describe('TLS from http.tls', () => {
     const config = (tls: Record<string, unknown>) => configFrom({ http: { tls } });
     expect(() => tlsOptions(config({ certificate: serverCert.certFile }))).toThrow(/http.tls needs both certificate and key/);
     expect(() => tlsOptions(config({ letsencrypt: { cachefile: 'x' } }))).toThrow(/letsencrypt is not supported/);
-    expect(() => tlsOptions(config({ certificate: serverCert.certFile, key: serverCert.keyFile, minimumtls: 'ssl3' }))).toThrow(/http.tls.minimumtls/);
-    expect(() => tlsOptions(config({ certificate: path.join(dir, 'missing.crt'), key: serverCert.keyFile }))).toThrow(/http.tls.certificate: cannot read/);
+    expect(() => tlsOptions(config({ certificate: serverCert.certFile, key: serverCert.keyFile, minimumtls: 'ssl3' }))).toThrow(
+      /http.tls.minimumtls/,
+    );
+    expect(() => tlsOptions(config({ certificate: path.join(dir, 'missing.crt'), key: serverCert.keyFile }))).toThrow(
+      /http.tls.certificate: cannot read/,
+    );
     expect(tlsOptions(configFrom({}))).toBeUndefined();
   });
 });

@@ -56,17 +56,25 @@ export class Pusher {
   private async upload(name: string, blob: Blob): Promise<boolean> {
     const request = this.agent();
     if (this.random() < 0.5) {
-      const res = await request.post(`/v2/${name}/blobs/uploads/?digest=${blob.digest}`).set('Content-Type', 'application/octet-stream').send(blob.bytes);
+      const res = await request
+        .post(`/v2/${name}/blobs/uploads/?digest=${blob.digest}`)
+        .set('Content-Type', 'application/octet-stream')
+        .send(blob.bytes);
       if (res.status !== 201) this.fail(`monolithic ${res.status} ${res.body?.errors?.[0]?.code ?? ''}`);
       return res.status === 201;
     }
     const start = await request.post(`/v2/${name}/blobs/uploads/`);
     if (start.status !== 202) return false;
     const half = blob.bytes.length >> 1;
-    const patch = await sendBytes(request.patch(start.headers.location).set('Content-Type', 'application/octet-stream'), blob.bytes.subarray(0, half));
+    const patch = await sendBytes(
+      request.patch(start.headers.location).set('Content-Type', 'application/octet-stream'),
+      blob.bytes.subarray(0, half),
+    );
     if (patch.status !== 202) return false;
     const put = await sendBytes(
-      request.put(`${patch.headers.location}${patch.headers.location.includes('?') ? '&' : '?'}digest=${blob.digest}`).set('Content-Type', 'application/octet-stream'),
+      request
+        .put(`${patch.headers.location}${patch.headers.location.includes('?') ? '&' : '?'}digest=${blob.digest}`)
+        .set('Content-Type', 'application/octet-stream'),
       blob.bytes.subarray(half),
     );
     if (put.status !== 201) this.fail(`chunked ${put.status} ${put.body?.errors?.[0]?.code ?? ''}`);
@@ -99,7 +107,10 @@ export class Pusher {
   }
 
   /** One image: fresh layers, perhaps a layer another client pushed, pushed under tag. */
-  private async image(name: string, extraLayer?: { name: string; blob: Blob }): Promise<{ manifest: Manifest; blobs: Blob[]; layers: Blob[] } | undefined> {
+  private async image(
+    name: string,
+    extraLayer?: { name: string; blob: Blob },
+  ): Promise<{ manifest: Manifest; blobs: Blob[]; layers: Blob[] } | undefined> {
     const config = this.newConfig();
     const layers = [this.newLayer()];
     for (const blob of [config, ...layers]) if (!(await this.upload(name, blob))) return undefined;
@@ -133,7 +144,8 @@ export class Pusher {
       // Delete an old image, then push a new one that reuses its layer (HEAD, then mount).
       const old = this.mine.splice(Math.floor(this.random() * this.mine.length), 1)[0];
       // Deleted from the promises first: a delete whose answer is lost may still have happened.
-      for (const [key, entry] of this.expected.tags) if (entry.name === old.name && entry.manifest.digest === old.manifest.digest) this.expected.tags.delete(key);
+      for (const [key, entry] of this.expected.tags)
+        if (entry.name === old.name && entry.manifest.digest === old.manifest.digest) this.expected.tags.delete(key);
       await this.agent().delete(`/v2/${old.name}/manifests/${old.manifest.digest}`);
       const built = await this.image(name, { name: old.name, blob: old.layers[0] });
       if (built && (await this.putManifest(name, tag, built.manifest))) {
@@ -181,10 +193,10 @@ export async function verify(request: Agent, expected: Expected): Promise<string
       problems.push(`${name}:${tag}: ${res.status}`);
       continue;
     }
-    if (digestOf(res.body as Buffer) !== manifest.digest) problems.push(`${name}:${tag} points at ${digestOf(res.body as Buffer)}, not ${manifest.digest}`);
+    if (digestOf(res.body as Buffer) !== manifest.digest)
+      problems.push(`${name}:${tag} points at ${digestOf(res.body as Buffer)}, not ${manifest.digest}`);
     for (const child of children) await pulled(`/v2/${name}/manifests/${child.digest}`, child.digest, `${name}@${child.digest}`);
     for (const blob of blobs) await pulled(`/v2/${name}/blobs/${blob.digest}`, blob.digest, `${name} blob ${blob.digest}`);
   }
   return problems;
 }
-

@@ -106,7 +106,10 @@ store.deleteObject = async function deleteObject(bucket, key) {
   const parts = key.split('/').slice(0, -1);
   for (; parts.length > 0; parts.pop()) {
     // Stops at the first directory that is not empty (or already gone).
-    const removed = await fsp.rmdir(path.join(this.getBucketPath(bucket), ...parts)).then(() => true, () => false);
+    const removed = await fsp.rmdir(path.join(this.getBucketPath(bucket), ...parts)).then(
+      () => true,
+      () => false,
+    );
     if (!removed) break;
   }
 };

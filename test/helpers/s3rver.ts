@@ -79,7 +79,15 @@ export async function startS3rver(options: { buckets?: string[] } = { buckets: [
     settings,
     driver: (overrides) => new S3Driver(s3DriverOptions(settings(overrides), {})),
     client: () =>
-      new Client({ endPoint: '127.0.0.1', port: address.port, useSSL: false, region: 'us-east-1', accessKey: TEST_ACCESS_KEY, secretKey: TEST_SECRET_KEY, pathStyle: true }),
+      new Client({
+        endPoint: '127.0.0.1',
+        port: address.port,
+        useSSL: false,
+        region: 'us-east-1',
+        accessKey: TEST_ACCESS_KEY,
+        secretKey: TEST_SECRET_KEY,
+        pathStyle: true,
+      }),
     async close() {
       const closing = server.close();
       server.httpServer?.closeAllConnections();

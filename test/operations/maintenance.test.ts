@@ -16,7 +16,10 @@ describe.each(DRIVERS)('maintenance on $name', (factory) => {
     it('refuses pushes and deletes with UNSUPPORTED and still serves reads', async () => {
       const reg = registry();
       const blob = randomBlob(512, 71);
-      const push = await reg.request.post(`/v2/team/app/blobs/uploads/?digest=${blob.digest}`).set('Content-Type', 'application/octet-stream').send(blob.bytes);
+      const push = await reg.request
+        .post(`/v2/team/app/blobs/uploads/?digest=${blob.digest}`)
+        .set('Content-Type', 'application/octet-stream')
+        .send(blob.bytes);
       expect(push.status).toBe(405);
       expect(push.body.errors[0].code).toBe('UNSUPPORTED');
       expect((await reg.request.delete(`/v2/team/app/blobs/${blob.digest}`)).status).toBe(405);

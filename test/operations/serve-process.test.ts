@@ -26,7 +26,10 @@ const started: ChildProcess[] = [];
 beforeAll(async () => {
   dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'stowage-process-'));
   bundlePath = path.join(dir, 'dist/stowage.mjs');
-  await (bundle as (o: { entryPoints: string[]; outfile: string }) => Promise<unknown>)({ entryPoints: [path.join(REPO, 'server/cli.ts')], outfile: bundlePath });
+  await (bundle as (o: { entryPoints: string[]; outfile: string }) => Promise<unknown>)({
+    entryPoints: [path.join(REPO, 'server/cli.ts')],
+    outfile: bundlePath,
+  });
 });
 
 afterEach(() => {
@@ -56,7 +59,12 @@ function registryEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 /** Starts command in a new process group (so the test can tell when all of it is gone). */
 function launch(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-  const child = spawn(command, args, { cwd: options.cwd ?? dir, env: options.env ?? registryEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? dir,
+    env: options.env ?? registryEnv(),
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   started.push(child);
   child.stderr!.resume();
   return child;
@@ -154,9 +162,11 @@ describe('the registry process', () => {
     // Nobody reads stdout from here on: log far more than a pipe holds (one access line per request).
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     const longName = `team/${'a'.repeat(1500)}`;
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      for (let i = 0; i < 150; i++) await get(port, `/v2/${longName}/tags/list`, agent);
-    }));
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let i = 0; i < 150; i++) await get(port, `/v2/${longName}/tags/list`, agent);
+      }),
+    );
     agent.destroy();
 
     child.kill('SIGTERM');
@@ -198,7 +208,14 @@ describe('the registry process', () => {
         .end();
     });
     const chunk = randomBlob(64 * 1024, 71);
-    const held = http.request({ host: '127.0.0.1', port, method: 'PATCH', path: location, agent: false, headers: { 'Content-Length': String(chunk.size) } });
+    const held = http.request({
+      host: '127.0.0.1',
+      port,
+      method: 'PATCH',
+      path: location,
+      agent: false,
+      headers: { 'Content-Length': String(chunk.size) },
+    });
     held.on('error', () => {});
     held.write(chunk.bytes.subarray(0, 1024));
     const agent = new http.Agent();
@@ -218,7 +235,10 @@ describe('the registry process', () => {
   it('stops, with nothing left running, when `npm start` gets SIGTERM', async () => {
     // A package of its own with the real start script, over the bundle of the current sources.
     const pkg = JSON.parse(await fsp.readFile(path.join(REPO, 'package.json'), 'utf8')) as { scripts: { start: string } };
-    await fsp.writeFile(path.join(dir, 'package.json'), JSON.stringify({ name: 'stowage-start', private: true, scripts: { start: pkg.scripts.start } }));
+    await fsp.writeFile(
+      path.join(dir, 'package.json'),
+      JSON.stringify({ name: 'stowage-start', private: true, scripts: { start: pkg.scripts.start } }),
+    );
     const npm = launch('npm', ['start', '--silent']);
     const port = await listeningPort(npm);
     npm.stdout!.resume();

@@ -72,14 +72,24 @@ describe('the served process', () => {
   it('on close, finishes the upload in flight and refuses new connections', async () => {
     const server = await serve();
     const start = await new Promise<string>((resolve, reject) => {
-      http.request({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/v2/team/app/blobs/uploads/' }, (res) => {
-        res.resume();
-        resolve(String(res.headers.location));
-      }).on('error', reject).end();
+      http
+        .request({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/v2/team/app/blobs/uploads/' }, (res) => {
+          res.resume();
+          resolve(String(res.headers.location));
+        })
+        .on('error', reject)
+        .end();
     });
     const chunk = randomBlob(256 * 1024, 62);
     // A chunk sent slowly: half now, half after close() has begun.
-    const req = http.request({ host: '127.0.0.1', port: server.port, method: 'PATCH', path: start, agent: false, headers: { 'Content-Length': chunk.size } });
+    const req = http.request({
+      host: '127.0.0.1',
+      port: server.port,
+      method: 'PATCH',
+      path: start,
+      agent: false,
+      headers: { 'Content-Length': chunk.size },
+    });
     const answer = new Promise<number>((resolve, reject) => {
       req.on('response', (res) => {
         res.resume();

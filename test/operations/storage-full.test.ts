@@ -94,13 +94,19 @@ describe.each(['ENOSPC', 'EDQUOT'])('a full disk (%s)', (code) => {
 
     disk.full = true;
     const blob = randomBlob(300 * 1024, 6);
-    const monolithic = await reg.request.post(`/v2/team/app/blobs/uploads/?digest=${blob.digest}`).set('Content-Type', 'application/octet-stream').send(blob.bytes);
+    const monolithic = await reg.request
+      .post(`/v2/team/app/blobs/uploads/?digest=${blob.digest}`)
+      .set('Content-Type', 'application/octet-stream')
+      .send(blob.bytes);
     expectError(monolithic, 507, 'UNAVAILABLE');
     expect(monolithic.body.errors[0].detail).toEqual({ reason: code === 'EDQUOT' ? 'quota exceeded' : 'no space left on device' });
     expectError(await reg.request.patch(session).set('Content-Type', 'application/octet-stream').send(blob.bytes), 507, 'UNAVAILABLE');
     expectError(await reg.request.post('/v2/team/app/blobs/uploads/'), 507, 'UNAVAILABLE');
     // The same layer again: what is stored must not be touched by a failed rewrite.
-    const again = await reg.request.post(`/v2/team/app/blobs/uploads/?digest=${layer.digest}`).set('Content-Type', 'application/octet-stream').send(layer.bytes);
+    const again = await reg.request
+      .post(`/v2/team/app/blobs/uploads/?digest=${layer.digest}`)
+      .set('Content-Type', 'application/octet-stream')
+      .send(layer.bytes);
     expect([201, 507]).toContain(again.status);
     const other = ociManifest(otherConfig, [layer]);
     expectError(await putManifest(reg, 'team/app', 'v2', other.bytes, other.mediaType), 507, 'UNAVAILABLE');
@@ -125,7 +131,10 @@ describe.each(['ENOSPC', 'EDQUOT'])('a full disk (%s)', (code) => {
     expect(metrics).toMatch(/^stowage_requests_refused_total\{reason="storage_full"\} [4-9]$/m);
 
     disk.full = false;
-    const retried = await reg.request.post(`/v2/team/app/blobs/uploads/?digest=${blob.digest}`).set('Content-Type', 'application/octet-stream').send(blob.bytes);
+    const retried = await reg.request
+      .post(`/v2/team/app/blobs/uploads/?digest=${blob.digest}`)
+      .set('Content-Type', 'application/octet-stream')
+      .send(blob.bytes);
     expect(retried.status, retried.text).toBe(201);
     expect((await putManifest(reg, 'team/app', 'v2', other.bytes, other.mediaType)).status).toBe(201);
   });

@@ -145,7 +145,6 @@ describe('blobs through the proxy', () => {
   });
 });
 
-
 describe('a spool reader', () => {
   async function readUntilQuiet(stream: NodeJS.ReadableStream, chunks: Buffer[]): Promise<void> {
     stream.on('data', (c: Buffer) => chunks.push(c));

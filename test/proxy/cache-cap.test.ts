@@ -53,7 +53,10 @@ describe('the proxy cache cap', () => {
     expect(await storage.manifests.has('up/team/b', b.manifest.digest)).toBe(false);
     expect(await storage.blobs.statGlobal(b.layers[0].digest)).toBeUndefined();
     expect(await storage.manifests.listTags('up/team/b')).toEqual([]);
-    for (const kept of [['up/team/a', a], ['up/team/c', c]] as const) {
+    for (const kept of [
+      ['up/team/a', a],
+      ['up/team/c', c],
+    ] as const) {
       expect(await storage.manifests.has(kept[0], kept[1].manifest.digest)).toBe(true);
       expect(await storage.blobs.statGlobal(kept[1].layers[0].digest)).toBe(200_000);
     }

@@ -17,7 +17,6 @@ afterEach(async () => {
   await upstream?.cleanup();
 });
 
-
 describe('manifests through the proxy', () => {
   it('serves a tag with the upstream bytes, digest and media type, and keeps it in the catalog', async () => {
     upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });

@@ -64,7 +64,14 @@ describe('proxy routing', () => {
 
   it('refuses two upstreams with one prefix', () => {
     expect(() =>
-      routerFor({ stowage: { proxies: [{ prefix: 'a', remoteurl: 'http://127.0.0.1:1' }, { prefix: 'a', remoteurl: 'http://127.0.0.1:2' }] } }),
+      routerFor({
+        stowage: {
+          proxies: [
+            { prefix: 'a', remoteurl: 'http://127.0.0.1:1' },
+            { prefix: 'a', remoteurl: 'http://127.0.0.1:2' },
+          ],
+        },
+      }),
     ).toThrow(/share the prefix/);
   });
 

@@ -60,9 +60,12 @@ describe('upstream auth', () => {
     await issuer.start();
     upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms', requireToken: issuer });
     const image = await pushImage(upstream.storage, 'private/app', 'v1');
-    proxy = await startTestRegistry(filesystemDriverFactory, { config: {
-      stowage: { proxies: [{ prefix: 'corp', remoteurl: upstream.url, username: 'robot', password: 's3cret' }] },
-    }, cacheTtl: '1ms' });
+    proxy = await startTestRegistry(filesystemDriverFactory, {
+      config: {
+        stowage: { proxies: [{ prefix: 'corp', remoteurl: upstream.url, username: 'robot', password: 's3cret' }] },
+      },
+      cacheTtl: '1ms',
+    });
 
     const res = await pull(`${proxy.url}/v2/corp/private/app/manifests/v1`);
     expect(res.status).toBe(200);

@@ -78,7 +78,10 @@ describe('S3 driver appends', () => {
     });
     const content = bytes(2 * PART + 3 * MiB, 1);
     const writer = await replica().writer('uploads/u1/data', { append: true });
-    await pipeline(chunked(content, (n) => (sent = n)), writer.stream);
+    await pipeline(
+      chunked(content, (n) => (sent = n)),
+      writer.stream,
+    );
     await writer.commit();
 
     expect(partSizes).toEqual([PART, PART]);

@@ -37,7 +37,7 @@ describe('storage.s3 configuration', () => {
     expect(() => configFrom({ storage: { s3: { region: 'us-east-1' } } })).toThrow(/storage\.s3\.bucket/);
   });
 
-  it('refuses a chunk size below S3\'s 5 MiB part minimum', () => {
+  it("refuses a chunk size below S3's 5 MiB part minimum", () => {
     expect(() => configFrom({ storage: { s3: { bucket: 'b', chunksize: 1024 } } })).toThrow(/storage\.s3\.chunksize: must be at least 5242880/);
   });
 
@@ -54,7 +54,10 @@ describe('storage.s3 configuration', () => {
 
 describe('S3 connection options', () => {
   it('fills credentials and region from the AWS environment, and defaults to AWS S3 over TLS', () => {
-    const options = s3DriverOptions({ bucket: 'b' }, { AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'key', AWS_REGION: 'eu-central-1', AWS_SESSION_TOKEN: 'tok' });
+    const options = s3DriverOptions(
+      { bucket: 'b' },
+      { AWS_ACCESS_KEY_ID: 'id', AWS_SECRET_ACCESS_KEY: 'key', AWS_REGION: 'eu-central-1', AWS_SESSION_TOKEN: 'tok' },
+    );
     expect(options).toMatchObject({
       endPoint: 's3.amazonaws.com',
       useSSL: true,
@@ -69,15 +72,31 @@ describe('S3 connection options', () => {
   });
 
   it('prefers the config file to the environment', () => {
-    const options = s3DriverOptions({ bucket: 'b', accesskey: 'file-id', secretkey: 'file-key', region: 'us-west-2' }, { AWS_ACCESS_KEY_ID: 'env', AWS_SECRET_ACCESS_KEY: 'env', AWS_REGION: 'eu-central-1' });
+    const options = s3DriverOptions(
+      { bucket: 'b', accesskey: 'file-id', secretkey: 'file-key', region: 'us-west-2' },
+      { AWS_ACCESS_KEY_ID: 'env', AWS_SECRET_ACCESS_KEY: 'env', AWS_REGION: 'eu-central-1' },
+    );
     expect(options).toMatchObject({ accessKey: 'file-id', secretKey: 'file-key', region: 'us-west-2' });
   });
 
   it('reads TLS from the endpoint scheme, else from secure, and uses path-style addressing for custom endpoints', () => {
     const creds = { accesskey: 'a', secretkey: 's' };
-    expect(s3DriverOptions({ bucket: 'b', regionendpoint: 'http://minio:9000', ...creds }, {})).toMatchObject({ endPoint: 'minio', port: 9000, useSSL: false, pathStyle: true });
-    expect(s3DriverOptions({ bucket: 'b', regionendpoint: 'https://s3.example.com', ...creds }, {})).toMatchObject({ endPoint: 's3.example.com', port: undefined, useSSL: true });
-    expect(s3DriverOptions({ bucket: 'b', regionendpoint: 'minio.lan:9000', secure: false, ...creds }, {})).toMatchObject({ endPoint: 'minio.lan', port: 9000, useSSL: false });
+    expect(s3DriverOptions({ bucket: 'b', regionendpoint: 'http://minio:9000', ...creds }, {})).toMatchObject({
+      endPoint: 'minio',
+      port: 9000,
+      useSSL: false,
+      pathStyle: true,
+    });
+    expect(s3DriverOptions({ bucket: 'b', regionendpoint: 'https://s3.example.com', ...creds }, {})).toMatchObject({
+      endPoint: 's3.example.com',
+      port: undefined,
+      useSSL: true,
+    });
+    expect(s3DriverOptions({ bucket: 'b', regionendpoint: 'minio.lan:9000', secure: false, ...creds }, {})).toMatchObject({
+      endPoint: 'minio.lan',
+      port: 9000,
+      useSSL: false,
+    });
     expect(s3DriverOptions({ bucket: 'b', regionendpoint: 'http://minio:9000', forcepathstyle: false, ...creds }, {}).pathStyle).toBe(false);
     expect(s3DriverOptions({ bucket: 'b', rootdirectory: '//a/b/', ...creds }, {}).rootDirectory).toBe('a/b');
   });

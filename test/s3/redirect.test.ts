@@ -19,7 +19,11 @@ async function serve(driver: StorageDriver, redirect: Record<string, unknown> | 
   const store = existingStore({ root: driver.kind, driver: () => driver, config: {} });
   const reg = await startTestRegistry(store, { config: { storage: { ...(redirect ? { redirect } : {}) } } });
   const url = reg.url;
-  const pushed = await fetch(`${url}/v2/team/app/blobs/uploads/?digest=${digest}`, { method: 'POST', body: content, headers: { 'Content-Type': 'application/octet-stream' } });
+  const pushed = await fetch(`${url}/v2/team/app/blobs/uploads/?digest=${digest}`, {
+    method: 'POST',
+    body: content,
+    headers: { 'Content-Type': 'application/octet-stream' },
+  });
   expect(pushed.status).toBe(201);
   return { url, close: () => reg.cleanup() };
 }

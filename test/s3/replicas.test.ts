@@ -111,7 +111,12 @@ async function expectStatus(response: Response, status: number): Promise<Respons
 }
 
 /** A chunked push (POST, PATCH per chunk, PUT) through the given sender. Returns the digest. */
-async function pushChunked(send: (path: string, init?: RequestInit) => Promise<Response>, name: string, content: Buffer<ArrayBuffer>, chunkSize: number): Promise<string> {
+async function pushChunked(
+  send: (path: string, init?: RequestInit) => Promise<Response>,
+  name: string,
+  content: Buffer<ArrayBuffer>,
+  chunkSize: number,
+): Promise<string> {
   const digest = digestOf(content);
   let location = (await expectStatus(await send(`/v2/${name}/blobs/uploads/`, { method: 'POST' }), 202)).headers.get('location')!;
   for (let at = 0; at < content.length; at += chunkSize) {
@@ -131,7 +136,12 @@ async function pushChunked(send: (path: string, init?: RequestInit) => Promise<R
   return digest;
 }
 
-async function pushManifest(send: (path: string, init?: RequestInit) => Promise<Response>, name: string, tag: string, bytes: Buffer<ArrayBuffer>): Promise<void> {
+async function pushManifest(
+  send: (path: string, init?: RequestInit) => Promise<Response>,
+  name: string,
+  tag: string,
+  bytes: Buffer<ArrayBuffer>,
+): Promise<void> {
   await expectStatus(await send(`/v2/${name}/manifests/${tag}`, { method: 'PUT', body: bytes, headers: { 'Content-Type': OCI_MANIFEST } }), 201);
 }
 
@@ -220,7 +230,10 @@ describe('three replicas on one bucket', () => {
     const digest = digestOf(content);
     const location = (await expectStatus(await fetch(`${a.url}/v2/crash/blobs/uploads/`, { method: 'POST' }), 202)).headers.get('location')!;
     const first = 6 * MiB;
-    await expectStatus(await fetch(a.url + location, { method: 'PATCH', body: content.subarray(0, first), headers: { 'Content-Range': `0-${first - 1}` } }), 202);
+    await expectStatus(
+      await fetch(a.url + location, { method: 'PATCH', body: content.subarray(0, first), headers: { 'Content-Range': `0-${first - 1}` } }),
+      202,
+    );
 
     // The next chunk starts on a, which dies after receiving part of it.
     const second = 8 * MiB;
@@ -246,7 +259,11 @@ describe('three replicas on one bucket', () => {
     expect(landed).toBeGreaterThanOrEqual(first);
     expect(landed).toBeLessThanOrEqual(first + 5 * MiB);
     await expectStatus(
-      await fetch(b.url + location, { method: 'PATCH', body: content.subarray(landed), headers: { 'Content-Range': `${landed}-${content.length - 1}` } }),
+      await fetch(b.url + location, {
+        method: 'PATCH',
+        body: content.subarray(landed),
+        headers: { 'Content-Range': `${landed}-${content.length - 1}` },
+      }),
       202,
     );
     await expectStatus(await fetch(`${c.url}${location}?digest=${digest}`, { method: 'PUT' }), 201);

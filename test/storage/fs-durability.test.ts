@@ -170,7 +170,12 @@ describe('filesystem driver temporary files', () => {
     await new Promise<void>((resolve, reject) => writer.stream.write(Buffer.from('in flight'), (err) => (err ? reject(err) : resolve())));
     expect(await fsp.readdir(path.join(backend.root, TEMP_DIR))).toHaveLength(1);
     await expect(fsp.readdir(path.join(backend.root, 'repositories'))).rejects.toMatchObject({ code: 'ENOENT' });
-    for (const call of [() => driver.list(TEMP_DIR), () => driver.delete(TEMP_DIR), () => driver.putContent(`${TEMP_DIR}/x`, 'x'), () => driver.stat(`${TEMP_DIR}/x`)]) {
+    for (const call of [
+      () => driver.list(TEMP_DIR),
+      () => driver.delete(TEMP_DIR),
+      () => driver.putContent(`${TEMP_DIR}/x`, 'x'),
+      () => driver.stat(`${TEMP_DIR}/x`),
+    ]) {
       await expect(call()).rejects.toThrow(/reserved for temporary files/);
     }
     await writer.abort();

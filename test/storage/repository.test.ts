@@ -110,7 +110,10 @@ describe('repositories and their decorators', () => {
   });
 
   it('routes a name once, for the dispatcher and the fast path alike', async () => {
-    const upstream = createUpstream({ prefix: 'hub', remoteurl: 'http://127.0.0.1:9', ttlMs: 60_000, notfoundttlMs: 1000, hosts: [] }, silentLogger());
+    const upstream = createUpstream(
+      { prefix: 'hub', remoteurl: 'http://127.0.0.1:9', ttlMs: 60_000, notfoundttlMs: 1000, hosts: [] },
+      silentLogger(),
+    );
     const proxy = new PullThroughProxy(storage, new ProxyRouter([upstream]), silentLogger());
     try {
       const aliases = new Aliases({ app: 'team/app', busybox: 'hub/library/busybox' });
@@ -135,7 +138,10 @@ describe('repositories and their decorators', () => {
   });
 
   it('refuses every write to a proxied repository with UNSUPPORTED and nothing stored', async () => {
-    const upstream = createUpstream({ prefix: 'hub', remoteurl: 'http://127.0.0.1:9', ttlMs: 60_000, notfoundttlMs: 1000, hosts: [] }, silentLogger());
+    const upstream = createUpstream(
+      { prefix: 'hub', remoteurl: 'http://127.0.0.1:9', ttlMs: 60_000, notfoundttlMs: 1000, hosts: [] },
+      silentLogger(),
+    );
     const proxy = new PullThroughProxy(storage, new ProxyRouter([upstream]), silentLogger());
     try {
       const router = new RepositoryRouter(storage, proxy);

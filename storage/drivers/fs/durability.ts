@@ -39,7 +39,7 @@ export function changedDirectories(parent: string, created: string | undefined, 
   const dirs = [parent];
   if (!created) return dirs;
   const stop = path.dirname(created);
-  for (let dir = parent; dir !== stop && dir !== root && dir !== path.dirname(dir); ) {
+  for (let dir = parent; dir !== stop && dir !== root && dir !== path.dirname(dir);) {
     dir = path.dirname(dir);
     dirs.push(dir);
   }

@@ -18,7 +18,13 @@ function writeChunk(destination: Writable, chunk: Buffer): Promise<void> {
 }
 
 /** Copies length bytes from position of an open file to destination; resolves with the count. */
-export async function copyFileTo(handle: fsp.FileHandle, destination: Writable, position: number, length: number, signal?: AbortSignal): Promise<number> {
+export async function copyFileTo(
+  handle: fsp.FileHandle,
+  destination: Writable,
+  position: number,
+  length: number,
+  signal?: AbortSignal,
+): Promise<number> {
   const buffers = [transferBuffers.take(), transferBuffers.take()];
   let inFlight: Promise<void> | undefined;
   let copied = 0;

@@ -189,7 +189,10 @@ export class S3Objects {
           objectName: target,
           uploadID: uploadId,
           partNumber: parts.length + 1,
-          headers: { 'x-amz-copy-source': `${this.bucket}/${source.split('/').map(encodeURIComponent).join('/')}`, 'x-amz-copy-source-range': `bytes=${start}-${end}` },
+          headers: {
+            'x-amz-copy-source': `${this.bucket}/${source.split('/').map(encodeURIComponent).join('/')}`,
+            'x-amz-copy-source-range': `bytes=${start}-${end}`,
+          },
         });
         parts.push({ part: parts.length + 1, etag, size: end - start + 1 });
       }
@@ -214,7 +217,12 @@ export class S3Objects {
   }
 
   async complete(name: string, uploadId: string, parts: UploadedPart[]): Promise<void> {
-    await this.client.completeMultipartUpload(this.bucket, name, uploadId, parts.map((p) => ({ part: p.part, etag: p.etag })));
+    await this.client.completeMultipartUpload(
+      this.bucket,
+      name,
+      uploadId,
+      parts.map((p) => ({ part: p.part, etag: p.etag })),
+    );
   }
 
   /** Frees an unfinished upload's parts. Best effort: a bucket lifecycle rule is the backstop. */

@@ -242,7 +242,9 @@ export class S3Driver implements StorageDriver {
       throw new Error(this.describeFailure(err), { cause: err });
     }
     if (!exists) {
-      throw new Error(`S3 bucket "${bucket}" does not exist at ${this.endpoint}: create it first (MinIO: mc mb <alias>/${bucket}; AWS: aws s3 mb s3://${bucket})`);
+      throw new Error(
+        `S3 bucket "${bucket}" does not exist at ${this.endpoint}: create it first (MinIO: mc mb <alias>/${bucket}; AWS: aws s3 mb s3://${bucket})`,
+      );
     }
   }
 
