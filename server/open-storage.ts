@@ -1,6 +1,6 @@
 // The storage settings a configuration names, and the storage opened from them (storage/open.ts).
 // Shared by `stowage serve` and the maintenance commands (gc, ...).
-import { openDriver, openRegistryStorage, type StorageSettings } from '../storage/open.js';
+import { openRegistryStorage, type StorageSettings } from '../storage/open.js';
 import type { RegistryStorage } from '../storage/registry.js';
 import { storageRoot, type RegistryConfig } from './config.js';
 
@@ -10,11 +10,6 @@ export function storageSettings(config: RegistryConfig): StorageSettings {
     filesystem: { root: storageRoot(config), fsync: config.storage.filesystem?.fsync ?? true },
     cache: { ttlMs: config.stowage.cache.ttlMs, manifestBytes: config.stowage.cache.manifestbytes },
   };
-}
-
-/** The driver a configuration names (tests that assemble storage themselves). */
-export function driverFromConfig(config: RegistryConfig, env: NodeJS.ProcessEnv = process.env) {
-  return openDriver(storageSettings(config), env);
 }
 
 export function openStorage(config: RegistryConfig): Promise<RegistryStorage> {

@@ -12,7 +12,7 @@ import { durableOps } from '../../storage/drivers/fs/durability.js';
 import { NotFoundError } from '../../storage/errors.js';
 import { filesystemDriverFactory, type DriverBackend } from '../helpers/drivers.js';
 import { configFrom } from '../../server/config.js';
-import { driverFromConfig } from '../../server/open-storage.js';
+import { driverFromConfig } from '../helpers/driver-from-config.js';
 
 let backend: DriverBackend;
 
