@@ -51,6 +51,12 @@ describe('repositories and their decorators', () => {
   const layer = blobOf('layer bytes, eleven');
   const manifest = ociManifest(EMPTY_CONFIG, [layer]);
 
+  /** A proxy of names under hub/ to an upstream nobody answers at (nothing here reaches it). */
+  function hubProxy(): PullThroughProxy {
+    const settings = { prefix: 'hub', remoteurl: 'http://127.0.0.1:9', ttlMs: 60_000, notfoundttlMs: 1000, hosts: [] };
+    return new PullThroughProxy(storage, new ProxyRouter([createUpstream(settings, silentLogger())]), silentLogger());
+  }
+
   async function pushImage(repo: Repository, tag: string): Promise<void> {
     await repo.uploads.putMonolithic(EMPTY_CONFIG.digest, Readable.from([EMPTY_CONFIG.bytes]));
     await repo.uploads.putMonolithic(layer.digest, Readable.from([layer.bytes]));
@@ -110,11 +116,7 @@ describe('repositories and their decorators', () => {
   });
 
   it('routes a name once, for the dispatcher and the fast path alike', async () => {
-    const upstream = createUpstream(
-      { prefix: 'hub', remoteurl: 'http://127.0.0.1:9', ttlMs: 60_000, notfoundttlMs: 1000, hosts: [] },
-      silentLogger(),
-    );
-    const proxy = new PullThroughProxy(storage, new ProxyRouter([upstream]), silentLogger());
+    const proxy = hubProxy();
     try {
       const aliases = new Aliases({ app: 'team/app', busybox: 'hub/library/busybox' });
       const router = new RepositoryRouter(storage, proxy, aliases);
@@ -138,11 +140,7 @@ describe('repositories and their decorators', () => {
   });
 
   it('refuses every write to a proxied repository with UNSUPPORTED and nothing stored', async () => {
-    const upstream = createUpstream(
-      { prefix: 'hub', remoteurl: 'http://127.0.0.1:9', ttlMs: 60_000, notfoundttlMs: 1000, hosts: [] },
-      silentLogger(),
-    );
-    const proxy = new PullThroughProxy(storage, new ProxyRouter([upstream]), silentLogger());
+    const proxy = hubProxy();
     try {
       const router = new RepositoryRouter(storage, proxy);
       const repo = router.open(router.route('hub/library/busybox'));
