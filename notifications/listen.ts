@@ -31,7 +31,8 @@ export function listen(repository: Repository, sink: EventSink): Repository {
 
   const { blobs, uploads, manifests } = repository;
   const listeningBlobs: RepositoryBlobs = {
-    ...bound(blobs),
+    stat: (digest) => blobs.stat(digest),
+    redirectURL: (digest) => blobs.redirectURL(digest),
     async open(digest): Promise<OpenedBlob> {
       const opened = await blobs.open(digest);
       // Stored bytes are a pull when copied out (copyTo); arriving ones are one now.
@@ -54,7 +55,10 @@ export function listen(repository: Repository, sink: EventSink): Repository {
     },
   };
   const listeningUploads: RepositoryUploads = {
-    ...bound(uploads),
+    start: () => uploads.start(),
+    status: (id) => uploads.status(id),
+    append: (id, source, options) => uploads.append(id, source, options),
+    cancel: (id) => uploads.cancel(id),
     async finish(id, digest, source, options) {
       const blob = await uploads.finish(id, digest, source, options);
       sink({ action: 'push', target: blobPush(blob.digest) });
@@ -67,7 +71,7 @@ export function listen(repository: Repository, sink: EventSink): Repository {
     },
   };
   const listeningManifests: RepositoryManifests = {
-    ...bound(manifests),
+    stat: (reference) => manifests.stat(reference),
     async get(reference) {
       const manifest = await manifests.get(reference);
       const size = manifest.bytes.length;
@@ -115,12 +119,4 @@ export function listen(repository: Repository, sink: EventSink): Repository {
     tags: repository.tags,
     referrers: repository.referrers,
   };
-}
-
-/** The object's methods, bound to it, so a decorator can spread them and override some. */
-function bound<T extends object>(target: T): T {
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(target))
-    out[key] = typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
-  return out as T;
 }

@@ -8,7 +8,12 @@ import type { Catalog } from './catalog.js';
 import type { ManifestStore } from './manifests.js';
 import type { UploadStore } from './uploads.js';
 import type {
+  BlobInfo,
   BlobStat,
+  CachedManifest,
+  Descriptor,
+  PutManifestResult,
+  UploadStatus,
   ByteRange,
   ChunkOptions,
   OpenedBlob,
@@ -27,6 +32,101 @@ export interface LocalStores {
   catalog: Catalog;
 }
 
+// Each part is a small class with methods on its prototype: a repository is made per request, and
+// this costs a few objects, not a closure per method.
+class LocalBlobs implements RepositoryBlobs {
+  constructor(
+    private readonly name: string,
+    private readonly store: BlobStore,
+  ) {}
+  async stat(digest: string): Promise<BlobStat> {
+    return { size: (await this.store.stat(this.name, digest)).size, stored: true };
+  }
+  async open(digest: string): Promise<OpenedBlob> {
+    return { stored: true, size: (await this.store.stat(this.name, digest)).size };
+  }
+  copyTo(digest: string, destination: Writable, range?: ByteRange): Promise<number> {
+    return this.store.copyTo(this.name, digest, destination, range);
+  }
+  redirectURL(digest: string): Promise<string | undefined> {
+    return this.store.redirectURL(this.name, digest);
+  }
+  mount(from: string, digest: string): Promise<BlobInfo | undefined> {
+    return this.store.mount(this.name, from, digest);
+  }
+  delete(digest: string): Promise<void> {
+    return this.store.unlink(this.name, digest);
+  }
+}
+
+class LocalUploads implements RepositoryUploads {
+  constructor(
+    private readonly name: string,
+    private readonly store: UploadStore,
+  ) {}
+  start(): Promise<UploadStatus> {
+    return this.store.start(this.name);
+  }
+  status(id: string): Promise<UploadStatus> {
+    return this.store.status(this.name, id);
+  }
+  append(id: string, source: Readable, options?: ChunkOptions): Promise<UploadStatus> {
+    return this.store.append(this.name, id, source, options);
+  }
+  finish(id: string, digest: string, source?: Readable, options?: ChunkOptions): Promise<BlobInfo> {
+    return this.store.finish(this.name, id, digest, source, options);
+  }
+  cancel(id: string): Promise<void> {
+    return this.store.cancel(this.name, id);
+  }
+  putMonolithic(digest: string, source: Readable, signal?: AbortSignal): Promise<BlobInfo> {
+    return this.store.putMonolithic(this.name, digest, source, signal);
+  }
+}
+
+class LocalManifests implements RepositoryManifests {
+  constructor(
+    private readonly name: string,
+    private readonly store: ManifestStore,
+  ) {}
+  get(reference: string): Promise<CachedManifest> {
+    return this.store.get(this.name, reference);
+  }
+  stat(reference: string): Promise<CachedManifest> {
+    return this.store.get(this.name, reference);
+  }
+  put(reference: string, bytes: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
+    return this.store.put(this.name, reference, bytes, contentType);
+  }
+  delete(reference: string): Promise<void> {
+    return this.store.delete(this.name, reference);
+  }
+}
+
+class LocalTags implements RepositoryTags {
+  constructor(
+    private readonly name: string,
+    private readonly store: ManifestStore,
+    private readonly catalog: Catalog,
+  ) {}
+  async list(): Promise<string[]> {
+    const tags = await this.store.listTags(this.name);
+    if (tags.length === 0 && !(await this.catalog.exists(this.name)))
+      throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: this.name } });
+    return tags;
+  }
+}
+
+class LocalReferrers implements RepositoryReferrers {
+  constructor(
+    private readonly name: string,
+    private readonly store: ManifestStore,
+  ) {}
+  list(subject: string, artifactType?: string): Promise<Descriptor[]> {
+    return this.store.referrers(this.name, subject, artifactType);
+  }
+}
+
 export class LocalRepository implements Repository {
   readonly blobs: RepositoryBlobs;
   readonly uploads: RepositoryUploads;
@@ -38,38 +138,10 @@ export class LocalRepository implements Repository {
     readonly name: string,
     stores: LocalStores,
   ) {
-    const { blobs, uploads, manifests, catalog } = stores;
-    this.blobs = {
-      stat: async (digest: string): Promise<BlobStat> => ({ size: (await blobs.stat(name, digest)).size, stored: true }),
-      open: async (digest: string): Promise<OpenedBlob> => ({ stored: true, size: (await blobs.stat(name, digest)).size }),
-      copyTo: (digest: string, destination: Writable, range?: ByteRange) => blobs.copyTo(name, digest, destination, range),
-      redirectURL: (digest: string) => blobs.redirectURL(name, digest),
-      mount: (from: string, digest: string) => blobs.mount(name, from, digest),
-      delete: (digest: string) => blobs.unlink(name, digest),
-    };
-    this.uploads = {
-      start: () => uploads.start(name),
-      status: (id: string) => uploads.status(name, id),
-      append: (id: string, source: Readable, options?: ChunkOptions) => uploads.append(name, id, source, options),
-      finish: (id: string, digest: string, source?: Readable, options?: ChunkOptions) => uploads.finish(name, id, digest, source, options),
-      cancel: (id: string) => uploads.cancel(name, id),
-      putMonolithic: (digest: string, source: Readable, signal?: AbortSignal) => uploads.putMonolithic(name, digest, source, signal),
-    };
-    this.manifests = {
-      get: (reference: string) => manifests.get(name, reference),
-      stat: (reference: string) => manifests.get(name, reference),
-      put: (reference: string, bytes: Buffer, contentType: string | undefined) => manifests.put(name, reference, bytes, contentType),
-      delete: (reference: string) => manifests.delete(name, reference),
-    };
-    this.tags = {
-      list: async () => {
-        const tags = await manifests.listTags(name);
-        if (tags.length === 0 && !(await catalog.exists(name))) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name } });
-        return tags;
-      },
-    };
-    this.referrers = {
-      list: (subject: string, artifactType?: string) => manifests.referrers(name, subject, artifactType),
-    };
+    this.blobs = new LocalBlobs(name, stores.blobs);
+    this.uploads = new LocalUploads(name, stores.uploads);
+    this.manifests = new LocalManifests(name, stores.manifests);
+    this.tags = new LocalTags(name, stores.manifests, stores.catalog);
+    this.referrers = new LocalReferrers(name, stores.manifests);
   }
 }
