@@ -1,0 +1,148 @@
+// Opens the metadata database a URL names: `sqlite:PATH` (embedded, one process) or
+// `postgres://USER:PASSWORD@HOST:PORT/DB` (shared by replicas). One Kysely query layer serves both;
+// the schema is brought up to date here (storage/metadata/migrations.ts) before anything reads it.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import type { MetadataSchema } from './schema.js';
+import { migrate } from './migrations.js';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface DatabaseLocation {
+  dialect: Dialect;
+  /** The file of an SQLite database; the connection string of a PostgreSQL one. */
+  target: string;
+}
+
+/** Parses `sqlite:PATH` or `postgres://...`/`postgresql://...`; throws on anything else. */
+export function parseDatabaseUrl(url: string): DatabaseLocation {
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (!path) throw new Error('stowage.database.url: sqlite: needs a file path (sqlite:/var/lib/stowage/stowage.db)');
+    return { dialect: 'sqlite', target: path === ':memory:' ? path : resolve(path) };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) return { dialect: 'postgres', target: url };
+  throw new Error(`stowage.database.url must be sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB (got ${JSON.stringify(url.slice(0, 40))})`);
+}
+
+/** The database's URL without its password, for logs and the readiness answer. */
+export function redactDatabaseUrl(url: string): string {
+  return url.replace(/^(postgres(?:ql)?:\/\/[^:/@]*):[^@]*@/, '$1:***@');
+}
+
+export interface OpenOptions {
+  /** SQLite: sync every commit to disk (synchronous=FULL); off only where storage is not synced either. */
+  fsync?: boolean;
+  /** PostgreSQL: connections in the pool. */
+  poolSize?: number;
+}
+
+/** Callback for a change another process announced (PostgreSQL NOTIFY). */
+export type ChangeListener = (payload: string) => void;
+
+export class MetadataDatabase {
+  private closed = false;
+  private readonly listeners = new Set<ChangeListener>();
+  private listenClient?: { end(): Promise<void> };
+
+  private constructor(
+    readonly db: Kysely<MetadataSchema>,
+    readonly dialect: Dialect,
+    readonly location: DatabaseLocation,
+    private readonly pool?: PgPool,
+  ) {}
+
+  static async open(url: string, options: OpenOptions = {}): Promise<MetadataDatabase> {
+    const location = parseDatabaseUrl(url);
+    let database: MetadataDatabase;
+    if (location.dialect === 'sqlite') {
+      const Sqlite = loadBetterSqlite();
+      if (location.target !== ':memory:') mkdirSync(dirname(location.target), { recursive: true });
+      const connection = new Sqlite(location.target);
+      // WAL: readers never wait for the writer; busy_timeout: a CLI command in another process
+      // (gc, reindex) waits its turn instead of failing.
+      connection.pragma('journal_mode = WAL');
+      connection.pragma(`synchronous = ${options.fsync === false ? 'NORMAL' : 'FULL'}`);
+      connection.pragma('busy_timeout = 10000');
+      connection.pragma('foreign_keys = ON');
+      database = new MetadataDatabase(new Kysely<MetadataSchema>({ dialect: new SqliteDialect({ database: connection }) }), 'sqlite', location);
+    } else {
+      const pg = loadPg();
+      const parsers = pg.types;
+      const pool = new pg.Pool({
+        connectionString: location.target,
+        max: options.poolSize ?? 10,
+        // int8 (counts, times, sizes) and numeric (sums) as numbers: both stay below 2^53 here.
+        types: {
+          getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+            oid === 20 || oid === 1700 ? (value: string) => Number(value) : parsers.getTypeParser(oid, format),
+        },
+      });
+      database = new MetadataDatabase(new Kysely<MetadataSchema>({ dialect: new PostgresDialect({ pool }) }), 'postgres', location, pool);
+    }
+    try {
+      await migrate(database.db as Kysely<unknown>, database.dialect);
+    } catch (err) {
+      await database.close();
+      throw err;
+    }
+    return database;
+  }
+
+  /** Tells every process on this database (and this one) that something changed. */
+  async announce(channel: string, payload: string): Promise<void> {
+    if (this.dialect === 'postgres') {
+      await this.pool!.query('select pg_notify($1, $2)', [channel, payload]);
+      return;
+    }
+    // One process per SQLite database: the announcement stays here.
+    for (const listener of this.listeners) listener(payload);
+  }
+
+  /**
+   * Calls listener for every announcement on channel, from any process. PostgreSQL: one
+   * connection of its own held for LISTEN; reconnects (telling the listener with payload '*',
+   * since announcements may have been missed meanwhile).
+   */
+  async listen(channel: string, listener: ChangeListener): Promise<void> {
+    this.listeners.add(listener);
+    if (this.dialect !== 'postgres' || this.listenClient) return;
+    const pg = loadPg();
+    const connect = async (): Promise<void> => {
+      const client = new pg.Client({ connectionString: this.location.target });
+      client.on('notification', (message: { channel: string; payload?: string }) => {
+        if (message.channel === channel) for (const l of this.listeners) l(message.payload ?? '*');
+      });
+      client.on('error', () => {
+        // The connection is gone: announcements may be lost until we are back, so drop everything.
+        for (const l of this.listeners) l('*');
+        this.listenClient = undefined;
+        if (!this.closed) setTimeout(() => void connect().catch(() => {}), 1000).unref();
+      });
+      await client.connect();
+      await client.query(`LISTEN "${channel.replace(/"/g, '')}"`);
+      this.listenClient = client;
+    };
+    await connect();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.listenClient?.end().catch(() => {});
+    await this.db.destroy();
+  }
+}
+
+type PgPool = import('pg').Pool;
+
+// Loaded on first use: a registry on SQLite never loads pg, and the other way round.
+const requireHere = createRequire(import.meta.url);
+function loadBetterSqlite(): typeof import('better-sqlite3') {
+  return requireHere('better-sqlite3') as typeof import('better-sqlite3');
+}
+function loadPg(): typeof import('pg') {
+  return requireHere('pg') as typeof import('pg');
+}

@@ -1,0 +1,70 @@
+// The metadata database's tables, as Kysely sees them. Both SQLite and PostgreSQL hold the same
+// schema (storage/metadata/migrations.ts); times are milliseconds since the epoch.
+import type { Generated } from 'kysely';
+
+export interface RepositoriesTable {
+  id: Generated<number>;
+  name: string;
+  created_at: number;
+}
+
+/**
+ * A manifest a repository holds. 'pending' while its push is in flight (written before its
+ * dependencies are retained, so a collection sees it as a reference); 'ready' once the push has
+ * retained everything it needs. Only ready manifests are listed.
+ */
+export interface ManifestsTable {
+  id: Generated<number>;
+  repository_id: number;
+  digest: string;
+  media_type: string;
+  artifact_type: string | null;
+  subject_digest: string | null;
+  config_digest: string | null;
+  /** Bytes of the manifest itself. */
+  size: number;
+  /** The manifest, its blobs and (for an index) its children's totals, as far as known. */
+  total_size: number;
+  /** `created` from the image config, as written there. */
+  created: string | null;
+  /** JSON: [{os, architecture, variant?}] of an image (from its config) or an index. */
+  platforms: string | null;
+  /** JSON: the manifest's annotations (the referrers API returns them). */
+  annotations: string | null;
+  state: 'pending' | 'ready';
+  pushed_at: number;
+  pushed_by: string | null;
+  last_pulled_at: number | null;
+  pull_count: number;
+}
+
+/** What a manifest references: a blob (config, layer) or a child manifest (of an index). */
+export interface ManifestReferencesTable {
+  manifest_id: number;
+  digest: string;
+  kind: 'blob' | 'manifest';
+  size: number;
+}
+
+export interface TagsTable {
+  repository_id: number;
+  name: string;
+  manifest_id: number;
+  pushed_at: number;
+  last_pulled_at: number | null;
+  pull_count: number;
+}
+
+/** Facts about the database itself (import done, storage it indexes). */
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface MetadataSchema {
+  repositories: RepositoriesTable;
+  manifests: ManifestsTable;
+  manifest_references: ManifestReferencesTable;
+  tags: TagsTable;
+  stowage_meta: MetaTable;
+}
