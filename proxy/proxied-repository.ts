@@ -3,6 +3,7 @@
 // proxyblobstore. Reads go local first and fetch from upstream on a miss, storing what arrives
 // through the same write path as a push (proxy/pull-through.ts); writes are refused with
 // UNSUPPORTED (405), as Distribution's proxy mode refuses them: the cache mirrors upstream.
+import { pageOfSorted } from '../storage/manifests.js';
 import { RegistryError } from '../errors/registry-error.js';
 import type {
   BlobStat,
@@ -56,13 +57,13 @@ export class ProxiedRepository implements Repository {
       put: refuse,
       delete: refuse,
     };
-    this.tags = {
-      list: async () => {
-        const tags = await proxy.listTags(route);
-        if (!tags) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: route.name } });
-        return tags;
-      },
+    const list = async () => {
+      const tags = await proxy.listTags(route);
+      if (!tags) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: route.name } });
+      return tags;
     };
+    // The upstream's list merged with ours has no index to page through: page the whole list.
+    this.tags = { list, page: async (page) => pageOfSorted(await list(), page) };
     this.referrers = local.referrers;
   }
 }

@@ -4,6 +4,8 @@
 // unknown key or a wrong type stops start-up with a message naming the key. Durations are parsed
 // here, once: the typed config holds them in milliseconds, under the YAML key with `Ms` added
 // (http.draintimeout is config.http.draintimeoutMs).
+import { join } from 'node:path';
+import { parseDatabaseUrl } from '../storage/metadata/database.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -339,6 +341,16 @@ const schema = z.strictObject({
         })
         .transform(inMs('ttl'))
         .prefault({}),
+      /** The metadata database (storage/metadata/): sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB. */
+      database: z
+        .strictObject({
+          /** Default: sqlite:<storage.filesystem.rootdirectory>/stowage.db. */
+          url: z
+            .string()
+            .refine((url) => isDatabaseUrl(url), 'must be sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DB')
+            .optional(),
+        })
+        .prefault({}),
       auth: stowageAuthSchema.prefault({}),
       http: stowageHttpSchema.prefault({}),
       /** Short names: "busybox: dockerhub/library/busybox", "base/*: team/base/*", or {target, writable} (server/v2/aliases.ts). */
@@ -490,6 +502,23 @@ export function parseListenAddress(addr: string): { host?: string; port: number 
 
 export function storageRoot(config: RegistryConfig): string {
   return config.storage.filesystem?.rootdirectory ?? './data';
+}
+
+/**
+ * The metadata database's URL: stowage.database.url, or an SQLite file beside the data (for S3
+ * storage, under the local data directory: one process only, which start-up enforces).
+ */
+export function databaseUrl(config: RegistryConfig): string {
+  return config.stowage.database.url ?? `sqlite:${join(storageRoot(config), 'stowage.db')}`;
+}
+
+function isDatabaseUrl(url: string): boolean {
+  try {
+    parseDatabaseUrl(url);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether the config turns authentication on (auth.htpasswd or auth.token). */

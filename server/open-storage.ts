@@ -2,13 +2,14 @@
 // Shared by `stowage serve` and the maintenance commands (gc, ...).
 import { openRegistryStorage, type StorageSettings } from '../storage/open.js';
 import type { RegistryStorage } from '../storage/registry.js';
-import { storageRoot, type RegistryConfig } from './config.js';
+import { databaseUrl, storageRoot, type RegistryConfig } from './config.js';
 
 export function storageSettings(config: RegistryConfig): StorageSettings {
   return {
     s3: config.storage.s3,
     filesystem: { root: storageRoot(config), fsync: config.storage.filesystem?.fsync ?? true },
     cache: { ttlMs: config.stowage.cache.ttlMs, manifestBytes: config.stowage.cache.manifestbytes },
+    database: { url: databaseUrl(config), fsync: config.storage.filesystem?.fsync ?? true },
   };
 }
 

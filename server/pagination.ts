@@ -46,3 +46,41 @@ export function paginate(sorted: string[], page: PageQuery, path: string): { ent
   }
   return { entries };
 }
+
+/** The Link header for the page after entries (when more follow), as paginate() writes it. */
+export function nextLink(entries: string[], page: PageQuery, more: boolean, path: string): string | undefined {
+  if (!more || page.n === undefined || page.n === 0 || entries.length === 0) return undefined;
+  return `<${path}?n=${page.n}&last=${encodeURIComponent(entries[entries.length - 1])}>; rel="next"`;
+}
+
+/** A source of sorted names one page at a time (the metadata database's listings). */
+export type PagedSource = (page: PageQuery) => Promise<{ items: string[]; more: boolean }>;
+
+/**
+ * One page of the names the caller may see, read from a paged source: pages are read until n
+ * visible names are found, so a caller who sees few of many names still gets full pages.
+ */
+export async function visiblePage(
+  source: PagedSource,
+  page: PageQuery,
+  visible?: (name: string) => boolean,
+): Promise<{ entries: string[]; more: boolean }> {
+  if (!visible) {
+    const { items, more } = await source(page);
+    return { entries: items, more };
+  }
+  const entries: string[] = [];
+  let last = page.last;
+  const want = page.n;
+  for (;;) {
+    const batch = want === undefined ? undefined : Math.min(MAX_PAGE_SIZE, Math.max(100, (want - entries.length) * 2));
+    const { items, more } = await source({ n: batch, last });
+    for (const name of items) {
+      if (!visible(name)) continue;
+      if (want !== undefined && entries.length === want) return { entries, more: true };
+      entries.push(name);
+    }
+    if (!more || items.length === 0) return { entries, more: false };
+    last = items[items.length - 1];
+  }
+}

@@ -76,7 +76,8 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
         server.close(() => {
           clearTimeout(deadline);
           clearInterval(sweep);
-          resolve();
+          // After the last request: pull counts still batched are written before the database closes.
+          void storage.close().finally(resolve);
         });
         server.closeIdleConnections();
       }),

@@ -18,6 +18,8 @@ export class BlobStore {
   constructor(
     private readonly driver: StorageDriver,
     private readonly cache: RegistryCache,
+    /** Told when a repository gains a layer link (the metadata database records the repository). */
+    private readonly repositoryWritten?: (name: string) => Promise<unknown>,
   ) {}
 
   /** Size of a blob anywhere in the registry, or undefined. */
@@ -109,6 +111,7 @@ export class BlobStore {
   async link(name: string, digest: string): Promise<boolean> {
     await this.driver.putContent(layerLinkKey(name, digest), digest);
     this.cache.invalidateCatalog();
+    await this.repositoryWritten?.(name);
     return retain(this.driver, blobDataKey(digest));
   }
 
@@ -141,6 +144,7 @@ export class BlobStore {
     if (!existed) await this.driver.move(sourceKey, target);
     await this.driver.putContent(layerLinkKey(name, digest), digest);
     this.cache.invalidateCatalog();
+    await this.repositoryWritten?.(name);
     const kept = await retain(this.driver, target, existed ? () => this.driver.move(sourceKey, target) : undefined);
     if (existed) await this.driver.delete(sourceKey);
     if (!kept) {

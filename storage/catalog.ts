@@ -1,22 +1,33 @@
 // The list of repositories (for _catalog and the tags endpoint's NAME_UNKNOWN). A repository is a
 // directory under repositories/ that holds manifests or layers; names nest, so the walk recurses
 // into every child that is not one of the layout's own directories. The sorted result is cached.
+// With a metadata database, listings and existence come from it instead, one page at a time;
+// garbage collection still walks storage (freshRepositories), which is the truth about bytes.
 import type { StorageDriver } from './drivers/driver.js';
 import { CATALOG_LISTING, type RegistryCache } from './cache.js';
 import { REPOSITORIES_ROOT, REPOSITORY_INTERNAL_DIRS, repositoryKey } from './layout.js';
-import { compareLexically } from './manifests.js';
+import { compareLexically, pageOfSorted } from './manifests.js';
+import type { MetadataStore, Page, PageRequest } from './metadata/metadata-store.js';
 
 export class Catalog {
   constructor(
     private readonly driver: StorageDriver,
     private readonly cache: RegistryCache,
+    private readonly metadata?: MetadataStore,
   ) {}
+
+  /** One page of repository names in lexical order. */
+  async page(page: PageRequest): Promise<Page<string>> {
+    if (this.metadata) return this.metadata.listRepositories(page);
+    return pageOfSorted(await this.repositories(), page);
+  }
 
   private walking?: { generation: number; names: Promise<string[]> };
 
   /** Every repository name, sorted lexically. Concurrent callers share one walk, so an expired
    *  cache under load costs one walk, not one per request (the bench saw p99 spikes from that). */
   async repositories(): Promise<string[]> {
+    if (this.metadata) return (await this.metadata.listRepositories()).items;
     const cached = this.cache.listings.get(CATALOG_LISTING);
     if (cached) return cached;
     // Join a walk in flight unless a write has happened since it began.
@@ -56,6 +67,7 @@ export class Catalog {
   }
 
   async exists(name: string): Promise<boolean> {
+    if (this.metadata) return this.metadata.repositoryExists(name);
     const children = await this.driver.list(repositoryKey(name));
     return children.includes('_manifests') || children.includes('_layers');
   }

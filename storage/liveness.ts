@@ -108,7 +108,16 @@ export async function deleteUnlessUsed(
   run: string,
   key: string,
   cutoff: number,
-  options: { dryRun?: boolean; hooks?: LivenessHooks } = {},
+  options: {
+    dryRun?: boolean;
+    hooks?: LivenessHooks;
+    /**
+     * Asked after the object is set aside: does a metadata database row reference it now? A
+     * push records its row before it retains (storage/metadata/metadata-store.ts), so either
+     * this sees the row, or the push's retain comes after the set-aside and moves it back.
+     */
+    referenced?: () => Promise<boolean>;
+  } = {},
 ): Promise<DeleteOutcome> {
   if (options.dryRun) {
     try {
@@ -122,7 +131,7 @@ export async function deleteUnlessUsed(
   const lastUse = await driver.setAside(key, aside);
   if (lastUse === undefined) return 'absent';
   await options.hooks?.afterSetAside?.(key);
-  if (lastUse.getTime() > cutoff) {
+  if (lastUse.getTime() > cutoff || (options.referenced && (await options.referenced()))) {
     await moveBack(driver, key, [run]);
     return 'kept';
   }

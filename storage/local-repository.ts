@@ -17,6 +17,9 @@ import type {
   ByteRange,
   ChunkOptions,
   OpenedBlob,
+  Page,
+  PageRequest,
+  RepositoryContext,
   Repository,
   RepositoryBlobs,
   RepositoryManifests,
@@ -88,6 +91,7 @@ class LocalManifests implements RepositoryManifests {
   constructor(
     private readonly name: string,
     private readonly store: ManifestStore,
+    private readonly actor: string | undefined,
   ) {}
   get(reference: string): Promise<CachedManifest> {
     return this.store.get(this.name, reference);
@@ -96,7 +100,7 @@ class LocalManifests implements RepositoryManifests {
     return this.store.get(this.name, reference);
   }
   put(reference: string, bytes: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
-    return this.store.put(this.name, reference, bytes, contentType);
+    return this.store.put(this.name, reference, bytes, contentType, { actor: this.actor });
   }
   delete(reference: string): Promise<void> {
     return this.store.delete(this.name, reference);
@@ -112,6 +116,12 @@ class LocalTags implements RepositoryTags {
   async list(): Promise<string[]> {
     const tags = await this.store.listTags(this.name);
     if (tags.length === 0 && !(await this.catalog.exists(this.name)))
+      throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: this.name } });
+    return tags;
+  }
+  async page(page: PageRequest): Promise<Page<string>> {
+    const tags = await this.store.tagsPage(this.name, page);
+    if (tags === undefined || (tags.items.length === 0 && !(await this.catalog.exists(this.name))))
       throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name: this.name } });
     return tags;
   }
@@ -137,10 +147,11 @@ export class LocalRepository implements Repository {
   constructor(
     readonly name: string,
     stores: LocalStores,
+    context: RepositoryContext = {},
   ) {
     this.blobs = new LocalBlobs(name, stores.blobs);
     this.uploads = new LocalUploads(name, stores.uploads);
-    this.manifests = new LocalManifests(name, stores.manifests);
+    this.manifests = new LocalManifests(name, stores.manifests, context.actor);
     this.tags = new LocalTags(name, stores.manifests, stores.catalog);
     this.referrers = new LocalReferrers(name, stores.manifests);
   }

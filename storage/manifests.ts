@@ -22,6 +22,8 @@ import {
 } from './layout.js';
 import { parseManifest, MAX_MANIFEST_BYTES, MEDIA_TYPES, type Descriptor } from './manifest-format.js';
 import type { BlobStore } from './blobs.js';
+import type { MetadataStore, Page, PageRequest } from './metadata/metadata-store.js';
+import { manifestFacts } from './metadata/facts.js';
 
 /** Something a stored manifest needs in storage, and how to put it back if we hold its bytes. */
 interface Dependency {
@@ -44,6 +46,13 @@ export interface PutManifestResult {
   subject?: string;
 }
 
+export interface PutManifestOptions {
+  /** False: a pull-through cache stores a manifest before (or without) the blobs it names. */
+  checkReferences?: boolean;
+  /** Who pushed it (recorded in the metadata database). */
+  actor?: string;
+}
+
 export class ManifestStore {
   /** Tag listings being read, by repository: concurrent callers share one read. */
   private readonly tagReads = new Map<string, Promise<string[]>>();
@@ -52,6 +61,8 @@ export class ManifestStore {
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
     private readonly cache: RegistryCache,
+    /** The metadata database, when there is one: listings come from it, pushes are recorded in it. */
+    private readonly metadata?: MetadataStore,
   ) {}
 
   /** The digest a tag points at. Throws MANIFEST_UNKNOWN. */
@@ -95,6 +106,9 @@ export class ManifestStore {
   }
 
   async has(name: string, digest: string): Promise<boolean> {
+    // With a database, a manifest exists once its push completed there: an index may only name
+    // children the database holds, or a collection could not see what the index reaches.
+    if (this.metadata) return this.metadata.hasManifest(name, digest);
     if (this.cache.manifests.has(RegistryCache.contentKey(name, digest))) return true;
     return (await this.readRevision(name, digest)) !== undefined;
   }
@@ -109,7 +123,7 @@ export class ManifestStore {
     reference: string,
     bytes: Buffer,
     contentType: string | undefined,
-    options: { checkReferences?: boolean } = {},
+    options: PutManifestOptions = {},
   ): Promise<PutManifestResult> {
     if (bytes.length > MAX_MANIFEST_BYTES) {
       throw new RegistryError('SIZE_INVALID', 'manifest too large', { status: 413, detail: { limit: MAX_MANIFEST_BYTES } });
@@ -138,21 +152,53 @@ export class ManifestStore {
     }
     this.cache.manifests.set(RegistryCache.contentKey(name, digest), { digest, mediaType: manifest.mediaType, bytes: ownedBytes(bytes) });
     this.cache.invalidateCatalog();
+    // The database's reference (storage/metadata/metadata-store.ts): the row is written pending
+    // before anything is retained, so a collection deciding meanwhile sees it; it is listed only
+    // once the push has retained everything (commit below).
+    const recorded = this.metadata
+      ? await this.metadata.beginManifest(
+          name,
+          await manifestFacts(digest, bytes.length, manifest, (d) => this.readSmallBlob(d)),
+          Date.now(),
+          options.actor,
+        )
+      : undefined;
+    const abandon = async () => {
+      if (recorded?.created) await this.metadata!.abortManifest(recorded.id);
+    };
     // Reference, then retain (storage/liveness.ts): the revision is written; everything it
     // depends on is retained before it is acknowledged, or the push fails and leaves nothing.
-    const dependencies = await this.dependencies(name, { digest, bytes, mediaType: manifest.mediaType }, strict);
-    if (referrer) {
-      const { key, content } = referrer;
-      dependencies.push({ key, digest, required: true, restore: () => this.driver.putContent(key, content) });
+    let dependencies: Dependency[];
+    let gone: string[];
+    try {
+      dependencies = await this.dependencies(name, { digest, bytes, mediaType: manifest.mediaType }, strict);
+      if (referrer) {
+        const { key, content } = referrer;
+        dependencies.push({ key, digest, required: true, restore: () => this.driver.putContent(key, content) });
+      }
+      gone = await this.retainDependencies(dependencies);
+    } catch (err) {
+      await abandon();
+      throw err;
     }
-    const gone = await this.retainDependencies(dependencies);
     if (gone.length > 0) {
+      await abandon();
       if (referrer) await this.driver.delete(referrer.key);
       await this.driver.delete(manifestRevisionDirKey(name, digest));
       this.cache.manifests.delete(RegistryCache.contentKey(name, digest));
       throw collectedMeanwhile(gone);
     }
-    if (!byDigest) await this.writeTag(name, reference, digest, dependencies);
+    if (!byDigest) {
+      try {
+        await this.writeTag(name, reference, digest, dependencies);
+      } catch (err) {
+        await abandon();
+        throw err;
+      }
+    }
+    if (recorded && !(await this.metadata!.commitManifest(name, recorded.id, { tag: byDigest ? undefined : reference, at: Date.now() }))) {
+      throw collectedMeanwhile([digest]);
+    }
     return { digest, subject: manifest.subject?.digest };
   }
 
@@ -168,6 +214,20 @@ export class ManifestStore {
     const gone = await this.retainDependencies(dependencies);
     if (gone.length > 0) throw collectedMeanwhile(gone);
     await this.writeTag(name, tag, digest, dependencies);
+    if (this.metadata && !(await this.metadata.setTag(name, tag, digest, Date.now()))) {
+      // Not in the database (a manifest from before it, not imported yet): record it now.
+      const parsed = parseManifest(manifest.bytes, manifest.mediaType);
+      const facts = await manifestFacts(digest, manifest.bytes.length, parsed, (d) => this.readSmallBlob(d));
+      const recorded = await this.metadata.beginManifest(name, facts, Date.now());
+      if (!(await this.metadata.commitManifest(name, recorded.id, { tag, at: Date.now() }))) throw collectedMeanwhile([digest]);
+    }
+  }
+
+  /** A small blob's bytes (an image config), or undefined when absent or too large to read whole. */
+  private async readSmallBlob(digest: string): Promise<Buffer | undefined> {
+    const size = await this.blobs.statGlobal(digest);
+    if (size === undefined || size > MAX_MANIFEST_BYTES) return undefined;
+    return this.blobs.readGlobal(digest);
   }
 
   /**
@@ -255,6 +315,8 @@ export class ManifestStore {
   async delete(name: string, reference: string): Promise<void> {
     if (!isDigestReference(reference)) {
       await this.resolveTag(name, reference);
+      // The database first: once it answers, the tag is gone for every listing and replica.
+      await this.metadata?.deleteTag(name, reference);
       await this.driver.delete(tagKey(name, reference));
       this.cache.tags.delete(RegistryCache.tagKey(name, reference));
       this.invalidateTags(name);
@@ -263,7 +325,8 @@ export class ManifestStore {
     assertDigest(reference);
     const revision = await this.readRevision(name, reference);
     if (!revision) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name, reference } });
-    for (const tag of await this.listTags(name)) {
+    await this.metadata?.deleteManifest(name, reference);
+    for (const tag of await this.readTags(name)) {
       const target = await this.resolveTag(name, tag).catch(() => undefined);
       if (target === reference) {
         await this.driver.delete(tagKey(name, tag));
@@ -281,6 +344,7 @@ export class ManifestStore {
    * so an expired listing under load costs one read, not one per request.
    */
   async listTags(name: string): Promise<string[]> {
+    if (this.metadata) return (await this.metadata.listTags(name))?.items ?? [];
     const key = this.tagsListingKey(name);
     const cached = this.cache.listings.get(key);
     if (cached) return cached;
@@ -297,6 +361,16 @@ export class ManifestStore {
       });
     this.tagReads.set(name, read);
     return read;
+  }
+
+  /** Tags as storage holds them (never the database or a cache): for import and verification. */
+  storedTags(name: string): Promise<string[]> {
+    return this.readTags(name);
+  }
+
+  /** A revision as storage holds it: media type and, for a referrer, its subject. */
+  storedRevision(name: string, digest: string): Promise<{ mediaType: string; subject?: string } | undefined> {
+    return this.readRevision(name, digest);
   }
 
   private async readTags(name: string): Promise<string[]> {
@@ -318,6 +392,15 @@ export class ManifestStore {
     return entries.filter((_, i) => resolves[i]).sort(compareLexically);
   }
 
+  /**
+   * One page of a repository's tags; undefined when the repository is unknown. From the database
+   * at the page's cost; without one, a page of the whole (cached) listing.
+   */
+  async tagsPage(name: string, page: PageRequest): Promise<Page<string> | undefined> {
+    if (this.metadata) return this.metadata.listTags(name, page);
+    return pageOfSorted(await this.listTags(name), page);
+  }
+
   /** After a tag changes: the cached listing and any read in flight are out of date. */
   private invalidateTags(name: string): void {
     this.cache.listings.delete(this.tagsListingKey(name));
@@ -336,6 +419,7 @@ export class ManifestStore {
 
   /** Descriptors of the manifests whose subject is digest, optionally of one artifactType. */
   async referrers(name: string, subject: string, artifactType?: string): Promise<Descriptor[]> {
+    if (this.metadata) return this.metadata.referrers(name, subject, artifactType);
     const prefix = referrersPrefix(name, subject);
     const result: Descriptor[] = [];
     for (const entry of await this.driver.list(prefix)) {
@@ -409,6 +493,24 @@ const TAG_CHECK_CONCURRENCY = 32;
 const REFERENCE_CHECK_CONCURRENCY = 16;
 /** Missing references named in a MANIFEST_BLOB_UNKNOWN detail; the check stops there. */
 const MAX_MISSING_IN_DETAIL = 100;
+
+/** The page of a sorted listing after page.last, at most page.n entries. */
+export function pageOfSorted(sorted: string[], page: PageRequest): Page<string> {
+  let start = 0;
+  if (page.last !== undefined) {
+    const last = page.last;
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid] <= last) lo = mid + 1;
+      else hi = mid;
+    }
+    start = lo;
+  }
+  if (page.n === undefined) return { items: sorted.slice(start), more: false };
+  return { items: sorted.slice(start, start + page.n), more: start + page.n < sorted.length };
+}
 
 /** Byte-wise order, as the spec's "lexical" ordering of tags and repositories. */
 export function compareLexically(a: string, b: string): number {

@@ -6,12 +6,17 @@ import type { StorageDriver } from './drivers/driver.js';
 import type { S3Settings } from './drivers/s3/s3-driver.js';
 import { RegistryStorage } from './registry.js';
 import type { CacheOptions } from './cache.js';
+import { MetadataDatabase } from './metadata/database.js';
+import { MetadataStore } from './metadata/metadata-store.js';
+import { ensureImported } from './metadata/import.js';
 
 export interface StorageSettings {
   /** S3 (storage.s3); when absent, the filesystem under root. */
   s3?: S3Settings;
   filesystem: { root: string; fsync: boolean };
   cache: CacheOptions;
+  /** The metadata database (storage/metadata/); without it, listings walk storage. */
+  database?: { url: string; fsync: boolean };
 }
 
 export type { StorageDriver };
@@ -26,7 +31,18 @@ export async function openDriver(settings: Omit<StorageSettings, 'cache'>, env: 
 }
 
 export async function openRegistryStorage(settings: StorageSettings, env: NodeJS.ProcessEnv = process.env): Promise<RegistryStorage> {
-  const storage = new RegistryStorage(await openDriver(settings, env), settings.cache);
-  await storage.open();
+  const driver = await openDriver(settings, env);
+  const metadata = settings.database
+    ? new MetadataStore(await MetadataDatabase.open(settings.database.url, { fsync: settings.database.fsync }))
+    : undefined;
+  const storage = new RegistryStorage(driver, settings.cache, metadata);
+  try {
+    await storage.open();
+    // A database that has never seen this storage learns what it holds before anything is served.
+    if (metadata) await ensureImported(storage, metadata);
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   return storage;
 }

@@ -16,8 +16,9 @@ import { LAYOUT_VERSION, LAYOUT_VERSION_KEY } from './layout.js';
 import { recoverAbandonedRuns } from './jobs/gc-lease.js';
 import { LocalRepository } from './local-repository.js';
 import type { CachedManifest } from './cache.js';
-import type { Registry, Repository } from './repository.js';
+import type { Registry, Repository, RepositoryContext } from './repository.js';
 import { isValidTag, parseDigest } from './grammar.js';
+import type { MetadataStore, Page, PageRequest } from './metadata/metadata-store.js';
 
 export class RegistryStorage implements Registry {
   readonly cache: RegistryCache;
@@ -30,12 +31,14 @@ export class RegistryStorage implements Registry {
   constructor(
     readonly driver: StorageDriver,
     cacheOptions: CacheOptions = DEFAULT_CACHE_OPTIONS,
+    /** The metadata database (storage/metadata/); without one, listings walk storage. */
+    readonly metadata?: MetadataStore,
   ) {
     this.cache = new RegistryCache(cacheOptions);
-    this.blobs = new BlobStore(driver, this.cache);
+    this.blobs = new BlobStore(driver, this.cache, metadata ? (name) => metadata.ensureRepository(name) : undefined);
     this.uploads = new UploadStore(driver, this.blobs);
-    this.manifests = new ManifestStore(driver, this.blobs, this.cache);
-    this.catalog = new Catalog(driver, this.cache);
+    this.manifests = new ManifestStore(driver, this.blobs, this.cache, metadata);
+    this.catalog = new Catalog(driver, this.cache, metadata);
     this.proxyRecords = new ProxyRecords(driver);
   }
 
@@ -45,12 +48,21 @@ export class RegistryStorage implements Registry {
   }
 
   /** The repository of that (checked) name, served from this storage. */
-  repository(name: string): Repository {
-    return new LocalRepository(name, this);
+  repository(name: string, context?: RepositoryContext): Repository {
+    return new LocalRepository(name, this, context);
   }
 
   repositories(): Promise<string[]> {
     return this.catalog.repositories();
+  }
+
+  repositoriesPage(page: PageRequest): Promise<Page<string>> {
+    return this.catalog.page(page);
+  }
+
+  /** Releases the metadata database's connections. */
+  async close(): Promise<void> {
+    await this.metadata?.database.close();
   }
 
   /** Whether the storage answers now (readiness). */

@@ -10,8 +10,9 @@ import type { Descriptor } from './manifest-format.js';
 import type { BlobInfo } from './blobs.js';
 import type { UploadStatus } from './uploads.js';
 import type { PutManifestResult } from './manifests.js';
+import type { Page, PageRequest } from './metadata/metadata-store.js';
 
-export type { ByteRange, BlobInfo, CachedManifest, Descriptor, PutManifestResult, UploadStatus };
+export type { ByteRange, BlobInfo, CachedManifest, Descriptor, Page, PageRequest, PutManifestResult, UploadStatus };
 
 /** What a HEAD of a blob learns. */
 export interface BlobStat {
@@ -71,6 +72,8 @@ export interface RepositoryManifests {
 export interface RepositoryTags {
   /** Every tag, sorted lexically. Throws NAME_UNKNOWN when the repository does not exist. */
   list(): Promise<string[]>;
+  /** Tags after page.last, at most page.n, sorted lexically. Throws NAME_UNKNOWN likewise. */
+  page(page: PageRequest): Promise<Page<string>>;
 }
 
 export interface RepositoryReferrers {
@@ -90,7 +93,14 @@ export interface Repository {
 
 /** Hands out repositories by (checked) name, and lists the ones that exist. */
 export interface Registry {
-  repository(name: string): Repository;
+  repository(name: string, context?: RepositoryContext): Repository;
   /** Every repository, sorted lexically. */
   repositories(): Promise<string[]>;
+  /** Repositories after page.last, at most page.n, sorted lexically (at the page's cost). */
+  repositoriesPage(page: PageRequest): Promise<Page<string>>;
+}
+
+/** Who a repository is opened for: recorded with what they push. */
+export interface RepositoryContext {
+  actor?: string;
 }

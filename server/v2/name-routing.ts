@@ -3,7 +3,7 @@
 // whole-registry proxy, or the upstream containerd names in ?ns=) is served by a pull-through
 // decorator, and every other name by local storage. The /v2 dispatcher and the manifest fast
 // path ask this same router, so they cannot disagree about a name.
-import type { Registry, Repository } from '../../storage/repository.js';
+import type { Registry, Repository, RepositoryContext } from '../../storage/repository.js';
 import { ProxiedRepository } from '../../proxy/proxied-repository.js';
 import type { PullThroughProxy } from '../../proxy/pull-through.js';
 import type { ProxyRoute } from '../../proxy/routing.js';
@@ -40,8 +40,8 @@ export class RepositoryRouter {
   }
 
   /** The repository a routed name is served by. */
-  open(routed: RoutedName): Repository {
-    const local = this.registry.repository(routed.name);
+  open(routed: RoutedName, context?: RepositoryContext): Repository {
+    const local = this.registry.repository(routed.name, context);
     return routed.upstream && this.proxy ? new ProxiedRepository(local, this.proxy, routed.upstream) : local;
   }
 }

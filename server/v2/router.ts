@@ -145,7 +145,7 @@ export function v2Router(services: Services) {
       if (upstream && route.caller && upstream.name !== (alias?.name ?? route.name) && !route.caller.canPull(upstream.name)) {
         throw new RegistryError('DENIED', 'requested access to the resource is denied', { detail: { name: upstream.name } });
       }
-      let repository = services.repositories.open(routed);
+      let repository = services.repositories.open(routed, { actor: route.caller?.identity.user });
       // Webhook events come from what the repository does (notifications/listen.ts).
       if (services.notifier) repository = listen(repository, services.notifier.sinkFor(eventOrigin(ctx, route.caller?.identity.user)));
       route = { ...route, name: routed.name, repository };

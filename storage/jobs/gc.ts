@@ -11,6 +11,13 @@
 //   - only through deleteUnlessUsed (storage/liveness.ts): set aside, recheck, then delete, so a
 //     push that reuses an object while the run goes on keeps it (or fails before its 201).
 // A revision being written (its directory there, its link not yet) counts as just used.
+// With a metadata database (storage/metadata/), the mark also takes every digest a manifest row
+// (pending or ready) names, read after T0; a manifest row goes only in a transaction that finds
+// it unreachable (MetadataStore.deleteIfUnreachable); and after setting a blob aside, the
+// collection asks the database again whether a row references it (a push records its row before
+// it retains), keeping it if so. Storage's own links stay in the mark too: a manifest the
+// database does not know (a push killed before recording it, a database restored from an older
+// backup) still keeps what it names.
 // Tests: test/gc/gc.test.ts, test/gc/liveness.test.ts, test/gc/torture.test.ts, test/gc/crash-loop.test.ts.
 import type { RegistryStorage } from '../registry.js';
 import type { StorageDriver } from '../drivers/driver.js';
@@ -179,13 +186,23 @@ async function collect(storage: RegistryStorage, lease: GcLease, options: GcOpti
       }
     }
   }
+  const metadata = storage.metadata;
   await options.hooks?.afterMark?.();
 
   // Sweep manifests no tag reaches (deleteUntagged only: otherwise every revision is a root).
   for (const revision of unreached) {
+    // The database first: its row goes only if, in that transaction, nothing reaches it.
+    if (metadata && !dryRun && (await metadata.hasManifestRow(revision.name, revision.digest))) {
+      if (!(await metadata.deleteIfUnreachable(revision.name, revision.digest, cutoff))) {
+        report.keptInUse++;
+        marked.add(revision.digest);
+        continue;
+      }
+    }
     const outcome = await deleteUnlessUsed(driver, lease.id, manifestRevisionKey(revision.name, revision.digest), cutoff, {
       dryRun,
       hooks: options.hooks,
+      referenced: metadata ? () => metadata.hasManifestRow(revision.name, revision.digest) : undefined,
     });
     if (outcome === 'kept') {
       report.keptInUse++;
@@ -202,6 +219,10 @@ async function collect(storage: RegistryStorage, lease: GcLease, options: GcOpti
       });
     }
   }
+
+  // What the database's rows name, read after its unreachable manifests went (so their blobs can
+  // go in this run) and still after T0.
+  if (metadata) for (const digest of await metadata.referencedDigests()) marked.add(digest);
 
   // Sweep the content store.
   for (const algorithm of await driver.list(blobListingPrefix())) {
@@ -231,7 +252,11 @@ async function collect(storage: RegistryStorage, lease: GcLease, options: GcOpti
           if (isNotFound(err)) continue;
           throw err;
         }
-        const outcome = await deleteUnlessUsed(driver, lease.id, key, cutoff, { dryRun, hooks: options.hooks });
+        const outcome = await deleteUnlessUsed(driver, lease.id, key, cutoff, {
+          dryRun,
+          hooks: options.hooks,
+          referenced: metadata ? () => metadata.isReferenced(digest) : undefined,
+        });
         if (outcome === 'kept') {
           report.keptInUse++;
           report.blobsKept++;

@@ -64,7 +64,9 @@ export class ProxyEvictionPass {
    * true when they went. The caller has checked that no repository it keeps links the blob.
    */
   async deleteBlob(digest: string): Promise<boolean> {
-    return (await deleteUnlessUsed(this.storage.driver, this.run, blobDataKey(digest), this.cutoff)) === 'deleted';
+    const metadata = this.storage.metadata;
+    const referenced = metadata ? () => metadata.isReferenced(digest) : undefined;
+    return (await deleteUnlessUsed(this.storage.driver, this.run, blobDataKey(digest), this.cutoff, { referenced })) === 'deleted';
   }
 }
 

@@ -5,10 +5,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import type { MetadataSchema } from './schema.js';
+import type { Dialect, MetadataSchema } from './schema.js';
 import { migrate } from './migrations.js';
 
-export type Dialect = 'sqlite' | 'postgres';
+export type { Dialect };
 
 export interface DatabaseLocation {
   dialect: Dialect;

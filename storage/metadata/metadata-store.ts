@@ -11,7 +11,7 @@
 //     (isReferenced), and deletes a manifest row only in a transaction that finds it unreachable.
 //   - A tag row only ever points at a ready manifest (written by commitManifest or setTag).
 // Tests: test/storage/metadata-store.test.ts (on SQLite and PostgreSQL), test/gc/.
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { MetadataDatabase } from './database.js';
 import type { MetadataSchema } from './schema.js';
 
@@ -84,7 +84,7 @@ export interface ManifestNode {
   blobs: string[];
 }
 
-type Db = Kysely<MetadataSchema> | Transaction<MetadataSchema>;
+type Db = Kysely<MetadataSchema>;
 
 /** Announced on this channel when a tag or manifest changes: "<repository>" or "*". */
 export const CHANGES_CHANNEL = 'stowage_changes';
@@ -153,7 +153,7 @@ export class MetadataStore {
   async beginManifest(repository: string, facts: ManifestFacts, at: number, by?: string): Promise<{ id: number; created: boolean }> {
     const repositoryId = await this.ensureRepository(repository, at);
     const totalSize = facts.size + facts.references.reduce((sum, r) => sum + r.size, 0);
-    return this.db.transaction().execute(async (tx) => {
+    return this.write(async (tx) => {
       await this.lockRepository(tx, repositoryId);
       const existing = await tx
         .selectFrom('manifests')
@@ -202,7 +202,7 @@ export class MetadataStore {
    */
   async commitManifest(repository: string, id: number, options: { tag?: string; at: number }): Promise<boolean> {
     const repositoryId = await this.ensureRepository(repository, options.at);
-    const ok = await this.db.transaction().execute(async (tx) => {
+    const ok = await this.write(async (tx) => {
       await this.lockRepository(tx, repositoryId);
       const updated = await tx.updateTable('manifests').set({ state: 'ready' }).where('id', '=', id).executeTakeFirst();
       if (Number(updated.numUpdatedRows) !== 1) return false;
@@ -221,7 +221,7 @@ export class MetadataStore {
   /** Points a tag at a ready manifest of the repository; false when there is none by that digest. */
   async setTag(repository: string, tag: string, digest: string, at: number): Promise<boolean> {
     const repositoryId = await this.ensureRepository(repository, at);
-    const ok = await this.db.transaction().execute(async (tx) => {
+    const ok = await this.write(async (tx) => {
       await this.lockRepository(tx, repositoryId);
       const row = await tx
         .selectFrom('manifests')
@@ -265,11 +265,24 @@ export class MetadataStore {
   async deleteManifest(repository: string, digest: string): Promise<void> {
     const repositoryId = await this.repositoryId(repository);
     if (repositoryId === undefined) return;
-    await this.db.transaction().execute(async (tx) => {
+    await this.write(async (tx) => {
       await this.lockRepository(tx, repositoryId);
       await tx.deleteFrom('manifests').where('repository_id', '=', repositoryId).where('digest', '=', digest).execute();
     });
     await this.announceChange(repository);
+  }
+
+  /** Whether the repository has a row for that manifest, pending or ready. */
+  async hasManifestRow(repository: string, digest: string): Promise<boolean> {
+    const repositoryId = await this.repositoryId(repository);
+    if (repositoryId === undefined) return false;
+    const row = await this.db
+      .selectFrom('manifests')
+      .select('id')
+      .where('repository_id', '=', repositoryId)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /** Whether the repository holds a ready manifest by that digest. */
@@ -325,23 +338,31 @@ export class MetadataStore {
   /** Adds a batch of pulls (storage/metadata/pull-recorder.ts gathers them), in one transaction. */
   async recordPulls(pulls: PullRecord[]): Promise<void> {
     if (pulls.length === 0) return;
-    await this.db.transaction().execute(async (tx) => {
+    await this.write(async (tx) => {
       for (const pull of pulls) {
         const repositoryId = await this.repositoryId(pull.repository, tx);
         if (repositoryId === undefined) continue;
         await tx
           .updateTable('manifests')
-          .set({ pull_count: sql`pull_count + ${pull.count}`, last_pulled_at: sql`case when last_pulled_at is null or last_pulled_at < ${pull.at} then ${pull.at} else last_pulled_at end` })
+          .set({
+            pull_count: sql`pull_count + ${pull.count}`,
+            last_pulled_at: sql`case when last_pulled_at is null or last_pulled_at < ${pull.at} then ${pull.at} else last_pulled_at end`,
+          })
           .where('repository_id', '=', repositoryId)
           .where('digest', '=', pull.digest)
           .execute();
         if (pull.tag === undefined) continue;
         await tx
           .updateTable('tags')
-          .set({ pull_count: sql`pull_count + ${pull.count}`, last_pulled_at: sql`case when last_pulled_at is null or last_pulled_at < ${pull.at} then ${pull.at} else last_pulled_at end` })
+          .set({
+            pull_count: sql`pull_count + ${pull.count}`,
+            last_pulled_at: sql`case when last_pulled_at is null or last_pulled_at < ${pull.at} then ${pull.at} else last_pulled_at end`,
+          })
           .where('repository_id', '=', repositoryId)
           .where('name', '=', pull.tag)
-          .where('manifest_id', 'in', (q) => q.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).where('digest', '=', pull.digest))
+          .where('manifest_id', 'in', (q) =>
+            q.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).where('digest', '=', pull.digest),
+          )
           .execute();
       }
     });
@@ -353,7 +374,12 @@ export class MetadataStore {
   async isReferenced(digest: string): Promise<boolean> {
     const asManifest = await this.db.selectFrom('manifests').select('id').where('digest', '=', digest).limit(1).executeTakeFirst();
     if (asManifest) return true;
-    const asReference = await this.db.selectFrom('manifest_references').select('manifest_id').where('digest', '=', digest).limit(1).executeTakeFirst();
+    const asReference = await this.db
+      .selectFrom('manifest_references')
+      .select('manifest_id')
+      .where('digest', '=', digest)
+      .limit(1)
+      .executeTakeFirst();
     return asReference !== undefined;
   }
 
@@ -410,7 +436,7 @@ export class MetadataStore {
   async deleteIfUnreachable(repository: string, digest: string, cutoff: number): Promise<boolean> {
     const repositoryId = await this.repositoryId(repository);
     if (repositoryId === undefined) return false;
-    const deleted = await this.db.transaction().execute(async (tx) => {
+    const deleted = await this.write(async (tx) => {
       await this.lockRepository(tx, repositoryId);
       const row = await tx
         .selectFrom('manifests')
@@ -484,6 +510,26 @@ export class MetadataStore {
   /** Forgets cached repository ids (after another process may have deleted rows). */
   forget(): void {
     this.repositoryIds.clear();
+  }
+
+  /**
+   * A write transaction. SQLite: BEGIN IMMEDIATE, so a transaction that reads first and writes
+   * later never has to upgrade its lock while another process (a CLI command beside the server)
+   * writes; that upgrade fails at once with SQLITE_BUSY instead of waiting out busy_timeout.
+   */
+  private async write<T>(body: (tx: Db) => Promise<T>): Promise<T> {
+    if (this.postgres) return this.db.transaction().execute(body);
+    return this.db.connection().execute(async (connection) => {
+      await sql`begin immediate`.execute(connection);
+      try {
+        const result = await body(connection);
+        await sql`commit`.execute(connection);
+        return result;
+      } catch (err) {
+        await sql`rollback`.execute(connection).catch(() => {});
+        throw err;
+      }
+    });
   }
 
   private async announceChange(repository: string): Promise<void> {

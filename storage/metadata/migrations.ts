@@ -2,7 +2,7 @@
 // kysely_migration and takes a lock, so two processes starting together apply each once).
 // Append new migrations; never edit one that has shipped. Names sort in the order they run.
 import { Migrator, sql, type Kysely, type Migration } from 'kysely';
-import type { Dialect } from './database.js';
+import type { Dialect } from './schema.js';
 
 /** A name column: byte-wise order in both databases (the spec's lexical order of tags and names). */
 function nameType(dialect: Dialect) {

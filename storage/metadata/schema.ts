@@ -2,6 +2,9 @@
 // schema (storage/metadata/migrations.ts); times are milliseconds since the epoch.
 import type { Generated } from 'kysely';
 
+/** The two databases the schema is written for. */
+export type Dialect = 'sqlite' | 'postgres';
+
 export interface RepositoriesTable {
   id: Generated<number>;
   name: string;

@@ -22,6 +22,10 @@ import { proxyFromConfig } from '../../server/proxy-from-config.js';
 import { Notifier } from '../../notifications/notifier.js';
 import type { StorageDriver } from '../../storage/drivers/driver.js';
 import { RegistryStorage } from '../../storage/registry.js';
+import { MetadataDatabase } from '../../storage/metadata/database.js';
+import { MetadataStore } from '../../storage/metadata/metadata-store.js';
+import { ensureImported } from '../../storage/metadata/import.js';
+import { DATABASE_KINDS, type TestDatabase } from './metadata-databases.js';
 import { writeHtpasswd } from './credentials.js';
 import type { DriverBackend, DriverFactory } from './driver-backend.js';
 import { listen } from './http-server.js';
@@ -96,6 +100,12 @@ export interface TestRegistryOptions {
    * without a token it signed: an upstream in Distribution's token flow.
    */
   requireToken?: TokenGate;
+  /**
+   * The metadata database: an SQLite file in the backend's directory (the default, as production
+   * has one beside its data), a fresh database on the test run's PostgreSQL, or none at all (the
+   * storage-walking listings of a RegistryStorage without one).
+   */
+  database?: 'sqlite' | 'postgres' | 'none';
 }
 
 export interface TestRegistry {
@@ -177,9 +187,12 @@ async function assemble(
   logger: Logger,
   options: TestRegistryOptions,
   spoolDir: string,
+  databaseUrl: string | undefined,
 ): Promise<Assembled> {
-  const storage = new RegistryStorage(driver, { ttlMs: config.stowage.cache.ttlMs, manifestBytes: config.stowage.cache.manifestbytes });
+  const metadata = databaseUrl ? new MetadataStore(await MetadataDatabase.open(databaseUrl, { fsync: false })) : undefined;
+  const storage = new RegistryStorage(driver, { ttlMs: config.stowage.cache.ttlMs, manifestBytes: config.stowage.cache.manifestbytes }, metadata);
   await storage.open();
+  if (metadata) await ensureImported(storage, metadata);
   const auth = await openAuth(authSettingsFrom(config), logger);
   const metrics = new RegistryMetrics();
   const proxy = proxyFromConfig(config, storage, logger, {
@@ -197,6 +210,7 @@ async function assemble(
     async close() {
       notifier.stop();
       await proxy?.close();
+      await storage.close();
     },
   };
 }
@@ -227,12 +241,15 @@ export async function startTestRegistry(factory: DriverFactory, options: TestReg
   let config: RegistryConfig;
   let running: Running;
   let failWith: number | undefined;
+  // One database for the registry's life, across restarts, as storage is.
+  const kind = options.database ?? 'sqlite';
+  const database: TestDatabase | undefined = kind === 'none' ? undefined : await DATABASE_KINDS.find((k) => k.name === kind)!.create();
 
   // One process: the app over a fresh driver, behind a server that records what passes.
   const serve = async (): Promise<Running> => {
     const logger = options.logs ? createLogger('trace', sink) : (options.logger ?? silentLogger());
     const driver = options.wrapDriver ? options.wrapDriver(backend.driver()) : backend.driver();
-    const assembled = await assemble(driver, config, logger, options, paths.spool);
+    const assembled = await assemble(driver, config, logger, options, paths.spool, database?.url);
     const callback = assembled.app.callback();
     const listening = await listen((req, res) => {
       const url = new URL(req.url ?? '/', 'http://registry');
@@ -273,6 +290,7 @@ export async function startTestRegistry(factory: DriverFactory, options: TestReg
     running = await serve();
   } catch (err) {
     await backend.cleanup();
+    await database?.drop();
     throw err;
   }
 
@@ -327,6 +345,7 @@ export async function startTestRegistry(factory: DriverFactory, options: TestReg
         await stop();
       } finally {
         await backend.cleanup();
+        await database?.drop();
       }
     },
   };

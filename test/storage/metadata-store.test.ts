@@ -15,13 +15,21 @@ describe.each(DATABASE_KINDS)('metadata store on $name', (kind) => {
   });
   afterEach(() => drop());
 
-  async function push(repository: string, digest: string, options: { tag?: string; at?: number; children?: string[]; blobs?: string[]; subject?: string } = {}) {
+  async function push(
+    repository: string,
+    digest: string,
+    options: { tag?: string; at?: number; children?: string[]; blobs?: string[]; subject?: string } = {},
+  ) {
     const at = options.at ?? 1000;
     const references = [
       ...(options.blobs ?? []).map((b) => ({ digest: b, kind: 'blob' as const, size: 5 })),
       ...(options.children ?? []).map((c) => ({ digest: c, kind: 'manifest' as const, size: 10 })),
     ];
-    const begun = await store.beginManifest(repository, { digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 10, subject: options.subject, references }, at);
+    const begun = await store.beginManifest(
+      repository,
+      { digest, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 10, subject: options.subject, references },
+      at,
+    );
     expect(await store.commitManifest(repository, begun.id, { tag: options.tag, at })).toBe(true);
     return begun.id;
   }
@@ -39,7 +47,11 @@ describe.each(DATABASE_KINDS)('metadata store on $name', (kind) => {
   });
 
   it('does not list a pending manifest or its tag until the push commits', async () => {
-    const begun = await store.beginManifest('r', { digest: d(1), mediaType: 'm', size: 1, references: [{ digest: d(9), kind: 'blob', size: 1 }] }, 1000);
+    const begun = await store.beginManifest(
+      'r',
+      { digest: d(1), mediaType: 'm', size: 1, references: [{ digest: d(9), kind: 'blob', size: 1 }] },
+      1000,
+    );
     expect(begun.created).toBe(true);
     expect(await store.hasManifest('r', d(1))).toBe(false);
     expect(await store.isReferenced(d(9))).toBe(true);
@@ -58,7 +70,11 @@ describe.each(DATABASE_KINDS)('metadata store on $name', (kind) => {
     expect(await store.deleteIfUnreachable('r', d(3), 5000)).toBe(false);
     await store.deleteTag('r', 'latest');
     expect(await store.deleteIfUnreachable('r', d(3), 500)).toBe(false); // pushed after the cutoff
-    const pending = await store.beginManifest('r', { digest: d(4), mediaType: 'm', size: 1, references: [{ digest: d(2), kind: 'manifest', size: 1 }] }, 1000);
+    const pending = await store.beginManifest(
+      'r',
+      { digest: d(4), mediaType: 'm', size: 1, references: [{ digest: d(2), kind: 'manifest', size: 1 }] },
+      1000,
+    );
     expect(await store.deleteIfUnreachable('r', d(3), 5000)).toBe(false); // the pending index reaches it
     await store.abortManifest(pending.id);
     expect(await store.deleteIfUnreachable('r', d(3), 5000)).toBe(true);
@@ -70,7 +86,11 @@ describe.each(DATABASE_KINDS)('metadata store on $name', (kind) => {
 
   it('answers referrers with their descriptors, filtered by artifact type', async () => {
     await push('r', d(1));
-    const a = await store.beginManifest('r', { digest: d(2), mediaType: 'm', size: 7, subject: d(1), artifactType: 'sig', annotations: { k: 'v' }, references: [] }, 1);
+    const a = await store.beginManifest(
+      'r',
+      { digest: d(2), mediaType: 'm', size: 7, subject: d(1), artifactType: 'sig', annotations: { k: 'v' }, references: [] },
+      1,
+    );
     await store.commitManifest('r', a.id, { at: 1 });
     const b = await store.beginManifest('r', { digest: d(3), mediaType: 'm', size: 8, subject: d(1), artifactType: 'sbom', references: [] }, 1);
     await store.commitManifest('r', b.id, { at: 1 });
