@@ -2,7 +2,9 @@
 // The API and driver-contract suites build everything they use per test (helpers/test-registry.ts)
 // and keep no module state, so their files share module instances within a worker: importing
 // the server, the S3 driver and s3rver once per worker instead of once per file halves their CPU
-// time. Every other suite keeps vitest's default isolation.
+// time. Every other suite keeps vitest's default isolation. One PostgreSQL server serves the whole
+// run (helpers/postgres-global-setup.ts, under a second to start); tests take a database of
+// their own on it with createTestDatabase() (helpers/postgres.ts).
 import { defineConfig } from 'vitest/config';
 
 const SHARED_MODULES = ['test/api/**/*.test.ts', 'test/contract/**/*.test.ts'];
@@ -12,6 +14,7 @@ export default defineConfig({
     environment: 'node',
     testTimeout: 20_000,
     hookTimeout: 20_000,
+    globalSetup: ['test/helpers/postgres-global-setup.ts'],
     projects: [
       { extends: true, test: { name: 'api', include: SHARED_MODULES, isolate: false } },
       { extends: true, test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: SHARED_MODULES } },

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what `npm test` needs beyond node_modules: PostgreSQL from Debian's `postgresql` package.
+# The tests start their own server from its binaries (initdb, pg_ctl under
+# /usr/lib/postgresql/<version>/bin) in a temporary directory; nothing here configures or starts one.
+# Idempotent: when initdb is there it does nothing and needs no network. Installing needs root
+# (CI); without root it says what to install and exits 1.
+set -euo pipefail
+
+# Where test/helpers/postgres-server.ts looks: Debian's directories, else pg_config's bindir.
+have_initdb() {
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && return 0
+  command -v pg_config >/dev/null && [[ -x "$(pg_config --bindir)/initdb" ]]
+}
+
+if have_initdb; then
+  echo "install-test-deps: PostgreSQL present"
+  exit 0
+fi
+
+if ((EUID != 0)); then
+  echo "install-test-deps: PostgreSQL is missing; install Debian's postgresql package as root:" >&2
+  echo "  apt-get update && apt-get install -y --no-install-recommends postgresql" >&2
+  exit 1
+fi
+
+# The package would create and start a system-wide cluster; the tests start their own servers, so
+# keep the service from starting (the usual Debian policy-rc.d mechanism, as install-e2e-deps.sh
+# does), unless the machine already has a policy of its own.
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if [[ ! -e "$policy" ]]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  own_policy=true
+fi
+trap 'if $own_policy; then rm -f "$policy"; fi' EXIT
+
+echo "install-test-deps: installing postgresql"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+echo "install-test-deps: done"
