@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MetadataDatabase } from '../../storage/metadata/database.js';
 import { tempDir } from './temp-dir.js';
+import { createTestDatabase } from './postgres.js';
 
 export interface TestDatabase {
   url: string;
@@ -15,8 +16,6 @@ export interface DatabaseKind {
   create(): Promise<TestDatabase>;
 }
 
-let created = 0;
-
 export const DATABASE_KINDS: DatabaseKind[] = [
   {
     name: 'sqlite',
@@ -27,25 +26,7 @@ export const DATABASE_KINDS: DatabaseKind[] = [
   },
   {
     name: 'postgres',
-    async create() {
-      const admin = process.env.STOWAGE_TEST_PG_URL;
-      if (!admin) throw new Error('no PostgreSQL for the tests');
-      const { default: pg } = await import('pg');
-      const name = `t_${process.pid}_${++created}`;
-      const client = new pg.Client({ connectionString: admin });
-      await client.connect();
-      await client.query(`create database ${name}`);
-      await client.end();
-      return {
-        url: admin.replace(/\/[^/]*$/, `/${name}`),
-        drop: async () => {
-          const c = new pg.Client({ connectionString: admin });
-          await c.connect();
-          await c.query(`drop database if exists ${name} with (force)`);
-          await c.end();
-        },
-      };
-    },
+    create: () => createTestDatabase(),
   },
 ];
 

@@ -103,9 +103,10 @@ export interface TestRegistryOptions {
   /**
    * The metadata database: an SQLite file in the backend's directory (the default, as production
    * has one beside its data), a fresh database on the test run's PostgreSQL, or none at all (the
-   * storage-walking listings of a RegistryStorage without one).
+   * storage-walking listings of a RegistryStorage without one). { url } shares a database the
+   * test made (replicas on one PostgreSQL); the test drops it.
    */
-  database?: 'sqlite' | 'postgres' | 'none';
+  database?: 'sqlite' | 'postgres' | 'none' | { url: string };
 }
 
 export interface TestRegistry {
@@ -243,7 +244,12 @@ export async function startTestRegistry(factory: DriverFactory, options: TestReg
   let failWith: number | undefined;
   // One database for the registry's life, across restarts, as storage is.
   const kind = options.database ?? 'sqlite';
-  const database: TestDatabase | undefined = kind === 'none' ? undefined : await DATABASE_KINDS.find((k) => k.name === kind)!.create();
+  const database: TestDatabase | undefined =
+    kind === 'none'
+      ? undefined
+      : typeof kind === 'object'
+        ? { url: kind.url, drop: async () => {} }
+        : await DATABASE_KINDS.find((k) => k.name === kind)!.create();
 
   // One process: the app over a fresh driver, behind a server that records what passes.
   const serve = async (): Promise<Running> => {
