@@ -28,6 +28,7 @@
 import type { StorageDriver } from './drivers/driver.js';
 import { isNotFound } from './errors.js';
 import { GC_ASIDE_ROOT, asideKey, asidePrefix } from './layout.js';
+import { crashPoint } from './crash-points.js';
 
 /** Pauses for the race tests (test/gc/liveness.test.ts): each runs between the two steps named. */
 export interface LivenessHooks {
@@ -130,6 +131,7 @@ export async function deleteUnlessUsed(
   const aside = asideKey(run, key);
   const lastUse = await driver.setAside(key, aside);
   if (lastUse === undefined) return 'absent';
+  crashPoint('gc-set-aside');
   await options.hooks?.afterSetAside?.(key);
   if (lastUse.getTime() > cutoff || (options.referenced && (await options.referenced()))) {
     await moveBack(driver, key, [run]);
@@ -143,6 +145,7 @@ export async function deleteUnlessUsed(
     throw err;
   }
   await driver.delete(aside);
+  crashPoint('gc-deleted');
   return 'deleted';
 }
 

@@ -24,6 +24,7 @@ import { parseManifest, MAX_MANIFEST_BYTES, MEDIA_TYPES, type Descriptor } from 
 import type { BlobStore } from './blobs.js';
 import type { MetadataStore, Page, PageRequest } from './metadata/metadata-store.js';
 import { manifestFacts } from './metadata/facts.js';
+import { crashPoint } from './crash-points.js';
 
 /** Something a stored manifest needs in storage, and how to put it back if we hold its bytes. */
 interface Dependency {
@@ -152,6 +153,7 @@ export class ManifestStore {
     }
     this.cache.manifests.set(RegistryCache.contentKey(name, digest), { digest, mediaType: manifest.mediaType, bytes: ownedBytes(bytes) });
     this.cache.invalidateCatalog();
+    crashPoint('manifest-stored');
     // The database's reference (storage/metadata/metadata-store.ts): the row is written pending
     // before anything is retained, so a collection deciding meanwhile sees it; it is listed only
     // once the push has retained everything (commit below).
@@ -163,6 +165,7 @@ export class ManifestStore {
           options.actor,
         )
       : undefined;
+    crashPoint('manifest-recorded');
     const abandon = async () => {
       if (recorded?.created) await this.metadata!.abortManifest(recorded.id);
     };
@@ -188,6 +191,7 @@ export class ManifestStore {
       this.cache.manifests.delete(RegistryCache.contentKey(name, digest));
       throw collectedMeanwhile(gone);
     }
+    crashPoint('manifest-retained');
     if (!byDigest) {
       try {
         await this.writeTag(name, reference, digest, dependencies);
@@ -196,9 +200,11 @@ export class ManifestStore {
         throw err;
       }
     }
+    crashPoint('manifest-tagged');
     if (recorded && !(await this.metadata!.commitManifest(name, recorded.id, { tag: byDigest ? undefined : reference, at: Date.now() }))) {
       throw collectedMeanwhile([digest]);
     }
+    crashPoint('manifest-committed');
     return { digest, subject: manifest.subject?.digest };
   }
 

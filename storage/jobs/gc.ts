@@ -26,6 +26,7 @@ import { isNotFound } from '../errors.js';
 import { parseManifest } from '../manifest-format.js';
 import { deleteUnlessUsed, dropAside, type LivenessHooks } from '../liveness.js';
 import { GcLease, recoverAbandonedRuns } from './gc-lease.js';
+import { crashPoint } from '../crash-points.js';
 import {
   blobDataKey,
   blobListingPrefix,
@@ -187,6 +188,7 @@ async function collect(storage: RegistryStorage, lease: GcLease, options: GcOpti
     }
   }
   const metadata = storage.metadata;
+  crashPoint('gc-marked');
   await options.hooks?.afterMark?.();
 
   // Sweep manifests no tag reaches (deleteUntagged only: otherwise every revision is a root).
@@ -198,6 +200,7 @@ async function collect(storage: RegistryStorage, lease: GcLease, options: GcOpti
         marked.add(revision.digest);
         continue;
       }
+      crashPoint('gc-manifest-row-deleted');
     }
     const outcome = await deleteUnlessUsed(driver, lease.id, manifestRevisionKey(revision.name, revision.digest), cutoff, {
       dryRun,

@@ -88,6 +88,68 @@ describe.each(DRIVERS)('garbage collection on $name', (factory) => {
     expect((await reg.request.get(`/v2/multi/manifests/${untagged.manifest.digest}`)).status).toBe(404);
   });
 
+  /** A push that has recorded its manifest (pending, before it retains) and written nothing else a storage walk would find. */
+  function beginPush(reg: ReturnType<typeof registry>, layer: { digest: string; size: number }) {
+    return reg.storage.metadata!.beginManifest(
+      'team/pending',
+      {
+        digest: `sha256:${'ab'.repeat(32)}`,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        size: 10,
+        references: [{ digest: layer.digest, kind: 'blob', size: layer.size }],
+      },
+      Date.now(),
+    );
+  }
+
+  it('marks what a pending push recorded in the database, and frees it once the push is abandoned', async () => {
+    const reg = registry();
+    const layer = randomBlob(2048, 41);
+    await pushBlob(reg, 'team/pending', layer);
+    const begun = await beginPush(reg, layer);
+    await outlastClockMargin(reg.storage.driver);
+    const kept = await collectGarbage(reg.storage, { gracePeriodMs: 0, deleteUntagged: true });
+    // Marked: never even set aside.
+    expect([kept.blobsDeleted, kept.keptInUse]).toEqual([[], 0]);
+    expect((await reg.request.head(`/v2/team/pending/blobs/${layer.digest}`)).status).toBe(200);
+
+    await reg.storage.metadata!.abortManifest(begun.id);
+    const freed = await collectGarbage(reg.storage, { gracePeriodMs: 0, deleteUntagged: true });
+    expect(freed.blobsDeleted).toEqual([layer.digest]);
+  });
+
+  it('keeps a blob a push records in the database after the mark, while the blob is set aside', async () => {
+    const reg = registry();
+    const layer = randomBlob(2048, 44);
+    await pushBlob(reg, 'team/pending', layer);
+    await outlastClockMargin(reg.storage.driver);
+    let recorded = false;
+    const report = await collectGarbage(reg.storage, {
+      gracePeriodMs: 0,
+      hooks: {
+        async afterSetAside(key) {
+          if (!key.includes(layer.digest.slice('sha256:'.length)) || recorded) return;
+          recorded = true;
+          await beginPush(reg, layer);
+        },
+      },
+    });
+    expect(recorded).toBe(true);
+    expect([report.blobsDeleted, report.keptInUse]).toEqual([[], 1]);
+    expect((await reg.request.head(`/v2/team/pending/blobs/${layer.digest}`)).status).toBe(200);
+  });
+
+  it('deletes an untagged manifest from the database listings with its storage (deleteUntagged)', async () => {
+    const reg = registry();
+    const image = await pushImage(reg, 'team/listed', 'v1', { seed: 42 });
+    await pushImage(reg, 'team/listed', 'v2', { seed: 43 });
+    expect((await reg.request.delete('/v2/team/listed/manifests/v1')).status).toBe(202);
+    await outlastClockMargin(reg.storage.driver);
+    await collectGarbage(reg.storage, { gracePeriodMs: 0, deleteUntagged: true });
+    expect(await reg.storage.metadata!.hasManifestRow('team/listed', image.manifest.digest)).toBe(false);
+    expect((await reg.request.get('/v2/team/listed/tags/list')).body).toEqual({ name: 'team/listed', tags: ['v2'] });
+  });
+
   it('loses nothing of the pushes that run while it collects', async () => {
     const reg = registry();
     const pushes = Array.from({ length: 6 }, (_, i) => pushImage(reg, `busy/app${i % 2}`, `t${i}`, { seed: 20 + i }));

@@ -5,7 +5,7 @@
 // It records what each 201 promised; verify() pulls all of it back and re-hashes it.
 import type supertest from 'supertest';
 import { asBytes, sendBytes } from './registry-client.js';
-import { blobOf, digestOf, ociIndex, ociManifest, randomBlob, type Blob, type Manifest } from './content.js';
+import { ACCEPT_ALL, blobOf, digestOf, ociIndex, ociManifest, randomBlob, type Blob, type Manifest } from './content.js';
 
 type Agent = ReturnType<typeof supertest>;
 
@@ -199,4 +199,53 @@ export async function verify(request: Agent, expected: Expected): Promise<string
     for (const blob of blobs) await pulled(`/v2/${name}/blobs/${blob.digest}`, blob.digest, `${name} blob ${blob.digest}`);
   }
   return problems;
+}
+
+/**
+ * Everything the registry lists must be servable: every repository of _catalog, every tag of
+ * its tags list, the manifest under it, its index children and every blob they name (HEAD). A
+ * listed manifest whose blobs are missing is what a crash or a collection must never leave.
+ */
+export async function verifyListed(request: Agent): Promise<{ problems: string[]; tags: number }> {
+  const problems: string[] = [];
+  let tags = 0;
+  const pages = async (path: string, key: string): Promise<string[]> => {
+    const all: string[] = [];
+    let last: string | undefined;
+    for (;;) {
+      const res = await request.get(path).query({ n: 500, ...(last === undefined ? {} : { last }) });
+      if (res.status !== 200) {
+        problems.push(`${path}: ${res.status}`);
+        return all;
+      }
+      const items = (res.body as Record<string, string[] | null>)[key] ?? [];
+      all.push(...items);
+      if (!res.headers.link || items.length === 0) return all;
+      last = items[items.length - 1];
+    }
+  };
+  const checkManifest = async (name: string, reference: string, depth: number): Promise<void> => {
+    const res = await asBytes(request.get(`/v2/${name}/manifests/${reference}`).set('Accept', ACCEPT_ALL));
+    if (res.status !== 200) {
+      problems.push(`listed ${name}:${reference}: ${res.status}`);
+      return;
+    }
+    const doc = JSON.parse((res.body as Buffer).toString('utf8')) as {
+      config?: { digest: string };
+      layers?: { digest: string }[];
+      manifests?: { digest: string }[];
+    };
+    for (const blob of [...(doc.config ? [doc.config] : []), ...(doc.layers ?? [])]) {
+      const head = await request.head(`/v2/${name}/blobs/${blob.digest}`);
+      if (head.status !== 200) problems.push(`listed ${name}:${reference} names blob ${blob.digest}: ${head.status}`);
+    }
+    if (depth < 2) for (const child of doc.manifests ?? []) await checkManifest(name, child.digest, depth + 1);
+  };
+  for (const name of await pages('/v2/_catalog', 'repositories')) {
+    for (const tag of await pages(`/v2/${name}/tags/list`, 'tags')) {
+      tags++;
+      await checkManifest(name, tag, 0);
+    }
+  }
+  return { problems, tags };
 }

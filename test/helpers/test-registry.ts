@@ -127,6 +127,8 @@ export interface TestRegistry {
   url: string;
   /** 127.0.0.1:<port> */
   host: string;
+  /** The metadata database's URL (undefined with database: 'none'): for a second process on it. */
+  databaseUrl?: string;
   /** Answers the server sent (across restarts) since the last check. */
   answers: RecordedAnswer[];
   /** Every request that arrived (across restarts), in order. */
@@ -324,6 +326,7 @@ export async function startTestRegistry(factory: DriverFactory, options: TestReg
     },
     config,
     backend,
+    databaseUrl: database?.url,
     root: backend.root,
     paths,
     port: 0,
