@@ -1,5 +1,8 @@
 // The metadata store's contract, run on every database kind (SQLite and PostgreSQL).
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { MetadataDatabase } from '../../storage/metadata/database.js';
+import { latestMigration } from '../../storage/metadata/migrations.js';
 import { MetadataStore } from '../../storage/metadata/metadata-store.js';
 import { DATABASE_KINDS, openTestDatabase } from '../helpers/metadata-databases.js';
 
@@ -124,5 +127,18 @@ describe.each(DATABASE_KINDS)('metadata store on $name', (kind) => {
     expect((await store.listTags('r'))!.items).toEqual([]);
     expect(await store.hasManifest('r', d(1))).toBe(false);
     expect(await store.hasManifest('r', d(2))).toBe(true);
+  });
+
+  it('applies its migrations once, and refuses a database a newer version migrated', async () => {
+    const url = (store.database.location.dialect === 'sqlite' ? 'sqlite:' : '') + store.database.location.target;
+    const again = await MetadataDatabase.open(url);
+    const applied = await sql<{ name: string }>`select name from kysely_migration order by name`.execute(again.db);
+    const names = applied.rows.map((r) => r.name);
+    expect(names[0]).toBe('0001-initial');
+    expect(names.at(-1)).toBe(latestMigration(store.database.dialect));
+    expect(new Set(names).size).toBe(names.length);
+    await sql`insert into kysely_migration (name, timestamp) values ('9999-from-the-future', '2030-01-01T00:00:00Z')`.execute(again.db);
+    await again.close();
+    await expect(MetadataDatabase.open(url)).rejects.toThrow(/9999-from-the-future|migration/);
   });
 });
