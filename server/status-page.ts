@@ -8,7 +8,8 @@ export interface RegistryStatus {
   deleteEnabled: boolean;
   readOnly: boolean;
   upstreams: Array<{ prefix: string; remoteurl: string }>;
-  repositories: Array<{ name: string; tags: string[] }>;
+  /** The first page of repositories, each with its first tags and how many it has. */
+  repositories: Array<{ name: string; tags: string[]; tagCount: number }>;
   repositoryCount: number;
 }
 
@@ -50,7 +51,7 @@ export function renderStatusPage(status: RegistryStatus, host: string): string {
             .slice(0, 12)
             .map((t) => `<span class="tag">${h(t)}</span>`)
             .join('');
-          const more = r.tags.length > 12 ? ` <span class="muted">+${r.tags.length - 12} more</span>` : '';
+          const more = r.tagCount > 12 ? ` <span class="muted">+${r.tagCount - 12} more</span>` : '';
           return `<tr><td><code>${h(r.name)}</code></td><td>${tags || '<span class="muted">untagged</span>'}${more}</td></tr>`;
         })
         .join(

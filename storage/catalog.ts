@@ -16,6 +16,12 @@ export class Catalog {
     private readonly metadata?: MetadataStore,
   ) {}
 
+  /** How many repositories there are. */
+  async count(): Promise<number> {
+    if (this.metadata) return this.metadata.countRepositories();
+    return (await this.repositories()).length;
+  }
+
   /** One page of repository names in lexical order. */
   async page(page: PageRequest): Promise<Page<string>> {
     if (this.metadata) return this.metadata.listRepositories(page);

@@ -398,6 +398,12 @@ export class ManifestStore {
     return entries.filter((_, i) => resolves[i]).sort(compareLexically);
   }
 
+  /** How many tags a repository has. */
+  async tagCount(name: string): Promise<number> {
+    if (this.metadata) return this.metadata.countTags(name);
+    return (await this.listTags(name)).length;
+  }
+
   /**
    * One page of a repository's tags; undefined when the repository is unknown. From the database
    * at the page's cost; without one, a page of the whole (cached) listing.

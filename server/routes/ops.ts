@@ -3,6 +3,7 @@
 // OPS_ROUTES lists everything that router serves, for openapi.yaml's test.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { visiblePage } from '../pagination.js';
 import type { RegistryStorage } from '../../storage/registry.js';
 import type { RegistryConfig } from '../config.js';
 import type { RegistryMetrics } from '../metrics.js';
@@ -28,6 +29,8 @@ export const OPS_ROUTES = [
 ] as const;
 
 const PAGE_REPOSITORIES = 200;
+/** Tags listed per repository (the count says how many there are). */
+const TAGS_SHOWN = 100;
 
 export interface OpsDependencies {
   config: RegistryConfig;
@@ -45,10 +48,19 @@ export function upstreamsOf(config: RegistryConfig): Array<{ prefix: string; rem
 }
 
 async function statusOf({ config, storage }: OpsDependencies, caller?: Grant): Promise<RegistryStatus> {
-  const all = await storage.catalog.repositories();
-  const names = caller ? all.filter((name) => caller.canPull(name)) : all;
-  const shown = names.slice(0, PAGE_REPOSITORIES);
-  const repositories = await Promise.all(shown.map(async (name) => ({ name, tags: await storage.manifests.listTags(name) })));
+  // A page of names and of each one's tags: the cost follows the page, not the registry.
+  const canPull = caller ? (name: string) => caller.canPull(name) : undefined;
+  const { entries: shown } = await visiblePage((page) => storage.catalog.page(page), { n: PAGE_REPOSITORIES }, canPull);
+  const repositoryCount = canPull
+    ? (await visiblePage((page) => storage.catalog.page(page), {}, canPull)).entries.length
+    : await storage.catalog.count();
+  const repositories = await Promise.all(
+    shown.map(async (name) => ({
+      name,
+      tags: (await storage.manifests.tagsPage(name, { n: TAGS_SHOWN }))?.items ?? [],
+      tagCount: await storage.manifests.tagCount(name),
+    })),
+  );
   const options = routeOptions(config);
   return {
     name: PACKAGE.name,
@@ -58,7 +70,7 @@ async function statusOf({ config, storage }: OpsDependencies, caller?: Grant): P
     readOnly: options.readOnly,
     upstreams: upstreamsOf(config),
     repositories,
-    repositoryCount: names.length,
+    repositoryCount,
   };
 }
 

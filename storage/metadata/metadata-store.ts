@@ -143,6 +143,25 @@ export class MetadataStore {
     );
   }
 
+  async countRepositories(): Promise<number> {
+    const row = await this.db
+      .selectFrom('repositories')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async countTags(repository: string): Promise<number> {
+    const repositoryId = await this.repositoryId(repository);
+    if (repositoryId === undefined) return 0;
+    const row = await this.db
+      .selectFrom('tags')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('repository_id', '=', repositoryId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
   // ---- manifests and tags -------------------------------------------------------------------
 
   /**

@@ -26,6 +26,9 @@ const started: ChildProcess[] = [];
 beforeAll(async () => {
   dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'stowage-process-'));
   bundlePath = path.join(dir, 'dist/stowage.mjs');
+  // As in a checkout or the container, node_modules sits beside dist/: the bundle loads the
+  // native SQLite addon (and pg) from there at run time.
+  await fsp.symlink(path.join(REPO, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   await (bundle as (o: { entryPoints: string[]; outfile: string }) => Promise<unknown>)({
     entryPoints: [path.join(REPO, 'server/cli.ts')],
     outfile: bundlePath,
