@@ -145,10 +145,14 @@ async function collect(storage: RegistryStorage, lease: GcLease, options: GcOpti
       for (const hex of await driver.list(`${prefix}/${algorithm}`)) revisions.add(`${algorithm}:${hex}`);
     }
     const roots = new Set<string>();
-    for (const tag of await driver.list(tagsPrefix(name))) {
-      if (!isValidTag(tag)) continue;
-      const digest = await readText(driver, tagCurrentLinkKey(name, tag));
-      if (digest) roots.add(digest);
+    // Tags only matter to deleteUntagged: otherwise every revision is a root anyway (and a
+    // repository with 100,000 tags costs 100,000 reads).
+    if (options.deleteUntagged) {
+      for (const tag of await driver.list(tagsPrefix(name))) {
+        if (!isValidTag(tag)) continue;
+        const digest = await readText(driver, tagCurrentLinkKey(name, tag));
+        if (digest) roots.add(digest);
+      }
     }
     for (const digest of revisions) {
       // A revision whose link is not there yet is being written: as recent as it gets.
