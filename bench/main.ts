@@ -40,6 +40,7 @@ import { smallBlobWorkload } from './workloads/small-blobs.js';
 import { soakRun } from './workloads/soak.js';
 import { FSYNC_COLUMN, fsyncSection, NO_FSYNC } from './workloads/fsync.js';
 import { startupWorkload } from './workloads/startup.js';
+import { scaleRun } from './workloads/scale.js';
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
@@ -202,7 +203,7 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
     .map((w) => (options.fsyncCost && FSYNC_COLUMN.includes(w.id) ? { ...w, targets: [...(w.targets ?? ['stowage', 'reference']), NO_FSYNC] } : w));
   const wanted = (id: string) => isWanted(options, id);
   log(
-    `workloads: ceilings, startup, ${workloads.map((w) => w.id).join(', ')}, s3rver-alone${options.soakSeconds ? ', soak' : ''}${options.clients ? ', clients' : ''}`,
+    `workloads: ceilings, startup, ${workloads.map((w) => w.id).join(', ')}, s3rver-alone${options.soakSeconds ? ', soak' : ''}${options.clients ? ', clients' : ''}, scale`,
   );
   log(`work directory ${workDir}; load average ${loadAtStart}`);
 
@@ -264,6 +265,8 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
     if (clients) sections.push(await clientsRun(ctx, [stowage.target, reference.target], options.clients!, options.clientSeconds));
     await stopAll();
   }
+  // Its own registries, after the others have stopped.
+  if (wanted('scale')) sections.push(await scaleRun(ctx));
 
   // Start-up closes the table; the ceilings have their own.
   const ordered = [...results.filter((r) => r.id !== 'startup'), ...results.filter((r) => r.id === 'startup')];

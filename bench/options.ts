@@ -4,6 +4,19 @@ import { resolve } from 'node:path';
 import { MiB, KiB } from './content.js';
 import { STOWAGE_ENTRY } from './servers.js';
 import type { WrkLoad } from './wrk.js';
+import type { ScaleShape } from './workloads/scale-registry.js';
+
+/** The scale workload (issue 14): the registry sizes, the page asked for, the loads. */
+export interface ScaleOptions {
+  large: ScaleShape;
+  /** The size each listing's p99 is compared with (target: large within 2x of it). */
+  small: ScaleShape;
+  page: number;
+  /** Keep-alive connections of the timed requests. */
+  connections: number;
+  /** Requests at once while filling a registry. */
+  createConcurrency: number;
+}
 
 export interface Options {
   quick: boolean;
@@ -38,6 +51,9 @@ export interface Options {
   stowageCli: string;
   /** A git revision to export, build and run instead of the working tree. */
   stowageRev?: string;
+  scale: ScaleOptions;
+  /** Add the scale workload's "stowage on S3 + PostgreSQL" column. */
+  scalePg: boolean;
   argv: string[];
 }
 
@@ -58,7 +74,12 @@ const USAGE = `usage: npm run bench -- [options]
                        and add a section comparing the two (needs a build that has the setting)
   --stowage-cli FILE   run this build of stowage instead of dist/stowage.mjs
   --stowage-rev REV    export the git revision REV (e.g. HEAD), build it in the work directory
-                       and run that: measures committed code while the tree is being edited`;
+                       and run that: measures committed code while the tree is being edited
+  --scale-size R,T,B   the scale workload's large registry: R repositories, T tags, B of them in
+                       one repository (default 20000,500000,100000; quick 1000,20000,5000)
+  --scale-concurrency N  requests at once while filling the scale registries (default 64)
+  --scale-pg           add the scale workload's column for stowage on S3 (s3rver) + PostgreSQL
+                       (skipped with a note when the build refuses stowage.database.url)`;
 
 export function parseOptions(argv: string[]): Options {
   const quick = argv.includes('--quick');
@@ -83,6 +104,14 @@ export function parseOptions(argv: string[]): Options {
     keep: false,
     fsyncCost: false,
     stowageCli: STOWAGE_ENTRY,
+    scale: {
+      large: quick ? { repositories: 1000, tags: 20_000, bigTags: 5000 } : { repositories: 20_000, tags: 500_000, bigTags: 100_000 },
+      small: { repositories: 100, tags: 1000, bigTags: 500 },
+      page: 100,
+      connections: 16,
+      createConcurrency: 64,
+    },
+    scalePg: false,
     argv,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -110,7 +139,13 @@ export function parseOptions(argv: string[]): Options {
     else if (arg === '--fsync-cost') options.fsyncCost = true;
     else if (arg === '--stowage-cli') options.stowageCli = resolve(value());
     else if (arg === '--stowage-rev') options.stowageRev = value();
-    else if (arg === '--help' || arg === '-h') throw new Error(USAGE);
+    else if (arg === '--scale-pg') options.scalePg = true;
+    else if (arg === '--scale-concurrency') options.scale.createConcurrency = count(value());
+    else if (arg === '--scale-size') {
+      const [repositories, tags, bigTags] = value().split(',').map(count);
+      if (bigTags === undefined) throw new Error(`--scale-size: expected REPOSITORIES,TAGS,BIGTAGS`);
+      options.scale.large = { repositories, tags, bigTags };
+    } else if (arg === '--help' || arg === '-h') throw new Error(USAGE);
     else throw new Error(`unknown option ${arg}\n${USAGE}`);
   }
   return options;

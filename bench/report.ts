@@ -248,7 +248,7 @@ export function renderReport(
     resultsTable(results, ceilings),
     '',
   );
-  out.push('## Targets (issues 3 and 4)', '', '| target | measured | verdict |', '|---|---|---|');
+  out.push('## Targets', '', '| target | measured | verdict |', '|---|---|---|');
   for (const t of targets) out.push(`| ${t.target} | ${t.measured} | ${t.verdict} |`);
   out.push('');
   for (const section of sections) out.push(`## ${section.title}`, '', section.markdown, '');

@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { keepAliveAgent, type Target } from './client.js';
 import { sleep } from './pool.js';
+import { peakRssBytes as peakRssOf } from './rss.js';
 
 /** The repository root (this file runs as dist/bench/servers.js). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,6 +29,7 @@ export const LABELS: Record<string, string> = {
   'stowage-s3': 'stowage on S3 (s3rver)',
   'stowage-nofsync': 'stowage with fsync off',
   'node-http': 'bare Node http (ceiling)',
+  'stowage-s3-pg': 'stowage on S3 (s3rver) + PostgreSQL',
 };
 
 /** Every child started here and not yet stopped, so that an interrupted run can stop them all. */
@@ -44,7 +46,21 @@ export interface LaunchedServer {
   target: Target;
   /** Milliseconds from spawn to the first 200 answer to GET /v2/. */
   readyMs: number;
+  /** The config the server runs with (registries only), for its offline commands (gc). */
+  configFile?: string;
   stop(): Promise<void>;
+}
+
+/** The server exited before answering: `code` 2 is stowage refusing its config. */
+export class ExitedEarly extends Error {
+  override name = 'ExitedEarly';
+  constructor(
+    message: string,
+    readonly code: number | null,
+    readonly logFile: string,
+  ) {
+    super(message);
+  }
 }
 
 export async function freePort(): Promise<number> {
@@ -77,7 +93,9 @@ function registryConfig(kind: RegistryKind, port: number, dataDir: string, setup
     delete: { enabled: true },
     maintenance: { uploadpurging: { enabled: false } },
   };
-  if (kind === 'stowage') return JSON.stringify({ ...common, storage }, null, 2);
+  if (kind === 'stowage')
+    return JSON.stringify({ ...common, storage, ...(setup.database ? { stowage: { database: { url: setup.database } } } : {}) }, null, 2);
+  if (setup.database) throw new Error('the reference has no metadata database');
   if (setup.s3) throw new Error("the reference's S3 driver does not work against s3rver (it needs ListMultipartUploads)");
   return JSON.stringify({ version: 0.1, ...common, storage: { ...storage, cache: { blobdescriptor: 'inmemory' } } }, null, 2);
 }
@@ -110,12 +128,20 @@ export interface RegistrySetup {
   fsync?: boolean;
   /** The storage server's process (s3rver), for CPU accounting. */
   storagePid?: number;
+  /** stowage.database.url (`sqlite:PATH` or `postgres://...`); builds before the database refuse it. */
+  database?: string;
 }
 
-function spawnLogged(command: string, args: string[], logFile: string): ChildProcess {
+/** Spawns a tracked child with a clean environment, its output appended to `logFile`. */
+export function spawnLogged(
+  command: string,
+  args: string[],
+  logFile: string,
+  options: { uid?: number; gid?: number; cwd?: string } = {},
+): ChildProcess {
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn(command, args, { stdio: ['ignore', fd, fd], env: cleanEnvironment() });
+    const child = spawn(command, args, { stdio: ['ignore', fd, fd], env: cleanEnvironment(), ...options });
     children.add(child);
     child.once('exit', () => children.delete(child));
     return child;
@@ -129,7 +155,7 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((ok) => child.once('exit', () => ok()));
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
   const done = await Promise.race([exited(child).then(() => true), sleep(10_000).then(() => false)]);
@@ -155,7 +181,7 @@ async function waitForOk(child: ChildProcess, port: number, path: string, logFil
   const deadline = performance.now() + limitMs;
   while (performance.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null)
-      throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before answering; see ${logFile}`);
+      throw new ExitedEarly(`server exited (${child.exitCode ?? child.signalCode}) before answering; see ${logFile}`, child.exitCode, logFile);
     if ((await probe(port, path)) === 200) return;
     await sleep(2);
   }
@@ -195,11 +221,62 @@ export async function launchRegistry(kind: RegistryKind, workDir: string, id: st
       storagePid: setup.storagePid,
     },
     readyMs,
+    configFile,
     stop: async () => {
       agent.destroy();
       await stopChild(child);
     },
   };
+}
+
+export interface CommandRun {
+  code: number | null;
+  ms: number;
+  /** The last 64 KiB of standard output (the reference's garbage-collect prints a line per blob). */
+  stdout: string;
+  /** The process's peak RSS (VmHWM), as last read before it exited (polled every 10 ms). */
+  peakRssBytes: number;
+}
+
+/** Runs a command to its end (killed past `limitMs`), standard error appended to `logFile`. */
+export async function runCommand(command: string, args: string[], logFile: string, limitMs: number): Promise<CommandRun> {
+  const fd = openSync(logFile, 'a');
+  const started = performance.now();
+  let child: ChildProcess;
+  try {
+    child = spawn(command, args, { stdio: ['ignore', 'pipe', fd], env: cleanEnvironment() });
+  } finally {
+    closeSync(fd);
+  }
+  children.add(child);
+  // The kernel's high-water mark, polled: its last reading before the exit is the peak (a short
+  // command can end between two samples of the current RSS).
+  let peakRssBytes = 0;
+  const pollPeak = () => {
+    try {
+      peakRssBytes = Math.max(peakRssBytes, peakRssOf(child.pid ?? 0));
+    } catch {
+      // exited
+    }
+  };
+  pollPeak();
+  const poller = setInterval(pollPeak, 10);
+  let stdout = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    stdout = (stdout + chunk.toString('utf8')).slice(-64 * 1024);
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), limitMs);
+  const code = await new Promise<number | null>((ok, fail) => {
+    child.once('error', fail);
+    child.once('close', (exitCode) => ok(exitCode));
+  }).finally(() => {
+    clearTimeout(killer);
+    clearInterval(poller);
+    children.delete(child);
+  });
+  const ms = performance.now() - started;
+  if (ms >= limitMs) throw new Error(`${command} ${args.join(' ')} killed after ${Math.round(limitMs / 1000)} s`);
+  return { code, ms, stdout, peakRssBytes };
 }
 
 /**
@@ -260,8 +337,8 @@ export const S3RVER_BUCKET = 'stowage';
 /** s3rver's built-in account. */
 export const S3RVER_KEY = 'S3RVER';
 
-export async function launchS3rver(workDir: string): Promise<LaunchedS3rver> {
-  const dir = join(workDir, 's3rver');
+export async function launchS3rver(workDir: string, id = 's3rver'): Promise<LaunchedS3rver> {
+  const dir = join(workDir, id);
   mkdirSync(join(dir, 'data'), { recursive: true });
   const port = await freePort();
   const logFile = join(dir, 'server.log');
