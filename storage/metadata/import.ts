@@ -1,5 +1,5 @@
 // Fills the metadata database from what storage holds: on the first start over a data directory
-// (or bucket) an earlier stowage wrote, and from `stowage reindex`. Each manifest goes in as a
+// (or bucket) an earlier stowage or a registry:2 wrote, and from `stowage reindex`. Each manifest goes in as a
 // push does: recorded pending, its dependencies retained (storage/liveness.ts), then ready; one
 // whose blobs are missing stays out, so an import never lists a manifest it cannot serve.
 import type { RegistryStorage } from '../registry.js';
@@ -7,6 +7,7 @@ import { RegistryError } from '../../errors/registry-error.js';
 import { retainAll } from '../liveness.js';
 import { blobDataKey, manifestRevisionKey, tagCurrentLinkKey } from '../layout.js';
 import { parseManifest } from '../manifest-format.js';
+import { mediaTypeOfBytes } from '../revision-link.js';
 import { manifestFacts } from './facts.js';
 import type { MetadataStore } from './metadata-store.js';
 
@@ -96,7 +97,8 @@ export async function importManifest(
   }
   let parsed;
   try {
-    parsed = parseManifest(bytes, revision.mediaType);
+    // A bare-digest link (registry:2's) names no media type: the bytes do, as Distribution reads them.
+    parsed = parseManifest(bytes, revision.mediaType ?? mediaTypeOfBytes(bytes));
   } catch (err) {
     if (err instanceof RegistryError) return `not a manifest stowage serves (${err.message})`;
     throw err;
