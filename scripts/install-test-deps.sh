@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs what `npm test` needs beyond node_modules: PostgreSQL from Debian's `postgresql` package.
-# The tests start their own server from its binaries (initdb, pg_ctl under
-# /usr/lib/postgresql/<version>/bin) in a temporary directory; nothing here configures or starts one.
-# Idempotent: when initdb is there it does nothing and needs no network. Installing needs root
+# Installs what `npm test` needs beyond node_modules: PostgreSQL from Debian's `postgresql` package,
+# and CNCF Distribution 2.8.2 from Debian's `docker-registry` (what `registry:2` runs: the import
+# tests read a directory it writes, test/storage/registry2-import.test.ts). The tests start their
+# own servers from these binaries (initdb, pg_ctl under /usr/lib/postgresql/<version>/bin;
+# /usr/bin/docker-registry) in temporary directories; nothing here configures or starts one.
+# Idempotent: when both are there it does nothing and needs no network. Installing needs root
 # (CI); without root it says what to install and exits 1.
 set -euo pipefail
 
@@ -12,19 +14,23 @@ have_initdb() {
   command -v pg_config >/dev/null && [[ -x "$(pg_config --bindir)/initdb" ]]
 }
 
-if have_initdb; then
-  echo "install-test-deps: PostgreSQL present"
+missing=()
+have_initdb || missing+=(postgresql)
+[[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
+
+if ((${#missing[@]} == 0)); then
+  echo "install-test-deps: PostgreSQL and docker-registry present"
   exit 0
 fi
 
 if ((EUID != 0)); then
-  echo "install-test-deps: PostgreSQL is missing; install Debian's postgresql package as root:" >&2
-  echo "  apt-get update && apt-get install -y --no-install-recommends postgresql" >&2
+  echo "install-test-deps: missing ${missing[*]}; install Debian's packages as root:" >&2
+  echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
   exit 1
 fi
 
-# The package would create and start a system-wide cluster; the tests start their own servers, so
-# keep the service from starting (the usual Debian policy-rc.d mechanism, as install-e2e-deps.sh
+# The packages would create and start a system-wide cluster and registry; the tests start their
+# own servers, so keep the services from starting (the usual Debian policy-rc.d mechanism, as install-e2e-deps.sh
 # does), unless the machine already has a policy of its own.
 policy=/usr/sbin/policy-rc.d
 own_policy=false
@@ -35,8 +41,8 @@ if [[ ! -e "$policy" ]]; then
 fi
 trap 'if $own_policy; then rm -f "$policy"; fi' EXIT
 
-echo "install-test-deps: installing postgresql"
+echo "install-test-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
 echo "install-test-deps: done"

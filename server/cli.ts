@@ -11,6 +11,8 @@ import { GcBusyError, collectGarbage } from '../storage/jobs/gc.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { diskUsageCommand, listCommand, retagCommand, tagsCommand } from './commands/images.js';
 import { scrubCommand } from './commands/scrub.js';
+import { reindexCommand } from './commands/reindex.js';
+import type { OpenOptions } from '../storage/open.js';
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -28,11 +30,17 @@ function loadConfigOrExit(file?: string): LoadedConfig {
   }
 }
 
-/** Runs a storage command with the configured storage; registry errors print as one line. */
-function withStorage<A extends unknown[]>(run: (storage: Awaited<ReturnType<typeof openStorage>>, ...args: A) => Promise<void>) {
+/**
+ * Runs a storage command with the configured storage, closed after it (the database's writes are
+ * then on disk); registry errors print as one line.
+ */
+function withStorage<A extends unknown[]>(
+  run: (storage: Awaited<ReturnType<typeof openStorage>>, ...args: A) => Promise<void>,
+  open: OpenOptions = {},
+) {
   return async (...args: A): Promise<void> => {
     const options = args[args.length - 2] as { config?: string };
-    const storage = await openStorage(loadConfigOrExit(options.config).config);
+    const storage = await openStorage(loadConfigOrExit(options.config).config, open);
     try {
       await run(storage, ...args);
     } catch (err) {
@@ -41,6 +49,8 @@ function withStorage<A extends unknown[]>(run: (storage: Awaited<ReturnType<type
         process.exit(1);
       }
       throw err;
+    } finally {
+      await storage.close();
     }
   };
 }
@@ -139,6 +149,24 @@ program
     withStorage(async (storage, options: { json?: boolean }) => {
       process.exitCode = await scrubCommand(storage, !!options.json, print);
     }),
+  );
+
+program
+  .command('reindex')
+  .description('rebuild the metadata database from storage (a stowage or registry:2 tree); with --verify, only compare them')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--verify', 'change nothing: print every difference between the database and storage, one per line; exit 1 if there is any')
+  .option('--json', 'print JSON (with --verify: one object per difference)')
+  .action(
+    withStorage(
+      async (storage, options: { config?: string; verify?: boolean; json?: boolean }) => {
+        const { config } = loadConfigOrExit(options.config);
+        const note = (line: string) => process.stderr.write(`${line}\n`);
+        process.exitCode = await reindexCommand(storage, config, { verify: !!options.verify, json: !!options.json, note }, print);
+      },
+      // Reindex imports itself, and --verify must find the database as it is.
+      { importExisting: false },
+    ),
   );
 
 program

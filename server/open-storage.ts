@@ -1,6 +1,6 @@
 // The storage settings a configuration names, and the storage opened from them (storage/open.ts).
 // Shared by `stowage serve` and the maintenance commands (gc, ...).
-import { openRegistryStorage, type StorageSettings } from '../storage/open.js';
+import { openRegistryStorage, type OpenOptions, type StorageSettings } from '../storage/open.js';
 import type { RegistryStorage } from '../storage/registry.js';
 import { databaseUrl, storageRoot, type RegistryConfig } from './config.js';
 
@@ -13,6 +13,6 @@ export function storageSettings(config: RegistryConfig): StorageSettings {
   };
 }
 
-export function openStorage(config: RegistryConfig): Promise<RegistryStorage> {
-  return openRegistryStorage(storageSettings(config));
+export function openStorage(config: RegistryConfig, options: OpenOptions = {}): Promise<RegistryStorage> {
+  return openRegistryStorage(storageSettings(config), process.env, options);
 }

@@ -55,7 +55,15 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   const actualPort = (server.address() as AddressInfo).port;
   const debug = await startDebugServer(config, metrics);
   logger.info(
-    { addr: config.http.addr, port: actualPort, storage: storage.kind, tls: tls !== undefined, auth: auth ? Object.keys(config.auth ?? {}) : 'off' },
+    {
+      addr: config.http.addr,
+      port: actualPort,
+      storage: storage.kind,
+      // "distribution": a registry:2 tree served in place (README "Moving from registry:2").
+      layout: storage.layout,
+      tls: tls !== undefined,
+      auth: auth ? Object.keys(config.auth ?? {}) : 'off',
+    },
     'listening',
   );
   const drainMs = config.http.draintimeoutMs ?? 30_000;

@@ -74,6 +74,11 @@ export class Catalog {
 
   async exists(name: string): Promise<boolean> {
     if (this.metadata) return this.metadata.repositoryExists(name);
+    return this.existsInStorage(name);
+  }
+
+  /** Whether storage holds the repository (never the database): for reindex and verification. */
+  async existsInStorage(name: string): Promise<boolean> {
     const children = await this.driver.list(repositoryKey(name));
     return children.includes('_manifests') || children.includes('_layers');
   }

@@ -23,12 +23,26 @@
 //                                                    checks nobody used it (storage/liveness.ts)
 //   _tmp/                                            filesystem driver only, not a key: writes in flight
 //
+// A registry:2 (CNCF Distribution) directory or S3 prefix holds the same tree under
+// docker/registry/v2/ of its root, without layout-version, with revision links that hold the bare
+// digest, and with tags/<tag>/index/ beside current/ (ignored here). stowage serves such a tree in
+// place (storage/open.ts, storage/revision-link.ts): the keys below are then relative to it.
+//
 // Repository name components never start with "_", so the "_layers"/"_manifests"/"_uploads"
 // directories cannot collide with a nested repository name.
 import { RegistryError } from '../errors/registry-error.js';
 import { assertDigest, assertName, assertTag, assertUploadId } from './grammar.js';
 
 export const LAYOUT_VERSION = '1';
+/** Where Distribution keeps its tree below its root directory (its registry/storage/paths.go). */
+export const DISTRIBUTION_ROOT = 'docker/registry/v2';
+
+/**
+ * Whose tree storage is: stowage's own (layout-version at the root), or a registry:2 tree served in
+ * place, whose revision links stowage writes as Distribution does so that registry:2 can still read
+ * them (a rollback).
+ */
+export type LayoutKind = 'stowage' | 'distribution';
 export const LAYOUT_VERSION_KEY = 'layout-version';
 export const BLOBS_ROOT = 'blobs';
 export const REPOSITORIES_ROOT = 'repositories';

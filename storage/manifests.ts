@@ -19,12 +19,14 @@ import {
   tagCurrentLinkKey,
   tagKey,
   tagsPrefix,
+  type LayoutKind,
 } from './layout.js';
 import { parseManifest, MAX_MANIFEST_BYTES, MEDIA_TYPES, type Descriptor } from './manifest-format.js';
 import type { BlobStore } from './blobs.js';
 import type { MetadataStore, Page, PageRequest } from './metadata/metadata-store.js';
 import { manifestFacts } from './metadata/facts.js';
 import { crashPoint } from './crash-points.js';
+import { decodeRevision, encodeRevision, mediaTypeOfBytes, type RevisionRecord, type StoredRevision } from './revision-link.js';
 
 /** Something a stored manifest needs in storage, and how to put it back if we hold its bytes. */
 interface Dependency {
@@ -33,13 +35,6 @@ interface Dependency {
   /** A push must fail if it is gone (a pull-through cache's blobs may legitimately be absent). */
   required: boolean;
   restore?: () => Promise<void>;
-}
-
-interface RevisionRecord {
-  digest: string;
-  mediaType: string;
-  size: number;
-  subject?: string;
 }
 
 export interface PutManifestResult {
@@ -64,6 +59,8 @@ export class ManifestStore {
     private readonly cache: RegistryCache,
     /** The metadata database, when there is one: listings come from it, pushes are recorded in it. */
     private readonly metadata?: MetadataStore,
+    /** Whose tree this is: in a registry:2 tree, revision links are written as Distribution writes them. */
+    private readonly layout: LayoutKind = 'stowage',
   ) {}
 
   /** The digest a tag points at. Throws MANIFEST_UNKNOWN. */
@@ -101,7 +98,10 @@ export class ManifestStore {
       if (isNotFound(err)) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name, reference } });
       throw err;
     }
-    const manifest: CachedManifest = { digest, mediaType: revision.mediaType, bytes: ownedBytes(bytes) };
+    // A bare-digest link (registry:2's) says no media type: the bytes do, as Distribution reads them.
+    const mediaType = revision.mediaType ?? mediaTypeOfBytes(bytes);
+    if (mediaType === undefined) throw new RegistryError('MANIFEST_UNKNOWN', 'stored manifest is not JSON', { detail: { name, reference } });
+    const manifest: CachedManifest = { digest, mediaType, bytes: ownedBytes(bytes) };
     this.cache.manifests.set(cacheKey, manifest);
     return manifest;
   }
@@ -142,7 +142,7 @@ export class ManifestStore {
     const strict = options.checkReferences !== false;
     await this.blobs.putSmall(digest, bytes);
     const revision = revisionOf(digest, bytes.length, manifest);
-    await this.driver.putContent(manifestRevisionKey(name, digest), JSON.stringify(revision));
+    await this.driver.putContent(manifestRevisionKey(name, digest), encodeRevision(revision, bytes, this.layout));
     let referrer: { key: string; content: string } | undefined;
     if (manifest.subject) {
       const descriptor: Descriptor = { mediaType: manifest.mediaType, digest, size: bytes.length };
@@ -285,7 +285,11 @@ export class ManifestStore {
       }
       const bytesKey = blobDataKey(manifest.digest);
       const revisionKey = manifestRevisionKey(name, manifest.digest);
-      const revision = JSON.stringify(revisionOf(manifest.digest, manifest.bytes.length, parsed ?? { mediaType: manifest.mediaType }));
+      const revision = encodeRevision(
+        revisionOf(manifest.digest, manifest.bytes.length, parsed ?? { mediaType: manifest.mediaType }),
+        manifest.bytes,
+        this.layout,
+      );
       const required = manifest === top || strict;
       out.push({ key: bytesKey, digest: manifest.digest, required, restore: () => this.driver.putContent(bytesKey, manifest.bytes) });
       out.push({ key: revisionKey, digest: manifest.digest, required, restore: () => this.driver.putContent(revisionKey, revision) });
@@ -339,7 +343,8 @@ export class ManifestStore {
         this.cache.tags.delete(RegistryCache.tagKey(name, tag));
       }
     }
-    if (revision.subject) await this.driver.delete(referrerKey(name, revision.subject, reference));
+    const subject = revision.mediaType === undefined ? await this.subjectFromBytes(reference) : revision.subject;
+    if (subject) await this.driver.delete(referrerKey(name, subject, reference));
     await this.driver.delete(manifestRevisionDirKey(name, reference));
     this.cache.manifests.delete(RegistryCache.contentKey(name, reference));
     this.invalidateTags(name);
@@ -374,9 +379,49 @@ export class ManifestStore {
     return this.readTags(name);
   }
 
-  /** A revision as storage holds it: media type and, for a referrer, its subject. */
-  storedRevision(name: string, digest: string): Promise<{ mediaType: string; subject?: string } | undefined> {
+  /**
+   * A revision as its link holds it: media type and, for a referrer, its subject; both absent from
+   * a bare-digest link (registry:2's), whose manifest bytes say them. Throws SyntaxError when the
+   * link holds neither form.
+   */
+  storedRevision(name: string, digest: string): Promise<StoredRevision | undefined> {
     return this.readRevision(name, digest);
+  }
+
+  /**
+   * Every tag storage holds with the digest its link names, read now (never the database or a
+   * cache): for import and verification. A tag whose link is missing or unreadable is left out.
+   */
+  async storedTagTargets(name: string): Promise<Map<string, string>> {
+    const entries = (await this.driver.list(tagsPrefix(name))).filter(isValidTag);
+    const targets = new Map<string, string>();
+    let next = 0;
+    const worker = async () => {
+      while (next < entries.length) {
+        const tag = entries[next++];
+        const digest = await this.readLink(tagCurrentLinkKey(name, tag));
+        if (digest !== undefined && parseDigest(digest)) targets.set(tag, digest);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(TAG_CHECK_CONCURRENCY, entries.length) }, worker));
+    return targets;
+  }
+
+  /** The digest a tag's link names in storage now (never a cache); undefined when it has none. */
+  async storedTagTarget(name: string, tag: string): Promise<string | undefined> {
+    const digest = await this.readLink(tagCurrentLinkKey(name, assertTag(tag)));
+    return digest !== undefined && parseDigest(digest) ? digest : undefined;
+  }
+
+  /** The subject a stored manifest's bytes name (for a bare-digest link, which does not say). */
+  private async subjectFromBytes(digest: string): Promise<string | undefined> {
+    try {
+      const bytes = await this.blobs.readGlobal(digest);
+      return parseManifest(bytes, mediaTypeOfBytes(bytes)).subject?.digest;
+    } catch (err) {
+      if (isNotFound(err) || err instanceof RegistryError) return undefined;
+      throw err;
+    }
   }
 
   private async readTags(name: string): Promise<string[]> {
@@ -450,10 +495,9 @@ export class ManifestStore {
     return result;
   }
 
-  private async readRevision(name: string, digest: string): Promise<RevisionRecord | undefined> {
+  private async readRevision(name: string, digest: string): Promise<StoredRevision | undefined> {
     try {
-      const raw = await this.driver.getContent(manifestRevisionKey(name, digest));
-      return JSON.parse(raw.toString('utf8')) as RevisionRecord;
+      return decodeRevision(await this.driver.getContent(manifestRevisionKey(name, digest)));
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;

@@ -12,7 +12,7 @@ import { UploadStore } from './uploads.js';
 import { ManifestStore } from './manifests.js';
 import { Catalog } from './catalog.js';
 import { ProxyRecords } from './proxy-records.js';
-import { LAYOUT_VERSION, LAYOUT_VERSION_KEY } from './layout.js';
+import { LAYOUT_VERSION, LAYOUT_VERSION_KEY, type LayoutKind } from './layout.js';
 import { recoverAbandonedRuns } from './jobs/gc-lease.js';
 import { LocalRepository } from './local-repository.js';
 import type { CachedManifest } from './cache.js';
@@ -33,11 +33,13 @@ export class RegistryStorage implements Registry {
     cacheOptions: CacheOptions = DEFAULT_CACHE_OPTIONS,
     /** The metadata database (storage/metadata/); without one, listings walk storage. */
     readonly metadata?: MetadataStore,
+    /** stowage's own tree, or a registry:2 tree served in place (storage/open.ts). */
+    readonly layout: LayoutKind = 'stowage',
   ) {
     this.cache = new RegistryCache(cacheOptions);
     this.blobs = new BlobStore(driver, this.cache, metadata ? (name) => metadata.ensureRepository(name) : undefined);
     this.uploads = new UploadStore(driver, this.blobs);
-    this.manifests = new ManifestStore(driver, this.blobs, this.cache, metadata);
+    this.manifests = new ManifestStore(driver, this.blobs, this.cache, metadata, layout);
     this.catalog = new Catalog(driver, this.cache, metadata);
     this.proxyRecords = new ProxyRecords(driver);
   }
@@ -88,6 +90,13 @@ export class RegistryStorage implements Registry {
   /** Checks the storage is usable and carries a layout this version understands. */
   async open(): Promise<void> {
     await this.driver.check();
+    // A registry:2 tree gets no layout-version: it stays Distribution's (storage/layout.ts).
+    if (this.layout === 'stowage') await this.checkLayoutVersion();
+    // A collection killed between setting something aside and judging it: put it back.
+    await recoverAbandonedRuns(this.driver);
+  }
+
+  private async checkLayoutVersion(): Promise<void> {
     try {
       const version = (await this.driver.getContent(LAYOUT_VERSION_KEY)).toString('utf8').trim();
       if (version !== LAYOUT_VERSION) {
@@ -97,7 +106,5 @@ export class RegistryStorage implements Registry {
       if (!isNotFound(err)) throw err;
       await this.driver.putContent(LAYOUT_VERSION_KEY, LAYOUT_VERSION);
     }
-    // A collection killed between setting something aside and judging it: put it back.
-    await recoverAbandonedRuns(this.driver);
   }
 }

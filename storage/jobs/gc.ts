@@ -24,6 +24,7 @@ import type { StorageDriver } from '../drivers/driver.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { isNotFound } from '../errors.js';
 import { parseManifest } from '../manifest-format.js';
+import { decodeRevision, mediaTypeOfBytes } from '../revision-link.js';
 import { deleteUnlessUsed, dropAside, type LivenessHooks } from '../liveness.js';
 import { GcLease, recoverAbandonedRuns } from './gc-lease.js';
 import { crashPoint } from '../crash-points.js';
@@ -291,8 +292,11 @@ async function readManifest(driver: StorageDriver, name: string, digest: string)
   let bytes: Buffer;
   try {
     assertDigest(digest);
-    mediaType = (JSON.parse((await driver.getContent(manifestRevisionKey(name, digest))).toString('utf8')) as { mediaType: string }).mediaType;
+    const revision = decodeRevision(await driver.getContent(manifestRevisionKey(name, digest)));
     bytes = await driver.getContent(blobDataKey(digest));
+    // A registry:2 link is the bare digest: the bytes say the media type (bytes that are not JSON
+    // fail to parse below, as any unparseable manifest does).
+    mediaType = revision.mediaType ?? mediaTypeOfBytes(bytes) ?? '';
   } catch (err) {
     if (isNotFound(err) || err instanceof RegistryError || err instanceof SyntaxError) return undefined;
     throw err;

@@ -1,14 +1,17 @@
 // Fills the metadata database from what storage holds: on the first start over a data directory
-// (or bucket) an earlier stowage wrote, and from `stowage reindex`. Each manifest goes in as a
-// push does: recorded pending, its dependencies retained (storage/liveness.ts), then ready; one
-// whose blobs are missing stays out, so an import never lists a manifest it cannot serve.
+// (or bucket) an earlier stowage or a registry:2 wrote, and from `stowage reindex`
+// (storage/metadata/reindex.ts). Each manifest goes in as a push does: recorded pending, its
+// dependencies retained (storage/liveness.ts), then ready; one whose blobs are missing stays out,
+// so an import never lists a manifest it cannot serve.
 import type { RegistryStorage } from '../registry.js';
 import { RegistryError } from '../../errors/registry-error.js';
 import { retainAll } from '../liveness.js';
 import { blobDataKey, manifestRevisionKey, tagCurrentLinkKey } from '../layout.js';
 import { parseManifest } from '../manifest-format.js';
+import { mediaTypeOfBytes } from '../revision-link.js';
 import { manifestFacts } from './facts.js';
-import type { MetadataStore } from './metadata-store.js';
+import type { ManifestNode, MetadataStore } from './metadata-store.js';
+import { BlobPresence } from './blob-presence.js';
 
 export interface ImportReport {
   repositories: number;
@@ -39,40 +42,99 @@ export async function ensureImported(storage: RegistryStorage, metadata: Metadat
 export async function importStorage(storage: RegistryStorage, metadata: MetadataStore, concurrency = 8): Promise<ImportReport> {
   const report: ImportReport = { repositories: 0, manifests: 0, tags: 0, skipped: [] };
   const names = await storage.catalog.freshRepositories();
-  let next = 0;
-  const worker = async () => {
-    while (next < names.length) await importRepository(storage, metadata, names[next++], report);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, names.length) }, worker));
+  await forEachConcurrently(names, concurrency, async (name) => {
+    const imported = await importRepository(storage, metadata, name);
+    report.repositories++;
+    report.manifests += imported.manifests;
+    report.tags += imported.tagsRecorded;
+    for (const [digest, why] of imported.skipped) report.skipped.push(`${name}@${digest}: ${why}`);
+  });
   return report;
 }
 
-async function importRepository(storage: RegistryStorage, metadata: MetadataStore, name: string, report: ImportReport): Promise<void> {
-  report.repositories++;
+/** What importing one repository found in storage and recorded. */
+export interface RepositoryImport {
+  /** Digests of the manifest revisions storage holds. */
+  revisions: string[];
+  /** Manifests recorded ready (or already ready). */
+  manifests: number;
+  /** Those left out, digest -> why. */
+  skipped: Map<string, string>;
+  /** Tags as storage holds them, tag -> digest. */
+  tags: Map<string, string>;
+  /** Tags the database now points where storage does. */
+  tagsRecorded: number;
+}
+
+/**
+ * Records one repository's manifests and tags as storage holds them (tags moved to where storage
+ * points). Manifests the database lists already are only looked at: their rows are references no
+ * collection takes anything from, so nothing needs retaining, and a database that agrees with
+ * storage costs no writes.
+ */
+export async function importRepository(
+  storage: RegistryStorage,
+  metadata: MetadataStore,
+  name: string,
+  presence = new BlobPresence(storage),
+): Promise<RepositoryImport> {
   await metadata.ensureRepository(name);
-  const digests = await storage.manifests.listRevisions(name);
+  const revisions = await storage.manifests.listRevisions(name);
+  const result: RepositoryImport = { revisions, manifests: 0, skipped: new Map(), tags: new Map(), tagsRecorded: 0 };
+  const recorded = new Map((await metadata.manifestGraph(name)).filter((m) => m.state === 'ready').map((m) => [m.digest, m]));
+  // What ends up listed: recorded rows still complete in storage, and what this import records.
+  const listed = new Set(revisions.filter((digest) => recorded.has(digest)));
   // Children before the indexes that list them, so an index finds them recorded.
-  const pending = new Set(digests);
+  const pending = new Set(revisions);
+  const visitAll = async (children: string[], depth: number) => {
+    if (depth < 8) for (const child of children) await visit(child, depth + 1);
+  };
   const visit = async (digest: string, depth: number): Promise<void> => {
     if (!pending.delete(digest)) return;
-    const outcome = await importManifest(storage, metadata, name, digest, async (children) => {
-      if (depth < 8) for (const child of children) await visit(child, depth + 1);
-    });
-    if (outcome === true) report.manifests++;
-    else report.skipped.push(`${name}@${digest}: ${outcome}`);
-  };
-  for (const digest of digests) await visit(digest, 0);
-  for (const tag of await storage.manifests.storedTags(name)) {
-    let digest: string;
-    try {
-      digest = await storage.manifests.resolveTag(name, tag);
-    } catch (err) {
-      if (err instanceof RegistryError) continue;
-      throw err;
+    const known = recorded.get(digest);
+    let outcome: true | string;
+    if (known) {
+      await visitAll(known.children, depth);
+      outcome = await stillComplete(known, listed, presence);
+    } else {
+      outcome = await importManifest(storage, metadata, name, digest, (children) => visitAll(children, depth));
     }
-    const at = await modifiedAt(storage, tagCurrentLinkKey(name, tag));
-    if (await metadata.setTag(name, tag, digest, at)) report.tags++;
+    if (outcome === true) {
+      result.manifests++;
+      listed.add(digest);
+    } else {
+      result.skipped.set(digest, outcome);
+      listed.delete(digest);
+    }
+  };
+  for (const digest of revisions) await visit(digest, 0);
+  result.tags = await storage.manifests.storedTagTargets(name);
+  const known = await metadata.tagTargets(name);
+  for (const [tag, digest] of result.tags) {
+    // A tag of a manifest that cannot be listed is not listed either.
+    if (!listed.has(digest)) continue;
+    if (known.get(tag) === digest || (await metadata.setTag(name, tag, digest, await modifiedAt(storage, tagCurrentLinkKey(name, tag))))) {
+      result.tagsRecorded++;
+    }
   }
+  return result;
+}
+
+/** Whether a manifest the database lists still has its bytes, its blobs and its children; or why not. */
+async function stillComplete(manifest: ManifestNode, listed: Set<string>, presence: BlobPresence): Promise<true | string> {
+  const gone = await presence.missing([manifest.digest, ...manifest.blobs]);
+  if (gone.length > 0) return `${gone.length} blob(s) missing`;
+  const missingChildren = manifest.children.filter((child) => !listed.has(child));
+  return missingChildren.length > 0 ? `${missingChildren.length} child manifest(s) missing` : true;
+}
+
+/** Runs fn on every item, at most `concurrency` at once. */
+export async function forEachConcurrently<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
 /** Records one stored manifest; true, or why it was left out. */
@@ -96,7 +158,8 @@ export async function importManifest(
   }
   let parsed;
   try {
-    parsed = parseManifest(bytes, revision.mediaType);
+    // A bare-digest link (registry:2's) names no media type: the bytes do, as Distribution reads them.
+    parsed = parseManifest(bytes, revision.mediaType ?? mediaTypeOfBytes(bytes));
   } catch (err) {
     if (err instanceof RegistryError) return `not a manifest stowage serves (${err.message})`;
     throw err;

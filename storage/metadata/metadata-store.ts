@@ -162,6 +162,27 @@ export class MetadataStore {
     return Number(row.n);
   }
 
+  /**
+   * Deletes a repository's row (and so everything under it) when it has no manifest rows left:
+   * for `stowage reindex`, once storage no longer holds the repository. False when rows remain.
+   */
+  async deleteRepository(name: string): Promise<boolean> {
+    const repositoryId = await this.repositoryId(name);
+    if (repositoryId === undefined) return false;
+    const deleted = await this.write(async (tx) => {
+      await this.lockRepository(tx, repositoryId);
+      const manifest = await tx.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).limit(1).executeTakeFirst();
+      if (manifest) return false;
+      await tx.deleteFrom('repositories').where('id', '=', repositoryId).execute();
+      return true;
+    });
+    if (deleted) {
+      this.repositoryIds.delete(name);
+      await this.announceChange(name);
+    }
+    return deleted;
+  }
+
   // ---- manifests and tags -------------------------------------------------------------------
 
   /**
@@ -330,6 +351,21 @@ export class MetadataStore {
       rows.map((r) => r.name),
       page.n,
     );
+  }
+
+  /** Every tag of a repository with the digest it points at (for import and verification). */
+  async tagTargets(repository: string): Promise<Map<string, string>> {
+    const repositoryId = await this.repositoryId(repository);
+    const targets = new Map<string, string>();
+    if (repositoryId === undefined) return targets;
+    const rows = await this.db
+      .selectFrom('tags')
+      .innerJoin('manifests', 'manifests.id', 'tags.manifest_id')
+      .select(['tags.name', 'manifests.digest'])
+      .where('tags.repository_id', '=', repositoryId)
+      .execute();
+    for (const row of rows) targets.set(row.name, row.digest);
+    return targets;
   }
 
   /** The manifests whose subject is digest, optionally of one artifact type. */

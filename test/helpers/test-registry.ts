@@ -1,5 +1,5 @@
 // The one registry harness of the tests: builds the registry the way production does (configFrom
-// -> a driver over one backend row -> RegistryStorage.open() -> openAuth, the proxy, notifications
+// -> a driver over one backend row -> openRegistryStorageOn() (storage/open.ts) -> openAuth, the proxy, notifications
 // -> createApp, all in assemble() below), serves it on 127.0.0.1 and hands the test a supertest
 // agent. Options cover what the suites vary: config (auth, proxies, aliases, notifications ...),
 // htpasswd users, the proxy's clock, a wrapped driver, a kept log, and an upstream's front door
@@ -21,10 +21,10 @@ import { RegistryMetrics } from '../../server/metrics.js';
 import { proxyFromConfig } from '../../server/proxy-from-config.js';
 import { Notifier } from '../../notifications/notifier.js';
 import type { StorageDriver } from '../../storage/drivers/driver.js';
-import { RegistryStorage } from '../../storage/registry.js';
+import type { RegistryStorage } from '../../storage/registry.js';
+import { openRegistryStorageOn } from '../../storage/open.js';
 import { MetadataDatabase } from '../../storage/metadata/database.js';
 import { MetadataStore } from '../../storage/metadata/metadata-store.js';
-import { ensureImported } from '../../storage/metadata/import.js';
 import { DATABASE_KINDS, type TestDatabase } from './metadata-databases.js';
 import { writeHtpasswd } from './credentials.js';
 import type { DriverBackend, DriverFactory } from './driver-backend.js';
@@ -193,9 +193,12 @@ async function assemble(
   databaseUrl: string | undefined,
 ): Promise<Assembled> {
   const metadata = databaseUrl ? new MetadataStore(await MetadataDatabase.open(databaseUrl, { fsync: false })) : undefined;
-  const storage = new RegistryStorage(driver, { ttlMs: config.stowage.cache.ttlMs, manifestBytes: config.stowage.cache.manifestbytes }, metadata);
-  await storage.open();
-  if (metadata) await ensureImported(storage, metadata);
+  // As production opens it (storage/open.ts): the layout check, a registry:2 tree served in place, the first import.
+  const storage = await openRegistryStorageOn(
+    driver,
+    { ttlMs: config.stowage.cache.ttlMs, manifestBytes: config.stowage.cache.manifestbytes },
+    metadata,
+  );
   const auth = await openAuth(authSettingsFrom(config), logger);
   const metrics = new RegistryMetrics();
   const proxy = proxyFromConfig(config, storage, logger, {
