@@ -10,6 +10,9 @@
 //   keys of one directory race and one answers 500.
 // - CopyObject of a source deleted between its existence check and the copy answers 500, where
 //   S3 answers NoSuchKey (404): garbage collection copies objects that writers move concurrently.
+// - An object's metadata (metadata.json, object.md5) is rewritten in place, so a HEAD or GET
+//   that races a copy onto itself (a touch) reads half a file and answers 500; S3 answers either
+//   the old or the new metadata.
 'use strict';
 
 const { createHash, randomBytes } = require('node:crypto');
@@ -21,6 +24,8 @@ const { pipeline } = require('node:stream/promises');
 
 const store = require('s3rver/lib/stores/filesystem.js').prototype;
 const S3Error = require('s3rver/lib/models/error.js');
+const S3Object = require('s3rver/lib/models/object.js');
+const { pick, pickBy } = require('lodash');
 
 /** A temp file inside the server's directory (same filesystem, so rename is atomic). */
 async function tempFile(self) {
@@ -95,11 +100,31 @@ store.copyObject = async function copyObject(srcBucket, srcKey, destBucket, dest
     await this.putMetadata(destBucket, destKey, replacementMetadata);
   } else {
     for (const resource of ['metadata.json', 'object.md5']) {
-      await fsp.copyFile(this.getResourcePath(srcBucket, srcKey, resource), this.getResourcePath(destBucket, destKey, resource)).catch(() => {});
+      const temp = await tempFile(this);
+      const copied = await fsp.copyFile(this.getResourcePath(srcBucket, srcKey, resource), temp).then(
+        () => true,
+        () => false,
+      );
+      if (copied) await renameIntoPlace(temp, this.getResourcePath(destBucket, destKey, resource));
     }
   }
   return this.getMetadata(destBucket, destKey);
 };
+
+store.putMetadata = async function putMetadata(bucket, key, metadata, md5) {
+  const json = {
+    ...pick(metadata, S3Object.ALLOWED_METADATA),
+    ...pickBy(metadata, (_value, name) => name.startsWith('x-amz-meta-')),
+  };
+  if (md5) await writeAtomically(this, this.getResourcePath(bucket, key, 'object.md5'), md5);
+  await writeAtomically(this, this.getResourcePath(bucket, key, 'metadata.json'), JSON.stringify(json, null, 2));
+};
+
+async function writeAtomically(self, target, content) {
+  const temp = await tempFile(self);
+  await fsp.writeFile(temp, content);
+  await renameIntoPlace(temp, target);
+}
 
 store.deleteObject = async function deleteObject(bucket, key) {
   for (const resource of ['object', 'object.md5', 'metadata.json']) await fsp.rm(this.getResourcePath(bucket, key, resource), { force: true });
