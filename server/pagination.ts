@@ -1,6 +1,7 @@
 // n/last pagination for tags and _catalog (distribution-spec end-8b, "Listing Tags"): entries
 // after `last` in lexical order, at most n of them, and a Link header when more remain.
 import { RegistryError } from '../errors/registry-error.js';
+import { pageOfSorted } from '../storage/manifests.js';
 
 export const MAX_PAGE_SIZE = 10_000;
 
@@ -25,26 +26,9 @@ export function parsePageQuery(query: Record<string, string | string[] | undefin
 
 /** The page of sorted entries, and the Link header value when more entries follow. */
 export function paginate(sorted: string[], page: PageQuery, path: string): { entries: string[]; link?: string } {
-  let start = 0;
-  if (page.last !== undefined) {
-    const last = page.last;
-    // Binary search for the first entry after last.
-    let lo = 0;
-    let hi = sorted.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (sorted[mid] <= last) lo = mid + 1;
-      else hi = mid;
-    }
-    start = lo;
-  }
-  if (page.n === undefined) return { entries: sorted.slice(start) };
-  const entries = sorted.slice(start, start + page.n);
-  if (page.n > 0 && start + page.n < sorted.length) {
-    const next = entries[entries.length - 1];
-    return { entries, link: `<${path}?n=${page.n}&last=${encodeURIComponent(next)}>; rel="next"` };
-  }
-  return { entries };
+  const { items, more } = pageOfSorted(sorted, page);
+  const link = nextLink(items, page, more, path);
+  return link ? { entries: items, link } : { entries: items };
 }
 
 /** The Link header for the page after entries (when more follow), as paginate() writes it. */

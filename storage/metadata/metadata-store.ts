@@ -313,30 +313,21 @@ export class MetadataStore {
   }
 
   /** Whether the repository has a row for that manifest, pending or ready. */
-  async hasManifestRow(repository: string, digest: string): Promise<boolean> {
-    const repositoryId = await this.repositoryId(repository);
-    if (repositoryId === undefined) return false;
-    const row = await this.db
-      .selectFrom('manifests')
-      .select('id')
-      .where('repository_id', '=', repositoryId)
-      .where('digest', '=', digest)
-      .executeTakeFirst();
-    return row !== undefined;
+  hasManifestRow(repository: string, digest: string): Promise<boolean> {
+    return this.hasRow(repository, digest, false);
   }
 
   /** Whether the repository holds a ready manifest by that digest. */
-  async hasManifest(repository: string, digest: string): Promise<boolean> {
+  hasManifest(repository: string, digest: string): Promise<boolean> {
+    return this.hasRow(repository, digest, true);
+  }
+
+  private async hasRow(repository: string, digest: string, readyOnly: boolean): Promise<boolean> {
     const repositoryId = await this.repositoryId(repository);
     if (repositoryId === undefined) return false;
-    const row = await this.db
-      .selectFrom('manifests')
-      .select('id')
-      .where('repository_id', '=', repositoryId)
-      .where('digest', '=', digest)
-      .where('state', '=', 'ready')
-      .executeTakeFirst();
-    return row !== undefined;
+    let query = this.db.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).where('digest', '=', digest);
+    if (readyOnly) query = query.where('state', '=', 'ready');
+    return (await query.executeTakeFirst()) !== undefined;
   }
 
   /** Tags of a repository in lexical order, one page; undefined when the repository is unknown. */
