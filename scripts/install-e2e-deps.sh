@@ -20,25 +20,5 @@ if ((${#missing[@]} == 0)); then
   exit 0
 fi
 
-if ((EUID != 0)); then
-  echo "install-e2e-deps: missing ${missing[*]}; run this script as root" >&2
-  exit 1
-fi
-
-# Package scripts would start system-wide docker and registry services; the suite starts its own
-# daemons, so keep the services from starting (the usual Debian policy-rc.d mechanism), unless
-# the machine already has a policy of its own.
-policy=/usr/sbin/policy-rc.d
-own_policy=false
-if [[ ! -e "$policy" ]]; then
-  printf '#!/bin/sh\nexit 101\n' >"$policy"
-  chmod 755 "$policy"
-  own_policy=true
-fi
-trap 'if $own_policy; then rm -f "$policy"; fi' EXIT
-
-echo "install-e2e-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
-echo "install-e2e-deps: done"
+source "$(dirname "$0")/lib/apt-install.sh"
+apt_install_missing install-e2e-deps "${missing[@]}"

@@ -23,26 +23,5 @@ if ((${#missing[@]} == 0)); then
   exit 0
 fi
 
-if ((EUID != 0)); then
-  echo "install-test-deps: missing ${missing[*]}; install Debian's packages as root:" >&2
-  echo "  apt-get update && apt-get install -y --no-install-recommends ${missing[*]}" >&2
-  exit 1
-fi
-
-# The packages would create and start a system-wide cluster and registry; the tests start their
-# own servers, so keep the services from starting (the usual Debian policy-rc.d mechanism, as install-e2e-deps.sh
-# does), unless the machine already has a policy of its own.
-policy=/usr/sbin/policy-rc.d
-own_policy=false
-if [[ ! -e "$policy" ]]; then
-  printf '#!/bin/sh\nexit 101\n' >"$policy"
-  chmod 755 "$policy"
-  own_policy=true
-fi
-trap 'if $own_policy; then rm -f "$policy"; fi' EXIT
-
-echo "install-test-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
-echo "install-test-deps: done"
+source "$(dirname "$0")/lib/apt-install.sh"
+APT_OPTIONS=--no-install-recommends apt_install_missing install-test-deps "${missing[@]}"
