@@ -257,7 +257,12 @@ export class MetadataStore {
   async deleteTag(repository: string, tag: string): Promise<void> {
     const repositoryId = await this.repositoryId(repository);
     if (repositoryId === undefined) return;
-    await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', tag).execute();
+    // Under the repository's lock like every other tag write: the repository totals' triggers
+    // (migration 0002) update its row, and rows locked in one order everywhere cannot deadlock.
+    await this.write(async (tx) => {
+      await this.lockRepository(tx, repositoryId);
+      await tx.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', tag).execute();
+    });
     await this.announceChange(repository);
   }
 
