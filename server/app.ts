@@ -127,6 +127,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   if (!auth && !events.enabled) {
     app.fastPath = createManifestFastPath({
       cached: storage,
+      pulls: storage.pulls,
       repositories,
       metrics,
       logger,
