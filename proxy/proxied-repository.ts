@@ -52,7 +52,7 @@ export class ProxiedRepository implements Repository {
     };
     this.uploads = { start: refuse, status: refuse, append: refuse, finish: refuse, cancel: refuse, putMonolithic: refuse };
     this.manifests = {
-      get: (reference: string) => proxy.getManifest(route, reference),
+      get: (reference: string) => proxy.pullManifest(route, reference),
       stat: (reference: string) => proxy.getManifest(route, reference),
       put: refuse,
       delete: refuse,

@@ -81,6 +81,13 @@ export class PullThroughProxy {
     return manifest;
   }
 
+  /** getManifest for a GET: also counted in the pull statistics, as a pull of local storage is. */
+  async pullManifest(route: ProxyRoute, reference: string): Promise<CachedManifest> {
+    const manifest = await this.getManifest(route, reference);
+    this.storage.pulls?.record(route.name, manifest.digest, reference === manifest.digest ? undefined : reference);
+    return manifest;
+  }
+
   /**
    * The tags a proxied repository answers with: upstream's list joined with the cached tags
    * (sorted), the cached tags alone with upstream unreachable, undefined when neither has any.

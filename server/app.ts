@@ -7,7 +7,7 @@
 //   3. /v2 dispatch (server/v2/router.ts: it asks auth/ whether the caller may, routes the name
 //      to a Repository once, wraps it for webhook events, then calls the handler); every other
 //      path goes to one router (server/router.ts): the token endpoint, the operator and admin
-//      routes, and a JSON 404 for anything else
+//      routes, the JSON API (/api/v1/), and a JSON 404 for anything else
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import Koa from 'koa';
 import type { Context, Next } from 'koa';
@@ -127,6 +127,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   if (!auth && !events.enabled) {
     app.fastPath = createManifestFastPath({
       cached: storage,
+      pulls: storage.pulls,
       repositories,
       metrics,
       logger,

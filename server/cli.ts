@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `stowage` command: argument parsing and start-up only. `serve` is what `npm start` runs;
-// the other commands work on the configured storage directly and are safe while it serves.
+// gc, scrub and retag work on the configured storage directly and are safe while it serves;
+// ls, du and tags ask a running registry's JSON API (/api/v1/).
 import * as os from 'node:os';
 import { Command } from 'commander';
 import { ConfigError, loadConfig, parseDuration, type LoadedConfig } from './config.js';
@@ -9,7 +10,9 @@ import { startServer } from './serve.js';
 import { openStorage } from './open-storage.js';
 import { GcBusyError, collectGarbage } from '../storage/jobs/gc.js';
 import { RegistryError } from '../errors/registry-error.js';
-import { diskUsageCommand, listCommand, retagCommand, tagsCommand } from './commands/images.js';
+import { retagCommand } from './commands/images.js';
+import { diskUsageCommand, listCommand, tagsCommand } from './commands/listings.js';
+import { ApiClient, ApiError } from './commands/api-client.js';
 import { scrubCommand } from './commands/scrub.js';
 import { reindexCommand } from './commands/reindex.js';
 import type { OpenOptions } from '../storage/open.js';
@@ -180,27 +183,55 @@ program
     withStorage(async (storage, src: string, dst: string, options: { json?: boolean }) => retagCommand(storage, src, dst, !!options.json, print)),
   );
 
-program
-  .command('tags')
-  .description('list the tags of a repository, one per line')
+interface ApiOptions {
+  url: string;
+  username?: string;
+  password?: string;
+  json?: boolean;
+}
+
+/** Options of the commands that read the JSON API of a running registry. */
+function apiCommand(name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .option('--url <url>', 'the registry (env STOWAGE_URL)', process.env.STOWAGE_URL ?? 'http://127.0.0.1:5000')
+    .option('-u, --username <user>', 'log in as this user (env STOWAGE_USERNAME)', process.env.STOWAGE_USERNAME)
+    .option(
+      '-p, --password <password>',
+      'with this password (env STOWAGE_PASSWORD, which other users cannot see in ps)',
+      process.env.STOWAGE_PASSWORD,
+    )
+    .option('--json', 'print JSON');
+}
+
+/** Runs an API command; a refusal or an unreachable registry prints as one line, exit status 1. */
+function withApi<A extends unknown[]>(run: (client: ApiClient, options: ApiOptions, ...args: A) => Promise<void>) {
+  return async (...args: [...A, ApiOptions, Command]): Promise<void> => {
+    const options = args[args.length - 2] as ApiOptions;
+    try {
+      await run(new ApiClient(options), options, ...(args.slice(0, -2) as A));
+    } catch (err) {
+      if (err instanceof ApiError) {
+        process.stderr.write(`stowage: ${err.code}: ${err.message}\n`);
+        process.exit(1);
+      }
+      throw err;
+    }
+  };
+}
+
+apiCommand('ls', 'list repositories (whose names start with PREFIX) with tag and manifest counts, size and last push')
+  .argument('[prefix]')
+  .action(withApi(async (client, options, prefix: string | undefined) => listCommand(client, prefix, !!options.json, print)));
+
+apiCommand('du', 'the size of each repository (or of REPO and those under it) and the total')
+  .argument('[repository]')
+  .action(withApi(async (client, options, name: string | undefined) => diskUsageCommand(client, name, !!options.json, print)));
+
+apiCommand('tags', 'list the tags of a repository with digest, size, platforms, push and pull times')
   .argument('<repository>')
-  .option('-c, --config <file>', 'YAML configuration file')
-  .option('--json', 'print a JSON array')
-  .action(withStorage(async (storage, name: string, options: { json?: boolean }) => tagsCommand(storage, name, !!options.json, print)));
-
-program
-  .command('ls')
-  .description('list repositories with their tag counts and sizes')
-  .option('-c, --config <file>', 'YAML configuration file')
-  .option('--json', 'print JSON')
-  .action(withStorage(async (storage, options: { json?: boolean }) => listCommand(storage, !!options.json, print)));
-
-program
-  .command('du')
-  .description('logical bytes (every repository counted whole) against stored bytes: the dedupe ratio')
-  .option('-c, --config <file>', 'YAML configuration file')
-  .option('--json', 'print JSON')
-  .action(withStorage(async (storage, options: { json?: boolean }) => diskUsageCommand(storage, !!options.json, print)));
+  .action(withApi(async (client, options, name: string) => tagsCommand(client, name, !!options.json, print)));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`stowage: ${(err as Error).stack ?? String(err)}\n`);

@@ -49,22 +49,32 @@ export async function visiblePage(
   page: PageQuery,
   visible?: (name: string) => boolean,
 ): Promise<{ entries: string[]; more: boolean }> {
+  return visibleItems(source, page, (name) => name, visible);
+}
+
+/** visiblePage for entries that carry their name (the JSON API's repositories). */
+export async function visibleItems<T>(
+  source: (page: PageQuery) => Promise<{ items: T[]; more: boolean }>,
+  page: PageQuery,
+  nameOf: (item: T) => string,
+  visible?: (name: string) => boolean,
+): Promise<{ entries: T[]; more: boolean }> {
   if (!visible) {
     const { items, more } = await source(page);
     return { entries: items, more };
   }
-  const entries: string[] = [];
+  const entries: T[] = [];
   let last = page.last;
   const want = page.n;
   for (;;) {
     const batch = want === undefined ? undefined : Math.min(MAX_PAGE_SIZE, Math.max(100, (want - entries.length) * 2));
     const { items, more } = await source({ n: batch, last });
-    for (const name of items) {
-      if (!visible(name)) continue;
+    for (const item of items) {
+      if (!visible(nameOf(item))) continue;
       if (want !== undefined && entries.length === want) return { entries, more: true };
-      entries.push(name);
+      entries.push(item);
     }
     if (!more || items.length === 0) return { entries, more: false };
-    last = items[items.length - 1];
+    last = nameOf(items[items.length - 1]);
   }
 }

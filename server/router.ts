@@ -1,5 +1,6 @@
 // The one router for every path outside /v2/ (the /v2 API has its own dispatcher, server/routes.ts):
-// each route module registers its routes on it, and a request none of them takes (an unknown path,
+// each route module registers its routes on it (token, operator and admin routes, the JSON API
+// under /api/v1/), and a request none of them takes (an unknown path,
 // or a known path with a method it does not serve) gets the spec's JSON 404. OPS_ROUTES
 // (server/routes/ops.ts) lists what it serves, for openapi.yaml's test.
 import Router, { RouterEvents } from '@koa/router';
@@ -9,6 +10,7 @@ import type { TokenIssuer } from '../auth/token-issuer.js';
 import { registerOpsRoutes, type OpsDependencies } from './routes/ops.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerTokenRoute } from './routes/token.js';
+import { registerApiRoutes } from './routes/api.js';
 import { routeOptions } from './route-options.js';
 
 export interface RouterDependencies extends OpsDependencies {
@@ -25,6 +27,7 @@ export function createRouter(deps: RouterDependencies): Router {
   registerTokenRoute(router, deps.issuer);
   registerOpsRoutes(router, deps);
   registerAdminRoutes(router, { storage: deps.storage, options: routeOptions(deps.config), access: deps.access });
+  registerApiRoutes(router, { storage: deps.storage, access: deps.access });
   // Instead of passing the request on: nothing after the router answers it.
   router.on(RouterEvents.NotFound, notFound);
   return router;

@@ -24,6 +24,12 @@ export interface RunningServer {
 
 export async function startServer(config: RegistryConfig, logger: Logger): Promise<RunningServer> {
   const storage = await openStorage(config);
+  if (storage.pulls) {
+    storage.pulls.onProblem = ({ error, dropped }) =>
+      error
+        ? logger.warn({ err: (error as Error).message }, 'pull statistics not written yet; kept for the next write')
+        : logger.warn({ dropped }, 'pull statistics dropped: more distinct images pulled than the batch holds while the database was busy');
+  }
   const metrics = new RegistryMetrics();
   metrics.collectProcessMetrics();
   const auth = await openAuth(authSettingsFrom(config), logger);

@@ -7,6 +7,7 @@ import type { BlobStore } from './blobs.js';
 import type { Catalog } from './catalog.js';
 import type { ManifestStore } from './manifests.js';
 import type { UploadStore } from './uploads.js';
+import type { PullRecorder } from './metadata/pull-recorder.js';
 import type {
   BlobInfo,
   BlobStat,
@@ -33,6 +34,8 @@ export interface LocalStores {
   uploads: UploadStore;
   manifests: ManifestStore;
   catalog: Catalog;
+  /** Counts pulls for the metadata database, when there is one. */
+  pulls?: PullRecorder;
 }
 
 // Each part is a small class with methods on its prototype: a repository is made per request, and
@@ -92,9 +95,13 @@ class LocalManifests implements RepositoryManifests {
     private readonly name: string,
     private readonly store: ManifestStore,
     private readonly actor: string | undefined,
+    private readonly pulls: PullRecorder | undefined,
   ) {}
-  get(reference: string): Promise<CachedManifest> {
-    return this.store.get(this.name, reference);
+  async get(reference: string): Promise<CachedManifest> {
+    const manifest = await this.store.get(this.name, reference);
+    // A pull (a HEAD is a stat): counted in memory, written in batches (storage/metadata/pull-recorder.ts).
+    this.pulls?.record(this.name, manifest.digest, reference === manifest.digest ? undefined : reference);
+    return manifest;
   }
   stat(reference: string): Promise<CachedManifest> {
     return this.store.get(this.name, reference);
@@ -151,7 +158,7 @@ export class LocalRepository implements Repository {
   ) {
     this.blobs = new LocalBlobs(name, stores.blobs);
     this.uploads = new LocalUploads(name, stores.uploads);
-    this.manifests = new LocalManifests(name, stores.manifests, context.actor);
+    this.manifests = new LocalManifests(name, stores.manifests, context.actor, stores.pulls);
     this.tags = new LocalTags(name, stores.manifests, stores.catalog);
     this.referrers = new LocalReferrers(name, stores.manifests);
   }

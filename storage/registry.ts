@@ -19,6 +19,8 @@ import type { CachedManifest } from './cache.js';
 import type { Registry, Repository, RepositoryContext } from './repository.js';
 import { isValidTag, parseDigest } from './grammar.js';
 import type { MetadataStore, Page, PageRequest } from './metadata/metadata-store.js';
+import { PullRecorder } from './metadata/pull-recorder.js';
+import { MetadataQueries } from './metadata/metadata-queries.js';
 
 export class RegistryStorage implements Registry {
   readonly cache: RegistryCache;
@@ -27,6 +29,10 @@ export class RegistryStorage implements Registry {
   readonly manifests: ManifestStore;
   readonly catalog: Catalog;
   readonly proxyRecords: ProxyRecords;
+  /** Pulls counted in memory and written in batches (with a metadata database). */
+  readonly pulls?: PullRecorder;
+  /** What the metadata database knows, for the JSON API (with a metadata database). */
+  readonly queries?: MetadataQueries;
 
   constructor(
     readonly driver: StorageDriver,
@@ -42,6 +48,10 @@ export class RegistryStorage implements Registry {
     this.manifests = new ManifestStore(driver, this.blobs, this.cache, metadata, layout);
     this.catalog = new Catalog(driver, this.cache, metadata);
     this.proxyRecords = new ProxyRecords(driver);
+    if (metadata) {
+      this.pulls = new PullRecorder(metadata);
+      this.queries = new MetadataQueries(metadata);
+    }
   }
 
   /** The driver's kind, for logs and the readiness answer ("filesystem", "s3"). */
@@ -62,8 +72,9 @@ export class RegistryStorage implements Registry {
     return this.catalog.page(page);
   }
 
-  /** Releases the metadata database's connections. */
+  /** Writes the pull counts still batched, then releases the metadata database's connections. */
   async close(): Promise<void> {
+    await this.pulls?.close();
     await this.metadata?.database.close();
   }
 

@@ -14,6 +14,7 @@ import { FAVICON } from '../favicon.js';
 import { routeOptions } from '../route-options.js';
 import type { AccessController, Grant } from '../../auth/access-controller.js';
 import { CATALOG_ACCESS } from '../../auth/scope.js';
+import { API_ROUTES } from './api.js';
 
 export const OPS_ROUTES = [
   { method: 'GET', path: '/' },
@@ -26,6 +27,8 @@ export const OPS_ROUTES = [
   // Served by server/routes/token.ts (405 unless stowage.auth.issuer is set).
   { method: 'GET', path: '/token' },
   { method: 'POST', path: '/token' },
+  // Served by server/routes/api.ts.
+  ...API_ROUTES,
 ] as const;
 
 const PAGE_REPOSITORIES = 200;

@@ -18,6 +18,8 @@ import { decodePathParam } from '../path-param.js';
 export interface FastPathDependencies {
   /** What the cache holds (RegistryStorage.cachedManifest). */
   cached: { cachedManifest(name: string, reference: string): CachedManifest | undefined };
+  /** Pull statistics (storage/metadata/pull-recorder.ts): a GET answered here is a pull too. */
+  pulls?: { record(repository: string, digest: string, tag?: string): void };
   /** The /v2 dispatcher's name router: only names it serves as stored are answered here. */
   repositories: RepositoryRouter;
   metrics: RegistryMetrics;
@@ -34,7 +36,7 @@ const MANIFESTS = '/manifests/';
 export type FastPath = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 export function createManifestFastPath(deps: FastPathDependencies): FastPath {
-  const { cached, repositories, metrics, logger, accessLog, extraHeaders } = deps;
+  const { cached, repositories, pulls, metrics, logger, accessLog, extraHeaders } = deps;
 
   return function manifestFastPath(req, res) {
     const method = req.method;
@@ -64,7 +66,11 @@ export function createManifestFastPath(deps: FastPathDependencies): FastPath {
     res.setHeader('Content-Length', manifest.bytes.length);
     res.statusCode = 200;
     if (method === 'HEAD') res.end();
-    else res.end(manifest.bytes);
+    else {
+      res.end(manifest.bytes);
+      // A Map update; the counts reach the database in batches. A reference that is not the digest is a tag.
+      pulls?.record(name, manifest.digest, reference === manifest.digest ? undefined : reference);
+    }
 
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     metrics.recordRequest('manifest', method, 200, seconds);

@@ -106,6 +106,8 @@ interface Revision {
 
 export async function collectGarbage(storage: RegistryStorage, options: GcOptions = {}): Promise<GcReport> {
   const driver = storage.driver;
+  // Pull times and counts batched in memory go in first, so the database is current when judged.
+  await storage.pulls?.flush();
   const lease = await GcLease.acquire(driver);
   try {
     return await collect(storage, lease, options);

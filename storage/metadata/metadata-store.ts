@@ -297,7 +297,12 @@ export class MetadataStore {
   async deleteTag(repository: string, tag: string): Promise<void> {
     const repositoryId = await this.repositoryId(repository);
     if (repositoryId === undefined) return;
-    await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', tag).execute();
+    // Under the repository's lock like every other tag write: the repository totals' triggers
+    // (migration 0002) update its row, and rows locked in one order everywhere cannot deadlock.
+    await this.write(async (tx) => {
+      await this.lockRepository(tx, repositoryId);
+      await tx.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', tag).execute();
+    });
     await this.announceChange(repository);
   }
 
@@ -384,32 +389,37 @@ export class MetadataStore {
   /** Adds a batch of pulls (storage/metadata/pull-recorder.ts gathers them), in one transaction. */
   async recordPulls(pulls: PullRecord[]): Promise<void> {
     if (pulls.length === 0) return;
+    const later = (at: number) => sql<number>`case when last_pulled_at is null or last_pulled_at < ${at} then ${at} else last_pulled_at end`;
+    // Repository by repository in id order, each under its lock: a push commits a repository's
+    // manifest and tag rows under the same lock, so on PostgreSQL neither a push nor another
+    // replica's batch can hold rows this one waits for while waiting for rows it holds.
+    const byRepository = new Map<number, PullRecord[]>();
+    for (const pull of pulls) {
+      const repositoryId = await this.repositoryId(pull.repository);
+      if (repositoryId === undefined) continue;
+      byRepository.set(repositoryId, [...(byRepository.get(repositoryId) ?? []), pull]);
+    }
     await this.write(async (tx) => {
-      for (const pull of pulls) {
-        const repositoryId = await this.repositoryId(pull.repository, tx);
-        if (repositoryId === undefined) continue;
-        await tx
-          .updateTable('manifests')
-          .set({
-            pull_count: sql`pull_count + ${pull.count}`,
-            last_pulled_at: sql`case when last_pulled_at is null or last_pulled_at < ${pull.at} then ${pull.at} else last_pulled_at end`,
-          })
-          .where('repository_id', '=', repositoryId)
-          .where('digest', '=', pull.digest)
-          .execute();
-        if (pull.tag === undefined) continue;
-        await tx
-          .updateTable('tags')
-          .set({
-            pull_count: sql`pull_count + ${pull.count}`,
-            last_pulled_at: sql`case when last_pulled_at is null or last_pulled_at < ${pull.at} then ${pull.at} else last_pulled_at end`,
-          })
-          .where('repository_id', '=', repositoryId)
-          .where('name', '=', pull.tag)
-          .where('manifest_id', 'in', (q) =>
-            q.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).where('digest', '=', pull.digest),
-          )
-          .execute();
+      for (const repositoryId of [...byRepository.keys()].sort((a, b) => a - b)) {
+        await this.lockRepository(tx, repositoryId);
+        for (const pull of byRepository.get(repositoryId)!) {
+          await tx
+            .updateTable('manifests')
+            .set({ pull_count: sql`pull_count + ${pull.count}`, last_pulled_at: later(pull.at) })
+            .where('repository_id', '=', repositoryId)
+            .where('digest', '=', pull.digest)
+            .execute();
+          if (pull.tag === undefined) continue;
+          await tx
+            .updateTable('tags')
+            .set({ pull_count: sql`pull_count + ${pull.count}`, last_pulled_at: later(pull.at) })
+            .where('repository_id', '=', repositoryId)
+            .where('name', '=', pull.tag)
+            .where('manifest_id', 'in', (q) =>
+              q.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).where('digest', '=', pull.digest),
+            )
+            .execute();
+        }
       }
     });
   }

@@ -9,6 +9,24 @@ export interface RepositoriesTable {
   id: Generated<number>;
   name: string;
   created_at: number;
+  // Kept by triggers (migration 0002), so a page of repositories costs the page:
+  /** Ready manifests. */
+  manifest_count: Generated<number>;
+  /** Bytes of the ready manifests themselves. */
+  manifest_bytes: Generated<number>;
+  /** Bytes of the distinct blobs ready manifests reference (repository_blobs). */
+  blob_bytes: Generated<number>;
+  tag_count: Generated<number>;
+  /** The latest push of a manifest or a tag. */
+  last_pushed_at: Generated<number | null>;
+}
+
+/** A blob the repository's ready manifests reference, with how many of them do (kept by triggers). */
+export interface RepositoryBlobsTable {
+  repository_id: number;
+  digest: string;
+  size: number;
+  refs: number;
 }
 
 /**
@@ -69,5 +87,6 @@ export interface MetadataSchema {
   manifests: ManifestsTable;
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
+  repository_blobs: RepositoryBlobsTable;
   stowage_meta: MetaTable;
 }

@@ -171,7 +171,9 @@ describe('openapi.yaml against the running app', () => {
       const resp = await request[method.toLowerCase() as 'get'](concretePath(path));
       const documented = Object.keys(operation.responses ?? {});
       expect(documented.includes(String(resp.status)) || documented.includes('default'), `${method} ${path} answered ${resp.status}`).toBe(true);
-      expect(resp.status, `${method} ${path} is not routed`).not.toBe(404);
+      // A route may answer 404 for what it does not hold (an unknown repository); the router's
+      // own 404 for a path nobody serves names the path.
+      expect(resp.status === 404 && resp.body?.errors?.[0]?.detail?.path !== undefined, `${method} ${path} is not routed`).toBe(false);
     }
     expect(operationsOutsideV2.length).toBe(OPS_ROUTES.length);
   });
@@ -180,5 +182,6 @@ describe('openapi.yaml against the running app', () => {
     const resp = await request.get('/no-such-endpoint');
     expect(resp.status).toBe(404);
     expect(resp.body.errors[0].code).toBe('NAME_UNKNOWN');
+    expect(resp.body.errors[0].detail).toEqual({ path: '/no-such-endpoint' });
   });
 });
