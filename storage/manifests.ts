@@ -73,6 +73,7 @@ export class ManifestStore {
     const cacheKey = RegistryCache.tagKey(name, tag);
     const cached = this.cache.tags.get(cacheKey);
     if (cached) return cached;
+    const since = this.cache.stamp();
     let digest: string;
     try {
       digest = (await this.driver.getContent(tagCurrentLinkKey(name, tag))).toString('utf8').trim();
@@ -81,7 +82,7 @@ export class ManifestStore {
       throw err;
     }
     assertDigest(digest);
-    this.cache.tags.set(cacheKey, digest);
+    this.cache.setTag(name, tag, digest, since);
     return digest;
   }
 
@@ -91,6 +92,7 @@ export class ManifestStore {
     const cacheKey = RegistryCache.contentKey(name, digest);
     const cached = this.cache.manifests.get(cacheKey);
     if (cached) return cached;
+    const since = this.cache.stamp();
     const revision = await this.readRevision(name, digest);
     if (!revision) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name, reference } });
     let bytes: Buffer;
@@ -101,7 +103,7 @@ export class ManifestStore {
       throw err;
     }
     const manifest: CachedManifest = { digest, mediaType: revision.mediaType, bytes: ownedBytes(bytes) };
-    this.cache.manifests.set(cacheKey, manifest);
+    this.cache.setManifest(name, manifest, since);
     return manifest;
   }
 
@@ -150,7 +152,7 @@ export class ManifestStore {
       referrer = { key: referrerKey(name, manifest.subject.digest, digest), content: JSON.stringify(descriptor) };
       await this.driver.putContent(referrer.key, referrer.content);
     }
-    this.cache.manifests.set(RegistryCache.contentKey(name, digest), { digest, mediaType: manifest.mediaType, bytes: ownedBytes(bytes) });
+    this.cache.setManifest(name, { digest, mediaType: manifest.mediaType, bytes: ownedBytes(bytes) });
     this.cache.invalidateCatalog();
     // The database's reference (storage/metadata/metadata-store.ts): the row is written pending
     // before anything is retained, so a collection deciding meanwhile sees it; it is listed only
@@ -185,7 +187,7 @@ export class ManifestStore {
       await abandon();
       if (referrer) await this.driver.delete(referrer.key);
       await this.driver.delete(manifestRevisionDirKey(name, digest));
-      this.cache.manifests.delete(RegistryCache.contentKey(name, digest));
+      this.cache.forgetManifest(name, digest);
       throw collectedMeanwhile(gone);
     }
     if (!byDigest) {
@@ -239,16 +241,18 @@ export class ManifestStore {
     const key = tagCurrentLinkKey(name, tag);
     const previous = await this.readLink(key);
     await this.driver.putContent(key, digest);
-    this.cache.tags.set(RegistryCache.tagKey(name, tag), digest);
-    this.invalidateTags(name);
+    // Reads of the tag in flight began before this write: they must not cache what they got.
+    this.invalidateTag(name, tag);
+    this.cache.setTag(name, tag, digest);
     const gone = await this.retainDependencies(dependencies);
     if (gone.length === 0) return;
     if ((await this.readLink(key)) === digest) {
       if (previous !== undefined) await this.driver.putContent(key, previous);
       else await this.driver.delete(tagKey(name, tag));
     }
-    this.cache.tags.delete(RegistryCache.tagKey(name, tag));
-    this.invalidateTags(name);
+    this.invalidateTag(name, tag);
+    // Other replicas may have read the tag while it pointed here; nothing else will tell them.
+    await this.metadata?.announce({ kind: 'tag', repository: name, tag }).catch(() => {});
     throw collectedMeanwhile(gone);
   }
 
@@ -315,11 +319,12 @@ export class ManifestStore {
   async delete(name: string, reference: string): Promise<void> {
     if (!isDigestReference(reference)) {
       await this.resolveTag(name, reference);
-      // The database first: once it answers, the tag is gone for every listing and replica.
+      // The database first: once it answers, the tag is gone for every listing. Other replicas
+      // are told once storage agrees, or one re-reading at once would find the tag still there.
       await this.metadata?.deleteTag(name, reference);
       await this.driver.delete(tagKey(name, reference));
-      this.cache.tags.delete(RegistryCache.tagKey(name, reference));
-      this.invalidateTags(name);
+      this.invalidateTag(name, reference);
+      await this.metadata?.announce({ kind: 'tag', repository: name, tag: reference });
       return;
     }
     assertDigest(reference);
@@ -330,13 +335,14 @@ export class ManifestStore {
       const target = await this.resolveTag(name, tag).catch(() => undefined);
       if (target === reference) {
         await this.driver.delete(tagKey(name, tag));
-        this.cache.tags.delete(RegistryCache.tagKey(name, tag));
+        this.invalidateTag(name, tag);
       }
     }
     if (revision.subject) await this.driver.delete(referrerKey(name, revision.subject, reference));
     await this.driver.delete(manifestRevisionDirKey(name, reference));
-    this.cache.manifests.delete(RegistryCache.contentKey(name, reference));
+    this.cache.forgetManifest(name, reference);
     this.invalidateTags(name);
+    await this.metadata?.announce({ kind: 'deleted', repository: name, digest: reference });
   }
 
   /**
@@ -345,7 +351,7 @@ export class ManifestStore {
    */
   async listTags(name: string): Promise<string[]> {
     if (this.metadata) return (await this.metadata.listTags(name))?.items ?? [];
-    const key = this.tagsListingKey(name);
+    const key = RegistryCache.tagsListingKey(name);
     const cached = this.cache.listings.get(key);
     if (cached) return cached;
     const inFlight = this.tagReads.get(name);
@@ -403,8 +409,14 @@ export class ManifestStore {
 
   /** After a tag changes: the cached listing and any read in flight are out of date. */
   private invalidateTags(name: string): void {
-    this.cache.listings.delete(this.tagsListingKey(name));
+    this.cache.listings.delete(RegistryCache.tagsListingKey(name));
     this.tagReads.delete(name);
+  }
+
+  /** After this process changed a tag: its cached digest, the listing and reads in flight. */
+  private invalidateTag(name: string, tag: string): void {
+    this.cache.forgetTag(name, tag);
+    this.invalidateTags(name);
   }
 
   /** Digests of the manifest revisions a repository holds. */
@@ -467,10 +479,6 @@ export class ManifestStore {
     if (missing.length > 0) {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digests: missing.sort() } });
     }
-  }
-
-  private tagsListingKey(name: string): string {
-    return `tags:${name}`;
   }
 }
 

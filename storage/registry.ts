@@ -19,6 +19,7 @@ import type { CachedManifest } from './cache.js';
 import type { Registry, Repository, RepositoryContext } from './repository.js';
 import { isValidTag, parseDigest } from './grammar.js';
 import type { MetadataStore, Page, PageRequest } from './metadata/metadata-store.js';
+import { ChangeFeed } from './change-feed.js';
 
 export class RegistryStorage implements Registry {
   readonly cache: RegistryCache;
@@ -27,6 +28,8 @@ export class RegistryStorage implements Registry {
   readonly manifests: ManifestStore;
   readonly catalog: Catalog;
   readonly proxyRecords: ProxyRecords;
+  /** Other processes' changes, dropped from the cache as they are announced (PostgreSQL). */
+  readonly changes?: ChangeFeed;
 
   constructor(
     readonly driver: StorageDriver,
@@ -40,6 +43,7 @@ export class RegistryStorage implements Registry {
     this.manifests = new ManifestStore(driver, this.blobs, this.cache, metadata);
     this.catalog = new Catalog(driver, this.cache, metadata);
     this.proxyRecords = new ProxyRecords(driver);
+    if (metadata) this.changes = new ChangeFeed(this.cache, metadata, cacheOptions.ttlMs);
   }
 
   /** The driver's kind, for logs and the readiness answer ("filesystem", "s3"). */
@@ -62,6 +66,7 @@ export class RegistryStorage implements Registry {
 
   /** Releases the metadata database's connections. */
   async close(): Promise<void> {
+    await this.changes?.stop();
     await this.metadata?.database.close();
   }
 
@@ -99,5 +104,7 @@ export class RegistryStorage implements Registry {
     }
     // A collection killed between setting something aside and judging it: put it back.
     await recoverAbandonedRuns(this.driver);
+    // Before anything is cached: from here on, other replicas' changes reach the cache.
+    await this.changes?.start();
   }
 }
