@@ -87,6 +87,9 @@ export class MetadataDatabase {
             oid === 20 || oid === 1700 ? (value: string) => Number(value) : parsers.getTypeParser(oid, format),
         },
       });
+      // An idle connection the server ended (a restart, a failover) is replaced on next use; without
+      // a listener the pool's 'error' would end the process.
+      pool.on('error', () => {});
       database = new MetadataDatabase(new Kysely<MetadataSchema>({ dialect: new PostgresDialect({ pool }) }), 'postgres', location, pool);
     }
     try {
