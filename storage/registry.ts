@@ -20,6 +20,7 @@ import type { Registry, Repository, RepositoryContext } from './repository.js';
 import { isValidTag, parseDigest } from './grammar.js';
 import type { MetadataStore, Page, PageRequest } from './metadata/metadata-store.js';
 import { ChangeFeed } from './change-feed.js';
+import { DatabaseClaim } from './database-claim.js';
 
 export class RegistryStorage implements Registry {
   readonly cache: RegistryCache;
@@ -30,6 +31,8 @@ export class RegistryStorage implements Registry {
   readonly proxyRecords: ProxyRecords;
   /** Other processes' changes, dropped from the cache as they are announced (PostgreSQL). */
   readonly changes?: ChangeFeed;
+  /** This process's claim on shared storage for its database (storage/database-claim.ts). */
+  private claim?: DatabaseClaim;
 
   constructor(
     readonly driver: StorageDriver,
@@ -66,6 +69,8 @@ export class RegistryStorage implements Registry {
 
   /** Releases the metadata database's connections. */
   async close(): Promise<void> {
+    await this.claim?.release();
+    this.claim = undefined;
     await this.changes?.stop();
     await this.metadata?.database.close();
   }
@@ -90,9 +95,28 @@ export class RegistryStorage implements Registry {
     return this.cache.manifests.get(RegistryCache.contentKey(name, digest));
   }
 
-  /** Checks the storage is usable and carries a layout this version understands. */
+  /**
+   * Checks the storage is usable and carries a layout this version understands, and that every
+   * process on shared storage uses this one's database (else DatabaseConflictError).
+   */
   async open(): Promise<void> {
     await this.driver.check();
+    // Before anything is written: a process refused here leaves the storage as it found it.
+    if (this.metadata && this.driver.shared) this.claim = await DatabaseClaim.acquire(this.driver, this.metadata);
+    try {
+      await this.checkLayout();
+      // A collection killed between setting something aside and judging it: put it back.
+      await recoverAbandonedRuns(this.driver);
+      // Before anything is cached: from here on, other replicas' changes reach the cache.
+      await this.changes?.start();
+    } catch (err) {
+      await this.claim?.release();
+      this.claim = undefined;
+      throw err;
+    }
+  }
+
+  private async checkLayout(): Promise<void> {
     try {
       const version = (await this.driver.getContent(LAYOUT_VERSION_KEY)).toString('utf8').trim();
       if (version !== LAYOUT_VERSION) {
@@ -102,9 +126,5 @@ export class RegistryStorage implements Registry {
       if (!isNotFound(err)) throw err;
       await this.driver.putContent(LAYOUT_VERSION_KEY, LAYOUT_VERSION);
     }
-    // A collection killed between setting something aside and judging it: put it back.
-    await recoverAbandonedRuns(this.driver);
-    // Before anything is cached: from here on, other replicas' changes reach the cache.
-    await this.changes?.start();
   }
 }

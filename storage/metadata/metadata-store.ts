@@ -17,6 +17,7 @@
 //     deleteManifest) leave it to the caller (storage/manifests.ts). deleteIfUnreachable announces
 //     at once: its manifest is untagged, and the content cache expires within the TTL anyway.
 // Tests: test/storage/metadata-store.test.ts (on SQLite and PostgreSQL), test/gc/.
+import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { MetadataDatabase } from './database.js';
 import type { MetadataSchema } from './schema.js';
@@ -513,6 +514,20 @@ export class MetadataStore {
       .execute();
   }
 
+  /**
+   * This database's identity, made on first use: the processes on one storage must all use one
+   * database (storage/database-claim.ts). A fresh database is another one; a copy of an SQLite
+   * file is the same one.
+   */
+  async databaseId(): Promise<string> {
+    await this.db
+      .insertInto('stowage_meta')
+      .values({ key: DATABASE_ID_KEY, value: randomUUID() })
+      .onConflict((c) => c.column('key').doNothing())
+      .execute();
+    return (await this.getMeta(DATABASE_ID_KEY))!;
+  }
+
   /** Forgets cached repository ids (after another process may have deleted rows). */
   forget(): void {
     this.repositoryIds.clear();
@@ -568,6 +583,8 @@ export class MetadataStore {
   }
 }
 
+/** stowage_meta's key for databaseId(). */
+const DATABASE_ID_KEY = 'database_id';
 /** Keys pg_advisory_xact_lock's first argument, so our locks do not meet anyone else's. */
 const LOCK_SPACE = 0x5704;
 /** Rows per INSERT (SQLite allows 32,766 parameters per statement). */

@@ -45,6 +45,10 @@ export class PausingDriver implements StorageDriver {
     return this.inner.clockMarginMs;
   }
 
+  get shared(): boolean {
+    return this.inner.shared;
+  }
+
   /** Stops the first call of operation whose key matches until the gate opens. */
   pause(operation: Operation, matches: (key: string) => boolean, options: { before?: (key: string) => Promise<void> } = {}): Gate {
     let release!: () => void;

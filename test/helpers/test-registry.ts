@@ -192,8 +192,14 @@ async function assemble(
 ): Promise<Assembled> {
   const metadata = databaseUrl ? new MetadataStore(await MetadataDatabase.open(databaseUrl, { fsync: false })) : undefined;
   const storage = new RegistryStorage(driver, { ttlMs: config.stowage.cache.ttlMs, manifestBytes: config.stowage.cache.manifestbytes }, metadata);
-  await storage.open();
-  if (metadata) await ensureImported(storage, metadata);
+  try {
+    await storage.open();
+    if (metadata) await ensureImported(storage, metadata);
+  } catch (err) {
+    // A registry refused at start-up (storage/database-claim.ts) lets go of its database.
+    await storage.close();
+    throw err;
+  }
   const auth = await openAuth(authSettingsFrom(config), logger);
   const metrics = new RegistryMetrics();
   const proxy = proxyFromConfig(config, storage, logger, {
