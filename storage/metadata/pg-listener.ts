@@ -87,6 +87,8 @@ export class PgListener {
       await client.end().catch(() => {});
       return;
     }
+    // The server's own sockets keep it running; a command (stowage gc) must exit when it is done.
+    (client as Client & { unref(): void }).unref();
     this.client = client;
     this.setLive(true);
     this.heartbeat(client);

@@ -6,7 +6,12 @@
 // replica's announcement (a bare repository name) still drops what it should.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import pg from 'pg';
+import { execFile } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { bundle } from '../../scripts/bundle.mjs';
 import { FilesystemDriver } from '../../storage/drivers/fs/fs-driver.js';
 import { RegistryCache } from '../../storage/cache.js';
 import { CHANGES_CHANNEL, decodeChange, encodeChange, type Change } from '../../storage/metadata/changes.js';
@@ -180,6 +185,34 @@ describe('two replicas on one directory and one PostgreSQL database', () => {
     await heard;
     expect(b.storage.cachedManifest('app', 'latest')).toBeUndefined();
     expect(b.storage.cachedManifest('other', 'latest')?.digest).toBe(image.manifest.digest);
+  });
+});
+
+describe('a LISTEN connection', () => {
+  it('does not keep a process alive that is otherwise done (a stowage command)', async () => {
+    const database = await createTestDatabase();
+    const dir = await tempDir('stowage-listen-');
+    try {
+      // A process that listens, closes its pool and has nothing left to do: it must exit.
+      const repo = fileURLToPath(new URL('../..', import.meta.url));
+      await fsp.writeFile(
+        path.join(dir, 'main.ts'),
+        [
+          `import { MetadataDatabase } from ${JSON.stringify(path.join(repo, 'storage/metadata/database.js'))};`,
+          'const db = await MetadataDatabase.open(process.argv[2]);',
+          "await db.listen('x', { message: () => {} });",
+          'await db.db.destroy();',
+          "console.log('listened');",
+        ].join('\n'),
+      );
+      await bundle({ entryPoints: [path.join(dir, 'main.ts')], outfile: path.join(dir, 'main.mjs') });
+      const env = { ...process.env, NODE_PATH: path.join(repo, 'node_modules') };
+      const { stdout } = await promisify(execFile)(process.execPath, [path.join(dir, 'main.mjs'), database.url], { env, timeout: 15_000 });
+      expect(stdout.trim()).toBe('listened');
+    } finally {
+      await fsp.rm(dir, { recursive: true, force: true });
+      await database.drop();
+    }
   });
 });
 
