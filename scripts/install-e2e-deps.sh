@@ -2,12 +2,13 @@
 # Installs what `npm run test:e2e` drives: a Docker engine and client (docker.io, which brings
 # containerd, runc, tini and iptables), skopeo, podman (whose containers-common dependency ships
 # /etc/containers/policy.json), Debian's registry:2 build (docker-registry, the reference the
-# suite can also run against), busybox-static (the test image is made from /bin/busybox), curl and jq.
+# suite can also run against), busybox-static (the test image is made from /bin/busybox),
+# mmdebstrap (the container suite's Debian base image, scripts/make-node-base-image.sh), curl and jq.
 # Idempotent: when every package is already installed it does nothing and needs no network.
 # Meant for a Debian 12 machine as root with no input (CI).
 set -euo pipefail
 
-PACKAGES=(docker.io skopeo podman docker-registry busybox-static curl jq iptables uidmap ca-certificates)
+PACKAGES=(docker.io skopeo podman docker-registry busybox-static mmdebstrap curl jq iptables uidmap ca-certificates)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

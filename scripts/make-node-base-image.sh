@@ -3,92 +3,71 @@
 # building deploy/Dockerfile where Docker Hub is out of reach:
 #
 #   scripts/make-node-base-image.sh [TAG]        (default TAG: stowage-node-base:local)
-#   docker build --build-arg NODE_IMAGE=TAG -f deploy/Dockerfile .
+#   docker build --network host --build-arg NODE_IMAGE=TAG -f deploy/Dockerfile .
 #
-# The root filesystem holds node and the shared libraries `ldd` lists, npm, a static busybox as
-# /bin/sh (npm runs scripts with it), CA certificates, and a passwd/group with root and a `node`
-# user (uid/gid 1000, as in the official image). Paths follow the official image (/usr/local/bin/
-# node, /usr/local/lib/node_modules/npm) and Debian's merged /usr. It is piped as a tarball into
-# `docker import`; the docker client is $DOCKER (default: docker), talking to $DOCKER_HOST.
+# Like node:20-slim it is a minimal Debian 12 (bookworm) with apt, so the Dockerfile installs the
+# compiler better-sqlite3 is built with the same way on both. mmdebstrap makes the root filesystem
+# from Debian's mirror ($DEBIAN_MIRROR, default http://deb.debian.org/debian); then, at the
+# official image's paths: this machine's node at /usr/local/bin/node (and any shared library it
+# loads that Debian's base lacks), its headers at /usr/local/include/node (node-gyp builds
+# against them instead of downloading any), npm at /usr/local/lib/node_modules/npm; the machine's
+# CA bundle, trusted through NODE_EXTRA_CA_CERTS (npm ci in a build reaches the registry through
+# whatever TLS interception this machine trusts); and a `node` user, uid/gid 1000. The tarball is
+# piped into `docker import`; the docker client is $DOCKER (default: docker), talking to
+# $DOCKER_HOST. Needs mmdebstrap (apt-get install mmdebstrap), as root or with user namespaces.
 set -euo pipefail
 
 TAG=${1:-stowage-node-base:local}
 DOCKER=${DOCKER:-docker}
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
 die() {
   echo "make-node-base-image: $*" >&2
   exit 1
 }
 
+command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (Debian: apt-get install mmdebstrap)"
 node_bin=$(readlink -f "$(command -v node)") || die "node is not installed"
 npm_dir=$(readlink -f "$(dirname "$(readlink -f "$(command -v npm)")")/..") || die "npm is not installed"
 [[ -f "$npm_dir/package.json" && -f "$npm_dir/bin/npm-cli.js" ]] || die "cannot find npm's package under $npm_dir"
-busybox_bin=$(command -v busybox || echo /bin/busybox)
-[[ "$(ldd "$busybox_bin" 2>&1 || true)" == *"not a dynamic executable"* ]] \
-  || die "a static busybox is needed for /bin/sh (Debian: apt-get install busybox-static)"
-
-rootfs=$(mktemp -d /tmp/stowage-node-base.XXXXXX)
-trap 'rm -rf "$rootfs"' EXIT
-# mktemp makes the directory 0700; as the image's / it would lock uid 1000 out of everything.
-chmod 755 "$rootfs"
-
-# Debian's merged /usr: /bin, /lib and friends are links into /usr.
-mkdir -p "$rootfs"/usr/{bin,sbin,lib,lib64,local/bin,local/lib/node_modules} "$rootfs"/{etc/ssl/certs,tmp,root,home/node}
-for dir in bin sbin lib lib64; do ln -s "usr/$dir" "$rootfs/$dir"; done
-chmod 1777 "$rootfs/tmp"
-chmod 700 "$rootfs/root"
-
-# node and every shared library it loads, at the paths the loader looks in.
-cp "$node_bin" "$rootfs/usr/local/bin/node"
-while read -r lib; do
-  [[ -n "$lib" ]] || continue
-  mkdir -p "$rootfs$(dirname "$lib")"
-  cp -L "$lib" "$rootfs$lib"
-done < <(ldd "$node_bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u)
-
-# npm, as the official image installs it.
-cp -a "$npm_dir" "$rootfs/usr/local/lib/node_modules/npm"
-ln -s ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
-ln -s ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
-
-# /bin/sh and the usual small tools, from one static busybox.
-cp "$busybox_bin" "$rootfs/usr/bin/busybox"
-for applet in $("$busybox_bin" --list); do
-  [[ -e "$rootfs/usr/bin/$applet" ]] || ln -s busybox "$rootfs/usr/bin/$applet"
-done
-
-# The machine's CA bundle, trusted by node besides its own (npm ci in a build reaches the registry
-# through whatever TLS interception this machine trusts), users, and what glibc's resolver reads.
-ca_env=()
-if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
-  cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
-  ca_env=(-c "ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt")
-fi
-cat >"$rootfs/etc/passwd" <<'EOF'
-root:x:0:0:root:/root:/bin/sh
-node:x:1000:1000::/home/node:/bin/sh
-nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
-EOF
-cat >"$rootfs/etc/group" <<'EOF'
-root:x:0:
-node:x:1000:
-nogroup:x:65534:
-EOF
-printf 'passwd: files\ngroup: files\nhosts: files dns\n' >"$rootfs/etc/nsswitch.conf"
-chown 1000:1000 "$rootfs/home/node"
-
-# The image must run: check node and npm inside the tree before importing it.
-chroot "$rootfs" /usr/local/bin/node -e 'process.exit(0)' 2>/dev/null \
-  || die "node does not start inside the new root filesystem (missing library?)"
-
+headers=$(readlink -f "$(dirname "$node_bin")/../include/node")
+[[ -f "$headers/node.h" && -f "$headers/common.gypi" ]] || die "node's headers are not in $headers (node-gyp needs them)"
+ca_bundle=/etc/ssl/certs/ca-certificates.crt
 node_version=$("$node_bin" --version)
-tar --sort=name --mtime=@0 --numeric-owner --format=posix \
-  --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime -C "$rootfs" -cf - . \
-  | "$DOCKER" import \
+# The shared libraries node loads, copied only where Debian's base has none (it has libc and libstdc++).
+libraries=$(ldd "$node_bin" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u | tr '\n' ' ')
+
+work=$(mktemp -d /tmp/stowage-node-base.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+# What the hooks copy in, gathered in one tree laid out as the image's /usr/local.
+mkdir -p "$work/local/bin" "$work/local/lib/node_modules" "$work/local/include"
+cp "$node_bin" "$work/local/bin/node"
+cp -a "$npm_dir" "$work/local/lib/node_modules/npm"
+cp -a "$headers" "$work/local/include/node"
+ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/local/bin/npm"
+ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/local/bin/npx"
+
+ca_env=()
+hooks=(
+  --customize-hook="tar -C '$work/local' -cf - . | tar -C \"\$1/usr/local\" -xf -"
+  # A library node needs and the base lacks, at the path the loader looks in.
+  --customize-hook="for lib in $libraries; do [ -e \"\$1\$lib\" ] || { mkdir -p \"\$1\$(dirname \$lib)\"; cp -L \"\$lib\" \"\$1\$lib\"; }; done"
+  --customize-hook='echo "node:x:1000:1000::/home/node:/bin/sh" >>"$1/etc/passwd"; echo "node:x:1000:" >>"$1/etc/group"; mkdir -p "$1/home/node"; chown 1000:1000 "$1/home/node"'
+)
+if [[ -f "$ca_bundle" ]]; then
+  hooks+=(--customize-hook="mkdir -p \"\$1/etc/ssl/certs\" && cp '$ca_bundle' \"\$1$ca_bundle\"")
+  ca_env=(-c "ENV NODE_EXTRA_CA_CERTS=$ca_bundle")
+fi
+# The image must run: node and npm inside the new root, before it is imported.
+hooks+=(--customize-hook='chroot "$1" /usr/local/bin/node -e "process.exit(0)" && chroot "$1" /usr/local/bin/npm --version >/dev/null')
+
+# To a file first: a failed run must not import half a tarball.
+mmdebstrap --quiet --variant=minbase --format=tar "${hooks[@]}" bookworm "$work/rootfs.tar" "$MIRROR"
+"$DOCKER" import \
     -c "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     -c "ENV NODE_VERSION=${node_version#v}" \
     "${ca_env[@]}" \
     -c 'CMD ["node"]' \
-    -m "node $node_version from $(hostname) (scripts/make-node-base-image.sh)" \
-    - "$TAG" >/dev/null
+    -m "node $node_version from $(hostname) on Debian bookworm (scripts/make-node-base-image.sh)" \
+    "$work/rootfs.tar" "$TAG" >/dev/null
 echo "make-node-base-image: $TAG (node $node_version, $("$DOCKER" image inspect -f '{{.Size}}' "$TAG") bytes)"

@@ -21,6 +21,8 @@
 //                                                    or a proxy cache eviction (storage/jobs/proxy-eviction.ts)
 //   _gc/aside/<run-id>/<key>                         an object a collection has set aside while it
 //                                                    checks nobody used it (storage/liveness.ts)
+//   _database/claims/<uuid>                          shared storage (S3) only: a process using the storage and the
+//                                                    metadata database it uses (storage/database-claim.ts)
 //   _tmp/                                            filesystem driver only, not a key: writes in flight
 //
 // A registry:2 (CNCF Distribution) directory or S3 prefix holds the same tree under
@@ -169,4 +171,11 @@ export function asideKey(run: string, key: string): string {
 
 export function gcLeaseKey(id: string): string {
   return `${GC_LEASES_ROOT}/${assertUploadId(id)}`;
+}
+
+/** The processes on a shared storage and their metadata databases (storage/database-claim.ts). */
+export const DATABASE_CLAIMS_ROOT = '_database/claims';
+
+export function databaseClaimKey(id: string): string {
+  return `${DATABASE_CLAIMS_ROOT}/${assertUploadId(id)}`;
 }

@@ -71,6 +71,7 @@ export class ManifestStore {
     const cacheKey = RegistryCache.tagKey(name, tag);
     const cached = this.cache.tags.get(cacheKey);
     if (cached) return cached;
+    const since = this.cache.stamp();
     let digest: string;
     try {
       digest = (await this.driver.getContent(tagCurrentLinkKey(name, tag))).toString('utf8').trim();
@@ -79,7 +80,7 @@ export class ManifestStore {
       throw err;
     }
     assertDigest(digest);
-    this.cache.tags.set(cacheKey, digest);
+    this.cache.setTag(name, tag, digest, since);
     return digest;
   }
 
@@ -89,6 +90,7 @@ export class ManifestStore {
     const cacheKey = RegistryCache.contentKey(name, digest);
     const cached = this.cache.manifests.get(cacheKey);
     if (cached) return cached;
+    const since = this.cache.stamp();
     const revision = await this.readRevision(name, digest);
     if (!revision) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name, reference } });
     let bytes: Buffer;
@@ -102,7 +104,7 @@ export class ManifestStore {
     const mediaType = revision.mediaType ?? mediaTypeOfBytes(bytes);
     if (mediaType === undefined) throw new RegistryError('MANIFEST_UNKNOWN', 'stored manifest is not JSON', { detail: { name, reference } });
     const manifest: CachedManifest = { digest, mediaType, bytes: ownedBytes(bytes) };
-    this.cache.manifests.set(cacheKey, manifest);
+    this.cache.setManifest(name, manifest, since);
     return manifest;
   }
 
@@ -151,7 +153,7 @@ export class ManifestStore {
       referrer = { key: referrerKey(name, manifest.subject.digest, digest), content: JSON.stringify(descriptor) };
       await this.driver.putContent(referrer.key, referrer.content);
     }
-    this.cache.manifests.set(RegistryCache.contentKey(name, digest), { digest, mediaType: manifest.mediaType, bytes: ownedBytes(bytes) });
+    this.cache.setManifest(name, { digest, mediaType: manifest.mediaType, bytes: ownedBytes(bytes) });
     this.cache.invalidateCatalog();
     crashPoint('manifest-stored');
     // The database's reference (storage/metadata/metadata-store.ts): the row is written pending
@@ -188,7 +190,7 @@ export class ManifestStore {
       await abandon();
       if (referrer) await this.driver.delete(referrer.key);
       await this.driver.delete(manifestRevisionDirKey(name, digest));
-      this.cache.manifests.delete(RegistryCache.contentKey(name, digest));
+      this.cache.forgetManifest(name, digest);
       throw collectedMeanwhile(gone);
     }
     crashPoint('manifest-retained');
@@ -245,16 +247,18 @@ export class ManifestStore {
     const key = tagCurrentLinkKey(name, tag);
     const previous = await this.readLink(key);
     await this.driver.putContent(key, digest);
-    this.cache.tags.set(RegistryCache.tagKey(name, tag), digest);
-    this.invalidateTags(name);
+    // Reads of the tag in flight began before this write: they must not cache what they got.
+    this.invalidateTag(name, tag);
+    this.cache.setTag(name, tag, digest);
     const gone = await this.retainDependencies(dependencies);
     if (gone.length === 0) return;
     if ((await this.readLink(key)) === digest) {
       if (previous !== undefined) await this.driver.putContent(key, previous);
       else await this.driver.delete(tagKey(name, tag));
     }
-    this.cache.tags.delete(RegistryCache.tagKey(name, tag));
-    this.invalidateTags(name);
+    this.invalidateTag(name, tag);
+    // Other replicas may have read the tag while it pointed here; nothing else will tell them.
+    await this.metadata?.announce({ kind: 'tag', repository: name, tag }).catch(() => {});
     throw collectedMeanwhile(gone);
   }
 
@@ -325,11 +329,12 @@ export class ManifestStore {
   async delete(name: string, reference: string): Promise<void> {
     if (!isDigestReference(reference)) {
       await this.resolveTag(name, reference);
-      // The database first: once it answers, the tag is gone for every listing and replica.
+      // The database first: once it answers, the tag is gone for every listing. Other replicas
+      // are told once storage agrees, or one re-reading at once would find the tag still there.
       await this.metadata?.deleteTag(name, reference);
       await this.driver.delete(tagKey(name, reference));
-      this.cache.tags.delete(RegistryCache.tagKey(name, reference));
-      this.invalidateTags(name);
+      this.invalidateTag(name, reference);
+      await this.metadata?.announce({ kind: 'tag', repository: name, tag: reference });
       return;
     }
     assertDigest(reference);
@@ -340,14 +345,15 @@ export class ManifestStore {
       const target = await this.resolveTag(name, tag).catch(() => undefined);
       if (target === reference) {
         await this.driver.delete(tagKey(name, tag));
-        this.cache.tags.delete(RegistryCache.tagKey(name, tag));
+        this.invalidateTag(name, tag);
       }
     }
     const subject = revision.mediaType === undefined ? await this.subjectFromBytes(reference) : revision.subject;
     if (subject) await this.driver.delete(referrerKey(name, subject, reference));
     await this.driver.delete(manifestRevisionDirKey(name, reference));
-    this.cache.manifests.delete(RegistryCache.contentKey(name, reference));
+    this.cache.forgetManifest(name, reference);
     this.invalidateTags(name);
+    await this.metadata?.announce({ kind: 'deleted', repository: name, digest: reference });
   }
 
   /**
@@ -356,7 +362,7 @@ export class ManifestStore {
    */
   async listTags(name: string): Promise<string[]> {
     if (this.metadata) return (await this.metadata.listTags(name))?.items ?? [];
-    const key = this.tagsListingKey(name);
+    const key = RegistryCache.tagsListingKey(name);
     const cached = this.cache.listings.get(key);
     if (cached) return cached;
     const inFlight = this.tagReads.get(name);
@@ -460,8 +466,14 @@ export class ManifestStore {
 
   /** After a tag changes: the cached listing and any read in flight are out of date. */
   private invalidateTags(name: string): void {
-    this.cache.listings.delete(this.tagsListingKey(name));
+    this.cache.listings.delete(RegistryCache.tagsListingKey(name));
     this.tagReads.delete(name);
+  }
+
+  /** After this process changed a tag: its cached digest, the listing and reads in flight. */
+  private invalidateTag(name: string, tag: string): void {
+    this.cache.forgetTag(name, tag);
+    this.invalidateTags(name);
   }
 
   /** Digests of the manifest revisions a repository holds. */
@@ -523,10 +535,6 @@ export class ManifestStore {
     if (missing.length > 0) {
       throw new RegistryError('MANIFEST_BLOB_UNKNOWN', undefined, { detail: { digests: missing.sort() } });
     }
-  }
-
-  private tagsListingKey(name: string): string {
-    return `tags:${name}`;
   }
 }
 

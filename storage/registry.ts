@@ -21,6 +21,8 @@ import { isValidTag, parseDigest } from './grammar.js';
 import type { MetadataStore, Page, PageRequest } from './metadata/metadata-store.js';
 import { PullRecorder } from './metadata/pull-recorder.js';
 import { MetadataQueries } from './metadata/metadata-queries.js';
+import { ChangeFeed } from './change-feed.js';
+import { DatabaseClaim } from './database-claim.js';
 
 export class RegistryStorage implements Registry {
   readonly cache: RegistryCache;
@@ -33,6 +35,10 @@ export class RegistryStorage implements Registry {
   readonly pulls?: PullRecorder;
   /** What the metadata database knows, for the JSON API (with a metadata database). */
   readonly queries?: MetadataQueries;
+  /** Other processes' changes, dropped from the cache as they are announced (PostgreSQL). */
+  readonly changes?: ChangeFeed;
+  /** This process's claim on shared storage for its database (storage/database-claim.ts). */
+  private claim?: DatabaseClaim;
 
   constructor(
     readonly driver: StorageDriver,
@@ -51,6 +57,7 @@ export class RegistryStorage implements Registry {
     if (metadata) {
       this.pulls = new PullRecorder(metadata);
       this.queries = new MetadataQueries(metadata);
+      this.changes = new ChangeFeed(this.cache, metadata, cacheOptions.ttlMs);
     }
   }
 
@@ -75,6 +82,9 @@ export class RegistryStorage implements Registry {
   /** Writes the pull counts still batched, then releases the metadata database's connections. */
   async close(): Promise<void> {
     await this.pulls?.close();
+    await this.claim?.release();
+    this.claim = undefined;
+    await this.changes?.stop();
     await this.metadata?.database.close();
   }
 
@@ -98,13 +108,26 @@ export class RegistryStorage implements Registry {
     return this.cache.manifests.get(RegistryCache.contentKey(name, digest));
   }
 
-  /** Checks the storage is usable and carries a layout this version understands. */
+  /**
+   * Checks the storage is usable and carries a layout this version understands, and that every
+   * process on shared storage uses this one's database (else DatabaseConflictError).
+   */
   async open(): Promise<void> {
     await this.driver.check();
-    // A registry:2 tree gets no layout-version: it stays Distribution's (storage/layout.ts).
-    if (this.layout === 'stowage') await this.checkLayoutVersion();
-    // A collection killed between setting something aside and judging it: put it back.
-    await recoverAbandonedRuns(this.driver);
+    // Before anything is written: a process refused here leaves the storage as it found it.
+    if (this.metadata && this.driver.shared) this.claim = await DatabaseClaim.acquire(this.driver, this.metadata);
+    try {
+      // A registry:2 tree gets no layout-version: it stays Distribution's (storage/layout.ts).
+      if (this.layout === 'stowage') await this.checkLayoutVersion();
+      // A collection killed between setting something aside and judging it: put it back.
+      await recoverAbandonedRuns(this.driver);
+      // Before anything is cached: from here on, other replicas' changes reach the cache.
+      await this.changes?.start();
+    } catch (err) {
+      await this.claim?.release();
+      this.claim = undefined;
+      throw err;
+    }
   }
 
   private async checkLayoutVersion(): Promise<void> {

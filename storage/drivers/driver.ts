@@ -42,6 +42,13 @@ export interface StorageDriver {
   readonly kind: string;
 
   /**
+   * Whether processes on other hosts open this storage too (S3): start-up then checks that every
+   * process on it uses one metadata database (storage/database-claim.ts). A filesystem counts
+   * as one host's: by default the database file lies inside it, shared by whoever shares it.
+   */
+  readonly shared: boolean;
+
+  /**
    * How far apart the times this storage stamps can be for two writes in a known order (whole
    * seconds and clock skew on S3; none on a local filesystem, whose writers share the host's
    * clock). Garbage collection never deletes anything used within this of its start.

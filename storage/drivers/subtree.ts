@@ -7,6 +7,7 @@ import { assertKey, type ByteRange, type DriverWriter, type ListOptions, type Ob
 export class SubtreeDriver implements StorageDriver {
   readonly kind: string;
   readonly clockMarginMs: number;
+  readonly shared: boolean;
 
   constructor(
     readonly inner: StorageDriver,
@@ -15,6 +16,7 @@ export class SubtreeDriver implements StorageDriver {
     assertKey(prefix);
     this.kind = inner.kind;
     this.clockMarginMs = inner.clockMarginMs;
+    this.shared = inner.shared;
   }
 
   /** Throws on a bad key: every method is async, so callers get a rejection, as from any driver. */

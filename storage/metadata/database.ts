@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Dialect, MetadataSchema } from './schema.js';
 import { migrate } from './migrations.js';
+import { PgListener, type ListenHandlers, type ListenOptions } from './pg-listener.js';
 
 export type { Dialect };
 
@@ -39,13 +40,19 @@ export interface OpenOptions {
   poolSize?: number;
 }
 
-/** Callback for a change another process announced (PostgreSQL NOTIFY). */
-export type ChangeListener = (payload: string) => void;
+export type { ListenHandlers, ListenOptions };
+
+/** What listen() returns: close() stops listening. */
+export interface Subscription {
+  close(): Promise<void>;
+}
 
 export class MetadataDatabase {
   private closed = false;
-  private readonly listeners = new Set<ChangeListener>();
-  private listenClient?: { end(): Promise<void> };
+  /** SQLite's listeners, called in-process by announce(). */
+  private readonly local = new Set<{ channel: string; handlers: ListenHandlers }>();
+  /** PostgreSQL's LISTEN connections, one per listen(). */
+  private readonly remote = new Set<PgListener>();
 
   private constructor(
     readonly db: Kysely<MetadataSchema>,
@@ -80,6 +87,9 @@ export class MetadataDatabase {
             oid === 20 || oid === 1700 ? (value: string) => Number(value) : parsers.getTypeParser(oid, format),
         },
       });
+      // An idle connection the server ended (a restart, a failover) is replaced on next use; without
+      // a listener the pool's 'error' would end the process.
+      pool.on('error', () => {});
       database = new MetadataDatabase(new Kysely<MetadataSchema>({ dialect: new PostgresDialect({ pool }) }), 'postgres', location, pool);
     }
     try {
@@ -98,40 +108,38 @@ export class MetadataDatabase {
       return;
     }
     // One process per SQLite database: the announcement stays here.
-    for (const listener of this.listeners) listener(payload);
+    for (const entry of this.local) if (entry.channel === channel) entry.handlers.message(payload);
   }
 
   /**
-   * Calls listener for every announcement on channel, from any process. PostgreSQL: one
-   * connection of its own held for LISTEN; reconnects (telling the listener with payload '*',
-   * since announcements may have been missed meanwhile).
+   * Calls handlers.message for every announcement on channel, from any process. PostgreSQL: a
+   * connection of its own held for LISTEN (storage/metadata/pg-listener.ts), which tells
+   * handlers.live when announcements may be missed and when they are not any more; throws if
+   * it cannot listen now. SQLite: this process's own announcements.
    */
-  async listen(channel: string, listener: ChangeListener): Promise<void> {
-    this.listeners.add(listener);
-    if (this.dialect !== 'postgres' || this.listenClient) return;
-    const pg = loadPg();
-    const connect = async (): Promise<void> => {
-      const client = new pg.Client({ connectionString: this.location.target });
-      client.on('notification', (message: { channel: string; payload?: string }) => {
-        if (message.channel === channel) for (const l of this.listeners) l(message.payload ?? '*');
-      });
-      client.on('error', () => {
-        // The connection is gone: announcements may be lost until we are back, so drop everything.
-        for (const l of this.listeners) l('*');
-        this.listenClient = undefined;
-        if (!this.closed) setTimeout(() => void connect().catch(() => {}), 1000).unref();
-      });
-      await client.connect();
-      await client.query(`LISTEN "${channel.replace(/"/g, '')}"`);
-      this.listenClient = client;
+  async listen(channel: string, handlers: ListenHandlers, options: ListenOptions = {}): Promise<Subscription> {
+    if (this.dialect !== 'postgres') {
+      const entry = { channel, handlers };
+      this.local.add(entry);
+      return { close: async () => void this.local.delete(entry) };
+    }
+    const listener = new PgListener(loadPg(), this.location.target, channel, handlers, options);
+    await listener.start();
+    this.remote.add(listener);
+    return {
+      close: async () => {
+        this.remote.delete(listener);
+        await listener.close();
+      },
     };
-    await connect();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.listenClient?.end().catch(() => {});
+    for (const listener of this.remote) await listener.close();
+    this.remote.clear();
+    this.local.clear();
     await this.db.destroy();
   }
 }

@@ -10,10 +10,20 @@
 //   - Every manifest row, pending or ready, is a reference: a collection keeps what any row names
 //     (isReferenced), and deletes a manifest row only in a transaction that finds it unreachable.
 //   - A tag row only ever points at a ready manifest (written by commitManifest or setTag).
+//   - A change is announced (storage/metadata/changes.ts) once it is committed and storage holds
+//     it too, so a replica that drops its cache on the announcement re-reads the new state. Writes
+//     that follow storage's (commitManifest, setTag) announce inside their transaction, which
+//     sends it at commit or not at all; deletes that precede storage's (deleteTag,
+//     deleteManifest) leave it to the caller (storage/manifests.ts). deleteIfUnreachable announces
+//     at once: its manifest is untagged, and the content cache expires within the TTL anyway.
 // Tests: test/storage/metadata-store.test.ts (on SQLite and PostgreSQL), test/gc/.
+import { randomUUID } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { MetadataDatabase } from './database.js';
 import type { MetadataSchema } from './schema.js';
+import { CHANGES_CHANNEL, encodeChange, type Change } from './changes.js';
+
+export { CHANGES_CHANNEL };
 
 export interface Platform {
   os: string;
@@ -85,9 +95,6 @@ export interface ManifestNode {
 }
 
 type Db = Kysely<MetadataSchema>;
-
-/** Announced on this channel when a tag or manifest changes: "<repository>" or "*". */
-export const CHANGES_CHANNEL = 'stowage_changes';
 
 export class MetadataStore {
   private readonly repositoryIds = new Map<string, number>();
@@ -178,7 +185,7 @@ export class MetadataStore {
     });
     if (deleted) {
       this.repositoryIds.delete(name);
-      await this.announceChange(name);
+      await this.announce({ kind: 'repository', repository: name });
     }
     return deleted;
   }
@@ -242,15 +249,16 @@ export class MetadataStore {
    */
   async commitManifest(repository: string, id: number, options: { tag?: string; at: number }): Promise<boolean> {
     const repositoryId = await this.ensureRepository(repository, options.at);
-    const ok = await this.write(async (tx) => {
+    return this.write(async (tx, announce) => {
       await this.lockRepository(tx, repositoryId);
-      const updated = await tx.updateTable('manifests').set({ state: 'ready' }).where('id', '=', id).executeTakeFirst();
-      if (Number(updated.numUpdatedRows) !== 1) return false;
+      const updated = await tx.updateTable('manifests').set({ state: 'ready' }).where('id', '=', id).returning('digest').executeTakeFirst();
+      if (!updated) return false;
       if (options.tag !== undefined) await this.writeTag(tx, repositoryId, options.tag, id, options.at);
+      await announce(
+        options.tag !== undefined ? { kind: 'tag', repository, tag: options.tag } : { kind: 'pushed', repository, digest: updated.digest },
+      );
       return true;
     });
-    if (ok) await this.announceChange(repository);
-    return ok;
   }
 
   /** A failed push's own pending row goes (a ready row stays: another push completed it). */
@@ -261,7 +269,7 @@ export class MetadataStore {
   /** Points a tag at a ready manifest of the repository; false when there is none by that digest. */
   async setTag(repository: string, tag: string, digest: string, at: number): Promise<boolean> {
     const repositoryId = await this.ensureRepository(repository, at);
-    const ok = await this.write(async (tx) => {
+    return this.write(async (tx, announce) => {
       await this.lockRepository(tx, repositoryId);
       const row = await tx
         .selectFrom('manifests')
@@ -272,10 +280,9 @@ export class MetadataStore {
         .executeTakeFirst();
       if (!row) return false;
       await this.writeTag(tx, repositoryId, tag, Number(row.id), at);
+      await announce({ kind: 'tag', repository, tag });
       return true;
     });
-    if (ok) await this.announceChange(repository);
-    return ok;
   }
 
   private async writeTag(tx: Db, repositoryId: number, tag: string, manifestId: number, at: number): Promise<void> {
@@ -294,19 +301,20 @@ export class MetadataStore {
       .execute();
   }
 
+  /** Deletes a tag. Announces nothing: storage still has it; the caller announces once it is gone there too. */
   async deleteTag(repository: string, tag: string): Promise<void> {
     const repositoryId = await this.repositoryId(repository);
     if (repositoryId === undefined) return;
     // Under the repository's lock like every other tag write: the repository totals' triggers
     // (migration 0002) update its row, and rows locked in one order everywhere cannot deadlock.
+    // (Announced by ManifestStore once storage has deleted the tag too.)
     await this.write(async (tx) => {
       await this.lockRepository(tx, repositoryId);
       await tx.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', tag).execute();
     });
-    await this.announceChange(repository);
   }
 
-  /** Deletes a manifest (and, by cascade, its tags and references). */
+  /** Deletes a manifest (and, by cascade, its tags and references). Announces nothing, as deleteTag. */
   async deleteManifest(repository: string, digest: string): Promise<void> {
     const repositoryId = await this.repositoryId(repository);
     if (repositoryId === undefined) return;
@@ -314,7 +322,6 @@ export class MetadataStore {
       await this.lockRepository(tx, repositoryId);
       await tx.deleteFrom('manifests').where('repository_id', '=', repositoryId).where('digest', '=', digest).execute();
     });
-    await this.announceChange(repository);
   }
 
   /** Whether the repository has a row for that manifest, pending or ready. */
@@ -492,7 +499,7 @@ export class MetadataStore {
   async deleteIfUnreachable(repository: string, digest: string, cutoff: number): Promise<boolean> {
     const repositoryId = await this.repositoryId(repository);
     if (repositoryId === undefined) return false;
-    const deleted = await this.write(async (tx) => {
+    return this.write(async (tx, announce) => {
       await this.lockRepository(tx, repositoryId);
       const row = await tx
         .selectFrom('manifests')
@@ -526,10 +533,11 @@ export class MetadataStore {
           limit 1`.execute(tx);
       if (keeper.rows.length > 0) return false;
       await tx.deleteFrom('manifests').where('id', '=', row.id).execute();
+      // Storage holds the revision until the collection deletes it next; it was untagged, so what
+      // a replica may re-read meanwhile is only a pull by digest, cached no longer than the TTL.
+      await announce({ kind: 'deleted', repository, digest });
       return true;
     });
-    if (deleted) await this.announceChange(repository);
-    return deleted;
   }
 
   /** Pending rows older than before: pushes that died (or are very slow). */
@@ -563,6 +571,20 @@ export class MetadataStore {
       .execute();
   }
 
+  /**
+   * This database's identity, made on first use: the processes on one storage must all use one
+   * database (storage/database-claim.ts). A fresh database is another one; a copy of an SQLite
+   * file is the same one.
+   */
+  async databaseId(): Promise<string> {
+    await this.db
+      .insertInto('stowage_meta')
+      .values({ key: DATABASE_ID_KEY, value: randomUUID() })
+      .onConflict((c) => c.column('key').doNothing())
+      .execute();
+    return (await this.getMeta(DATABASE_ID_KEY))!;
+  }
+
   /** Forgets cached repository ids (after another process may have deleted rows). */
   forget(): void {
     this.repositoryIds.clear();
@@ -572,13 +594,22 @@ export class MetadataStore {
    * A write transaction. SQLite: BEGIN IMMEDIATE, so a transaction that reads first and writes
    * later never has to upgrade its lock while another process (a CLI command beside the server)
    * writes; that upgrade fails at once with SQLITE_BUSY instead of waiting out busy_timeout.
+   * What the body announces goes out when the transaction commits, and only then (PostgreSQL
+   * delivers a NOTIFY at commit; SQLite's in-process listeners are called after it).
    */
-  private async write<T>(body: (tx: Db) => Promise<T>): Promise<T> {
-    if (this.postgres) return this.db.transaction().execute(body);
-    return this.db.connection().execute(async (connection) => {
+  private async write<T>(body: (tx: Db, announce: (change: Change) => Promise<void>) => Promise<T>): Promise<T> {
+    if (this.postgres) {
+      return this.db.transaction().execute((tx) =>
+        body(tx, async (change) => {
+          await sql`select pg_notify(${CHANGES_CHANNEL}, ${encodeChange(change)})`.execute(tx);
+        }),
+      );
+    }
+    const committed: Change[] = [];
+    const result = await this.db.connection().execute(async (connection) => {
       await sql`begin immediate`.execute(connection);
       try {
-        const result = await body(connection);
+        const result = await body(connection, async (change) => void committed.push(change));
         await sql`commit`.execute(connection);
         return result;
       } catch (err) {
@@ -586,10 +617,17 @@ export class MetadataStore {
         throw err;
       }
     });
+    for (const change of committed) await this.announce(change);
+    return result;
   }
 
-  private async announceChange(repository: string): Promise<void> {
-    await this.database.announce(CHANGES_CHANNEL, repository).catch(() => {});
+  /**
+   * Tells every process on this database (this one included) what changed, for a change made
+   * outside one of this class's transactions (a delete, once storage has it too). Throws if the
+   * database cannot be told: the other replicas would go on serving the old state.
+   */
+  async announce(change: Change): Promise<void> {
+    await this.database.announce(CHANGES_CHANNEL, encodeChange(change));
   }
 
   /**
@@ -602,6 +640,8 @@ export class MetadataStore {
   }
 }
 
+/** stowage_meta's key for databaseId(). */
+const DATABASE_ID_KEY = 'database_id';
 /** Keys pg_advisory_xact_lock's first argument, so our locks do not meet anyone else's. */
 const LOCK_SPACE = 0x5704;
 /** Rows per INSERT (SQLite allows 32,766 parameters per statement). */

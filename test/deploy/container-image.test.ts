@@ -2,9 +2,9 @@
 // what the image copies exists and is in the build context, the port, volume, config path and
 // health check match the server, and it runs unprivileged. test/e2e/container.sh builds and runs it.
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseListenAddress } from '../../server/config.js';
+import { databaseUrl, loadConfig, parseListenAddress } from '../../server/config.js';
 import { OPS_ROUTES } from '../../server/routes/ops.js';
 import { ROOT, execForm, instructionsOf, isInBuildContext, parseCopy, parseDockerfile, readRepoFile } from './deploy-files.js';
 
@@ -40,6 +40,35 @@ describe('deploy/Dockerfile', () => {
     for (const copy of copiedFromStages) expect(stageNames).toContain(copy.from);
     expect(copiedFromStages.map((c) => c.sources[0])).toEqual(expect.arrayContaining([`/src/dist`, '/app/node_modules']));
     expect(instructionsOf(final, 'RUN')).toEqual([]);
+  });
+
+  it('builds better-sqlite3 from its sources in the stage that installs the production dependencies, with a compiler only that stage has', () => {
+    const deps = dockerfile.stages.find((s) => instructionsOf(s, 'RUN').some((r) => r.includes('--omit=dev')))!;
+    const copied = instructionsOf(final, 'COPY')
+      .map(parseCopy)
+      .find((c) => c.sources.includes('/app/node_modules'));
+    expect(copied?.from).toBe(deps.name);
+    const runs = instructionsOf(deps, 'RUN');
+    const toolchain = runs.findIndex((r) => /apt-get install .*python3 make g\+\+/.test(r));
+    const install = runs.findIndex((r) => r.includes('--omit=dev'));
+    expect(toolchain).toBeGreaterThanOrEqual(0);
+    expect(install).toBeGreaterThan(toolchain);
+    // From source, against the headers node comes with: nothing downloaded but npm packages.
+    expect(runs[install]).toMatch(/npm --prefix node_modules\/better-sqlite3 run build-release --nodedir=\/usr\/local/);
+    expect(runs[install]).toContain("require('/app/node_modules/better-sqlite3')");
+    expect(readRepoFile('storage/metadata/database.ts')).toMatch(/requireHere\('better-sqlite3'\)/);
+  });
+
+  it('works in the data volume: relative paths, the default database of a registry:2 S3 config included, land in it', () => {
+    const workdirs = instructionsOf(final, 'WORKDIR');
+    const volume = execForm(instructionsOf(final, 'VOLUME')[0])[0];
+    expect(workdirs[workdirs.length - 1]).toBe(volume);
+    const { config } = loadConfig(undefined, { REGISTRY_STORAGE_S3_BUCKET: 'registry', REGISTRY_STORAGE_S3_REGION: 'us-east-1' });
+    const file = databaseUrl(config).replace(/^sqlite:/, '');
+    expect(posix.resolve(volume, file).startsWith(`${volume}/`)).toBe(true);
+    // deploy/config.yml's filesystem storage keeps it beside the data, in the volume too.
+    const { config: image } = loadConfig(join(ROOT, 'deploy/config.yml'), {});
+    expect(databaseUrl(image)).toBe(`sqlite:${volume}/stowage.db`);
   });
 
   it('copies only files that exist and that .dockerignore lets into the build context', () => {

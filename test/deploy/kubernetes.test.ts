@@ -1,13 +1,15 @@
 // deploy/kubernetes/ parses, and its objects point at each other and at the server correctly: the
 // ConfigMap holds a valid S3 configuration once the Secret's keys are applied as the Deployment
-// applies them, the probes ask routes the server has on the named port, the Service selects the
-// pods, and the pods run unprivileged.
+// applies them, the replicas' metadata database is the PostgreSQL StatefulSet behind its Service
+// with the user, database and password it creates, the probes ask routes the server has on the
+// named port, the Services select their pods, and every pod runs unprivileged.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, parseListenAddress } from '../../server/config.js';
+import { databaseUrl, loadConfig, parseListenAddress } from '../../server/config.js';
+import { parseDatabaseUrl } from '../../storage/metadata/database.js';
 import { OPS_ROUTES } from '../../server/routes/ops.js';
 import { s3DriverOptions } from '../../storage/drivers/s3/s3-driver.js';
 import { ROOT, readRepoFile } from './deploy-files.js';
@@ -34,14 +36,14 @@ interface Container {
   ports: Array<{ name: string; containerPort: number }>;
   env: EnvVar[];
   volumeMounts: Array<{ name: string; mountPath: string; readOnly?: boolean }>;
-  livenessProbe: Probe;
-  readinessProbe: Probe;
+  livenessProbe: Probe & { exec?: { command: string[] } };
+  readinessProbe: Probe & { exec?: { command: string[] } };
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
   securityContext: { allowPrivilegeEscalation: boolean; readOnlyRootFilesystem: boolean; capabilities: { drop: string[] } };
 }
 interface PodSpec {
   terminationGracePeriodSeconds: number;
-  securityContext: { runAsNonRoot: boolean; runAsUser: number };
+  securityContext: { runAsNonRoot: boolean; runAsUser: number; fsGroup?: number };
   containers: Container[];
   volumes: Array<{ name: string; configMap?: { name: string }; emptyDir?: object }>;
 }
@@ -71,29 +73,44 @@ const one = <T extends K8sObject>(kind: string): T => {
   expect(found, kind).toHaveLength(1);
   return found[0] as T;
 };
+type ServiceObject = K8sObject & {
+  spec: { selector: Record<string, string>; ports: Array<{ name: string; port: number; targetPort: string | number }> };
+};
+type SecretObject = K8sObject & { stringData: Record<string, string> };
+const named = <T extends K8sObject>(kind: string, name: string): T => {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name);
+  expect(found, `${kind} ${name}`).toBeDefined();
+  return found as T;
+};
 const deployment = one<Deployment>('Deployment');
 const pod = deployment.spec.template.spec;
 const container = pod.containers[0];
 const configMap = one<K8sObject & { data: Record<string, string> }>('ConfigMap');
-const secret = one<K8sObject & { stringData: Record<string, string> }>('Secret');
-const service = one<K8sObject & { spec: { selector: Record<string, string>; ports: Array<{ port: number; targetPort: string | number }> } }>(
-  'Service',
-);
+const secrets = objects.filter((o) => o.kind === 'Secret') as SecretObject[];
+const service = named<ServiceObject>('Service', 'stowage');
+const postgres = one<Deployment & { spec: { serviceName: string; volumeClaimTemplates: Array<{ metadata: { name: string } }> } }>('StatefulSet');
+const postgresPod = postgres.spec.template.spec;
+const postgresService = named<ServiceObject>('Service', postgres.spec.serviceName);
 
-/** The environment the Deployment gives the container, Secret references resolved. */
-function containerEnvironment(): Record<string, string> {
+/** A container's environment as Kubernetes gives it: Secret references resolved, $(VAR) substituted. */
+function environmentOf(of: Container): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const variable of container.env) {
+  for (const variable of of.env) {
     const ref = variable.valueFrom?.secretKeyRef;
     if (ref) {
-      expect(ref.name).toBe(secret.metadata.name);
-      expect(Object.keys(secret.stringData)).toContain(ref.key);
-      env[variable.name] = secret.stringData[ref.key];
+      const secret = secrets.find((s) => s.metadata.name === ref.name);
+      expect(secret, `Secret ${ref.name}`).toBeDefined();
+      expect(Object.keys(secret!.stringData)).toContain(ref.key);
+      env[variable.name] = secret!.stringData[ref.key];
     } else {
-      env[variable.name] = variable.value ?? '';
+      env[variable.name] = (variable.value ?? '').replace(/\$\((\w+)\)/g, (whole, name: string) => env[name] ?? whole);
     }
   }
   return env;
+}
+
+function containerEnvironment(): Record<string, string> {
+  return environmentOf(container);
 }
 
 /** Loads the ConfigMap's file as the pod does: from the mounted path, with the pod's environment. */
@@ -117,7 +134,7 @@ function loadPodConfig() {
 describe('deploy/kubernetes', () => {
   it('lists in its kustomization files that exist, holding a ConfigMap, Secret, Deployment and Service', () => {
     for (const file of kustomization.resources) expect(existsSync(join(ROOT, DIR, file)), file).toBe(true);
-    expect(objects.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'Secret', 'Service']);
+    expect(objects.map((o) => o.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'Secret', 'Secret', 'Service', 'Service', 'StatefulSet']);
     for (const o of objects) expect(o.apiVersion, o.kind).toMatch(/^(v1|apps\/v1)$/);
     expect(kustomization.images.map((i) => i.name)).toContain(container.image);
   });
@@ -134,9 +151,45 @@ describe('deploy/kubernetes', () => {
     }
     // The credentials come from the Secret through REGISTRY_STORAGE_S3_*, not from the ConfigMap.
     expect(configMap.data['config.yml']).not.toMatch(/accesskey|secretkey/);
-    expect(s3.accesskey).toBe(secret.stringData.accesskey);
+    expect(s3.accesskey).toBe(named<SecretObject>('Secret', 'stowage-s3').stringData.accesskey);
     const driver = s3DriverOptions(s3, {});
     expect(driver).toMatchObject({ bucket: s3.bucket, pathStyle: true, rootDirectory: 'registry' });
+  });
+
+  it('gives every replica the PostgreSQL of the StatefulSet as its metadata database, password from the Secret', () => {
+    const { config } = loadPodConfig();
+    const url = databaseUrl(config);
+    expect(parseDatabaseUrl(url).dialect).toBe('postgres');
+    const database = new URL(url);
+    const postgresEnv = environmentOf(postgresPod.containers[0]);
+    expect(database.hostname).toBe(postgresService.metadata.name);
+    expect(Number(database.port)).toBe(postgresService.spec.ports[0].port);
+    expect(database.username).toBe(postgresEnv.POSTGRES_USER);
+    expect(database.pathname).toBe(`/${postgresEnv.POSTGRES_DB}`);
+    expect(decodeURIComponent(database.password)).toBe(postgresEnv.POSTGRES_PASSWORD);
+    // The password is in no file but the Secret.
+    expect(configMap.data['config.yml']).not.toMatch(/postgres/);
+    expect(deployment.spec.template.spec.containers[0].env.find((v) => v.name === 'REGISTRY_STOWAGE_DATABASE_URL')?.value).toContain('$(');
+  });
+
+  it('runs PostgreSQL unprivileged on its claim, behind a Service on its named port, probed with pg_isready', () => {
+    expect(postgres.spec.replicas).toBe(1);
+    expect(postgresService.spec.selector).toEqual(postgres.spec.selector.matchLabels);
+    expect(postgres.spec.selector.matchLabels).toEqual(postgres.spec.template.metadata.labels);
+    expect(postgres.spec.selector.matchLabels).not.toEqual(deployment.spec.selector.matchLabels);
+    const [db] = postgresPod.containers;
+    expect(postgresService.spec.ports.map((p) => p.targetPort)).toEqual(db.ports.map((p) => p.name));
+    expect(db.readinessProbe.exec?.command[0]).toBe('pg_isready');
+    expect(postgresPod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 999, fsGroup: 999 });
+    expect(db.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    const env = environmentOf(db);
+    const data = db.volumeMounts.find((m) => postgres.spec.volumeClaimTemplates.some((c) => c.metadata.name === m.name));
+    expect(env.PGDATA.startsWith(`${data?.mountPath}/`)).toBe(true);
+    // What the server writes outside its data directory, on a read-only root.
+    for (const path of ['/var/run/postgresql', '/tmp']) {
+      const mount = db.volumeMounts.find((m) => m.mountPath === path);
+      expect(postgresPod.volumes.find((v) => v.name === mount?.name)?.emptyDir, path).toBeDefined();
+    }
   });
 
   it('probes liveness at /healthz and readiness at /readyz on the port the server listens on', () => {

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # End-to-end check of the container image (deploy/Dockerfile) and how deploy/README.md runs it:
 # makes a Node base image from this machine's node (scripts/make-node-base-image.sh, as Docker
-# Hub is out of reach), builds the image on it, runs it unprivileged (--cap-drop ALL --read-only
-# --security-opt no-new-privileges, data in a named volume, /tmp on tmpfs) published on
-# 127.0.0.1, pushes and pulls busybox through the published port, restarts it and pulls again,
-# runs a second one with -P on the same volume, and checks `docker stop` ends each with exit 0
-# well inside its grace period. Ends with exactly one line `e2e-container: N passed, M failed`.
+# Hub is out of reach), builds the image on it (better-sqlite3 compiled in the build stage),
+# runs it unprivileged (--cap-drop ALL --read-only --security-opt no-new-privileges, data in a
+# named volume, /tmp on tmpfs) published on 127.0.0.1, pushes and pulls busybox through the
+# published port, checks the metadata database is in the volume and lists the push, restarts it
+# and lists and pulls again, runs a second one with -P on the same volume, and checks `docker
+# stop` ends each with exit 0 well inside its grace period. Ends with exactly one line
+# `e2e-container: N passed, M failed`.
 #
 # It starts its own dockerd under a temporary directory with its own bridge (ports are published
 # by docker-proxy on 127.0.0.1 only; no iptables rules), and removes all of it on exit.
@@ -116,13 +118,16 @@ base_image_is_made_from_this_machines_node() {
   run bash "$ROOT/scripts/make-node-base-image.sh" "$BASE_IMAGE"
   run docker run --rm --network none "$BASE_IMAGE" node -p 'process.version'
   expect_eq "$OUT" "$(node -p 'process.version')" 'node version in the base image'
+  # As in node:20-slim: Debian's apt (the build installs a compiler with it) and node's headers.
+  run docker run --rm --network none "$BASE_IMAGE" sh -c '. /etc/os-release && echo "$VERSION_CODENAME" && command -v apt-get && ls /usr/local/include/node/node.h'
+  expect_eq "$(tr '\n' ' ' <<<"$OUT")" 'bookworm /usr/bin/apt-get /usr/local/include/node/node.h ' 'Debian release, apt, node headers'
 }
 
 image_builds_from_the_local_base() {
   # The build stages run npm ci against the npm registry: with the host's network, since this
   # dockerd's bridge has no route out.
   echo "\$ docker build --network host -f deploy/Dockerfile --build-arg NODE_IMAGE=$BASE_IMAGE -t $IMAGE ."
-  timeout 900 "$DOCKER_BIN" build --network host -f "$ROOT/deploy/Dockerfile" \
+  timeout 1500 "$DOCKER_BIN" build --network host -f "$ROOT/deploy/Dockerfile" \
     --build-arg "NODE_IMAGE=$BASE_IMAGE" -t "$IMAGE" "$ROOT" 2>&1 | grep -v -e '^ ---> ' -e '^Removing intermediate'
   local size
   size=$(docker image inspect -f '{{.Size}}' "$IMAGE")
@@ -161,6 +166,9 @@ unprivileged_container_serves_on_the_published_port() {
       catch (err) { console.log(dir, err.code); }
     }"
   expect_eq "$(tr '\n' ' ' <<<"$OUT")" '/app EROFS /etc/stowage EROFS /var/lib/registry writable /tmp writable ' 'writable paths'
+  # Relative paths (the default ./data, with storage.s3 the default database) resolve in the volume.
+  run docker exec "$FIRST" node -p 'process.cwd()'
+  expect_eq "$OUT" /var/lib/registry 'working directory'
 }
 
 healthcheck_reports_healthy() {
@@ -184,12 +192,28 @@ docker_pushes_and_pulls_busybox_through_the_published_port() {
   pull_and_run_busybox "127.0.0.1:$FIRST_PORT"
 }
 
+# The metadata database (sqlite:/var/lib/registry/stowage.db, beside the data) and what it lists.
+lists_from_the_database_in_the_volume() {
+  local addr=$1
+  run docker exec "$FIRST" node -e "console.log(require('node:fs').statSync('/var/lib/registry/stowage.db').isFile())"
+  expect_eq "$OUT" true 'stowage.db in the volume'
+  run curl -sS --max-time 10 "http://$addr/v2/_catalog"
+  expect_eq "$OUT" '{"repositories":["e2e/busybox"]}' 'catalog'
+  run curl -sS --max-time 10 "http://$addr/v2/e2e/busybox/tags/list"
+  expect_eq "$OUT" '{"name":"e2e/busybox","tags":["1"]}' 'tags'
+}
+
+database_in_the_volume_lists_the_push() {
+  lists_from_the_database_in_the_volume "127.0.0.1:$FIRST_PORT"
+}
+
 restarted_container_keeps_its_data() {
   run docker restart -t "$STOP_GRACE" "$FIRST"
   wait_for 30 v2_answers "127.0.0.1:$FIRST_PORT" 200 || { docker logs --tail 20 "$FIRST"; fail "no answer after restart"; }
   expect_eq "$(docker inspect -f '{{.RestartCount}} {{.State.Running}}' "$FIRST")" '0 true' 'restart count, running'
   run docker logs "$FIRST"
   expect_contains "$OUT" '"signal":"SIGTERM"' 'log of the first run'
+  lists_from_the_database_in_the_volume "127.0.0.1:$FIRST_PORT"
   pull_and_run_busybox "127.0.0.1:$FIRST_PORT"
 }
 
@@ -230,7 +254,7 @@ container_check() {
 }
 
 begin_suite e2e-container
-need_tools dockerd curl ip node /bin/busybox
+need_tools dockerd curl ip node /bin/busybox mmdebstrap
 before_stopping remove_containers
 after_stopping delete_bridge
 
@@ -252,7 +276,8 @@ container_check "image runs as uid 1000, exposes 5000, keeps data in a volume, h
 container_check "container runs with --cap-drop ALL --read-only no-new-privileges on 127.0.0.1:$FIRST_PORT" unprivileged_container_serves_on_the_published_port
 container_check "the image's HEALTHCHECK reports healthy, /readyz answers 200" healthcheck_reports_healthy
 container_check "docker pushes busybox through the published port and pulls it back" docker_pushes_and_pulls_busybox_through_the_published_port
-container_check "after docker restart the data is still in the volume and pulls" restarted_container_keeps_its_data
+container_check "the metadata database is in the volume and lists the push" database_in_the_volume_lists_the_push
+container_check "after docker restart the data and the database are still in the volume, list and pull" restarted_container_keeps_its_data
 container_check "a second container with -P (port from docker port) serves the same volume" second_container_with_P_serves_the_same_volume
 container_check "docker stop ends the first container (node as PID 1) with exit 0 within ${STOP_GRACE}s" docker_stop_ends_the_first_container_cleanly
 container_check "docker stop ends the second container (--init) with exit 0 within ${STOP_GRACE}s" docker_stop_ends_the_second_container_cleanly

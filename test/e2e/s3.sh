@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# End-to-end on S3 (`bash test/e2e/s3.sh`): two stowage processes from dist/ on one bucket of a
-# real S3 server (s3rver on 127.0.0.1, with the fixes in test/helpers/s3rver-fixes.cjs), a private
-# dockerd, and docker pushing and pulling a multi-layer image, through one replica and back
-# through the other. Ends with one line `e2e-s3: N passed, M failed`; non-zero exit on failure.
+# End-to-end on S3 (`bash test/e2e/s3.sh`): two stowage replicas from dist/ on one bucket of a
+# real S3 server (s3rver on 127.0.0.1, with the fixes in test/helpers/s3rver-fixes.cjs) and one
+# PostgreSQL database (Debian's postgresql, initdb and the server in a temporary directory), as
+# README.md's "Replicas" runs them; a private dockerd, and docker pushing and pulling a
+# multi-layer image, through one replica and back through the other; a tag moved through one
+# replica served by the other on its next request (the cache TTL is an hour, so only the
+# database's announcement can make it so); and a third process with an SQLite database of its own
+# refused at start-up. Ends with one line `e2e-s3: N passed, M failed`; non-zero exit on failure.
 # Everything it starts (test/e2e/lib/services.sh) is stopped and removed on exit.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/suite.sh"
@@ -18,9 +22,9 @@ start_s3rver() {
   wait_for 20 curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$S3_PORT/"
 }
 
-# Two stowage replicas on the bucket, $REG and $REG2; the first one's log is $REGISTRY_LOG.
-start_replicas() {
-  local storage="storage:
+# The bucket's storage section, for the replicas and the third process.
+s3_storage() {
+  echo "storage:
   s3:
     regionendpoint: \"http://127.0.0.1:$S3_PORT\"
     region: us-east-1
@@ -30,9 +34,15 @@ start_replicas() {
     rootdirectory: /e2e
     chunksize: 5242880
   delete: { enabled: true }"
+}
+
+# Two stowage replicas on the bucket and the database, $REG and $REG2; the first one's log is
+# $REGISTRY_LOG. Tags stay cached for an hour unless the database announces a change.
+start_replicas() {
+  local stowage="stowage: { database: { url: \"$DATABASE_URL\" }, cache: { ttl: 1h } }"
   REGISTRY_LOG="$E2E_DIR/logs/registry.log"
-  start_stowage registry "${REG#*:}" "$storage" 'stowage: { cache: { ttl: 1s } }' &&
-    start_stowage registry-2 "${REG2#*:}" "$storage" 'stowage: { cache: { ttl: 1s } }'
+  start_stowage registry "${REG#*:}" "$(s3_storage)" "$stowage" &&
+    start_stowage registry-2 "${REG2#*:}" "$(s3_storage)" "$stowage"
 }
 
 begin_suite e2e-s3
@@ -41,10 +51,12 @@ build_stowage
 
 S3_PORT=$(free_port)
 setup "s3rver starts on 127.0.0.1:$S3_PORT" start_s3rver
+PG_PORT=$(free_port)
+setup "PostgreSQL starts on 127.0.0.1:$PG_PORT (initdb in $E2E_DIR/postgres)" start_postgres "$PG_PORT"
 REG="127.0.0.1:$(free_port)"
 REG2="127.0.0.1:$(free_port)"
-setup "two stowage replicas start on the bucket and answer GET /v2/" start_replicas
-echo "stowage on $REG and $REG2, both on s3://registry/e2e at 127.0.0.1:$S3_PORT"
+setup "two stowage replicas start on the bucket and the database and answer GET /v2/" start_replicas
+echo "stowage on $REG and $REG2, both on s3://registry/e2e at 127.0.0.1:$S3_PORT and $DATABASE_URL"
 
 prepare_clients
 # Only $REG is named insecure; the second replica is on loopback too, which Docker trusts.
@@ -107,11 +119,61 @@ catalog_and_tags_agree_on_both_replicas() {
   done
 }
 
+# HEAD of a tag on a replica: the digest it answers.
+tag_digest() {
+  curl -sS --max-time 10 -I -H "Accept: application/vnd.docker.distribution.manifest.v2+json" "http://$1/v2/layers/app/manifests/$2" \
+    | tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }'
+}
+
+# PUT of manifest bytes under a tag through a replica.
+put_manifest() {
+  curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -X PUT -H "Content-Type: $3" --data-binary "@$4" "http://$1/v2/layers/app/manifests/$2"
+}
+
+tag_moved_through_one_replica_is_served_by_the_other() {
+  local type=application/vnd.docker.distribution.manifest.v2+json first="$E2E_DIR/first.json" second="$E2E_DIR/second.json"
+  curl -sS --max-time 10 -H "Accept: $type" "http://$REG/v2/layers/app/manifests/1" >"$first"
+  # The same image with an annotation: another digest, the same blobs.
+  jq -c '.annotations = {"e2e": "moved"}' "$first" >"$second"
+  local old new attempts
+  old="sha256:$(sha256sum <"$first" | cut -d' ' -f1)"
+  new="sha256:$(sha256sum <"$second" | cut -d' ' -f1)"
+  expect_eq "$(put_manifest "$REG" latest "$type" "$first")" 201 'PUT latest through the first replica'
+  # The second replica reads the tag, and keeps it (the unit tests check that it does,
+  # test/s3/replicas.test.ts; from here only its answers are seen).
+  expect_eq "$(tag_digest "$REG2" latest)" "$old" 'latest on the second replica'
+  expect_eq "$(tag_digest "$REG2" latest)" "$old" 'latest on the second replica, again'
+  expect_eq "$(put_manifest "$REG" latest "$type" "$second")" 201 'PUT latest again through the first replica, moved'
+  # The second replica's cache holds the old digest for an hour unless the announcement drops it;
+  # it travels beside the PUT's answer, so a few requests at most may come before it.
+  for ((attempts = 1; attempts <= 5; attempts++)); do
+    [[ "$(tag_digest "$REG2" latest)" == "$new" ]] && break
+  done
+  echo "served by the second replica after $attempts request(s)"
+  ((attempts <= 5)) || fail "the second replica still serves $old for latest"
+  expect_eq "$(tag_digest "$REG" latest)" "$new" 'latest on the first replica'
+}
+
+# A third process on the bucket with an embedded SQLite database of its own: refused at start-up.
+third_process_with_its_own_sqlite_is_refused() {
+  local config="$E2E_DIR/third.yml" rc=0
+  printf 'http: { addr: "127.0.0.1:%s" }\nlog: { level: info }\n%s\nstowage: { database: { url: "sqlite:%s" } }\n' \
+    "$(free_port)" "$(s3_storage)" "$E2E_DIR/third/stowage.db" >"$config"
+  run timeout 60 node "$STOWAGE_CLI" serve --config "$config" || rc=$?
+  expect_eq "$rc" 1 'exit status'
+  expect_contains "$OUT" 'stowage: cannot start: this s3 storage is in use by another stowage process' 'message'
+  expect_contains "$OUT" 'give every one the same PostgreSQL database' 'what to do'
+  # The replicas still serve.
+  expect_eq "$(tag_digest "$REG2" 1)" "$(tag_digest "$REG" 1)" 'tag 1 on both replicas'
+}
+
 check "docker builds a three-layer image (busybox, 12 MiB random, small file)" builds_three_layer_image
 check "docker push through the first replica" docker_pushes_to_first_replica
 check "the blobs are in the bucket and no upload state is left" bytes_are_in_the_bucket
 check "docker pull and run through the second replica" docker_pulls_from_second_replica
 check "docker pull back through the first replica" docker_pulls_back_from_first_replica
 check "_catalog and tags list agree on both replicas" catalog_and_tags_agree_on_both_replicas
+check "a tag moved through one replica is served by the other on its next requests, not after the TTL" tag_moved_through_one_replica_is_served_by_the_other
+check "a third process with an SQLite database of its own is refused at start-up, told to use PostgreSQL" third_process_with_its_own_sqlite_is_refused
 
 finish

@@ -4,7 +4,9 @@
 import type { Readable, Writable } from 'node:stream';
 import type { ByteRange, DriverWriter, ListOptions, ObjectInfo, StorageDriver } from '../../storage/drivers/driver.js';
 
-export type Operation = 'stat' | 'list' | 'putContent' | 'delete' | 'setAside' | 'touch' | 'move';
+/** getContent waits after it has read, holding what it read: how a test makes a read that began
+ *  before a change answer after it. Every other operation waits before it runs. */
+export type Operation = 'stat' | 'list' | 'getContent' | 'putContent' | 'delete' | 'setAside' | 'touch' | 'move';
 
 export interface Gate {
   /** Resolves with the key when a matching call has arrived and is waiting. */
@@ -41,6 +43,10 @@ export class PausingDriver implements StorageDriver {
 
   get clockMarginMs(): number {
     return this.inner.clockMarginMs;
+  }
+
+  get shared(): boolean {
+    return this.inner.shared;
   }
 
   /** Stops the first call of operation whose key matches until the gate opens. */
@@ -94,8 +100,10 @@ export class PausingDriver implements StorageDriver {
     return this.inner.copyTo(key, destination, range, signal);
   }
 
-  getContent(key: string, signal?: AbortSignal): Promise<Buffer> {
-    return this.inner.getContent(key, signal);
+  async getContent(key: string, signal?: AbortSignal): Promise<Buffer> {
+    const content = await this.inner.getContent(key, signal);
+    await this.gateFor('getContent', key);
+    return content;
   }
 
   async putContent(key: string, content: Buffer | string, signal?: AbortSignal): Promise<void> {

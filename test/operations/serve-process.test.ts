@@ -56,6 +56,10 @@ function registryEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     REGISTRY_HTTP_ADDR: '127.0.0.1:0',
     REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: path.join(dir, `data-${started.length}`),
     npm_config_update_notifier: 'false',
+    // The bundle leaves the database drivers out (native better-sqlite3, pg: loaded at run time,
+    // storage/metadata/database.ts); dist/stowage.mjs finds them in the node_modules beside it,
+    // a bundle in a temporary directory here.
+    NODE_PATH: path.join(REPO, 'node_modules'),
     ...extra,
   };
 }

@@ -1,11 +1,13 @@
 // deploy/compose.yaml cannot run here (no images), so it is checked as data: well-formed YAML with
-// the three services wired in order, and the stowage service's environment, read exactly as
-// `stowage serve` reads it, yields an S3 configuration on the bucket the one-shot service creates.
+// the four services wired in order, and the stowage service's environment, read exactly as
+// `stowage serve` reads it, yields an S3 configuration on the bucket the one-shot service creates
+// and a metadata database on the PostgreSQL service, which replicas can share.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse, parseDocument } from 'yaml';
-import { loadConfig } from '../../server/config.js';
+import { databaseUrl, loadConfig } from '../../server/config.js';
+import { parseDatabaseUrl } from '../../storage/metadata/database.js';
 import { s3DriverOptions } from '../../storage/drivers/s3/s3-driver.js';
 
 const COMPOSE_PATH = fileURLToPath(new URL('../../deploy/compose.yaml', import.meta.url));
@@ -18,6 +20,8 @@ interface Service {
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string }>;
   ports?: string[];
+  volumes?: string[];
+  healthcheck?: { test: string[] };
 }
 
 /** Compose's ${VAR:-default} interpolation with no variables set, and $$ as a literal $. */
@@ -33,16 +37,22 @@ describe('deploy/compose.yaml', () => {
   it('is well-formed YAML without duplicate keys', () => {
     const document = parseDocument(text, { uniqueKeys: true });
     expect(document.errors).toEqual([]);
-    expect(Object.keys(services).sort()).toEqual(['create-bucket', 'minio', 'stowage']);
+    expect(Object.keys(services).sort()).toEqual(['create-bucket', 'minio', 'postgres', 'stowage']);
   });
 
   it('starts stowage only after MinIO is healthy and the bucket exists', () => {
     expect(services.minio.image).toMatch(/^minio\/minio/);
     expect(services['create-bucket'].image).toMatch(/^minio\/mc/);
     expect(services['create-bucket'].depends_on).toEqual({ minio: { condition: 'service_healthy' } });
-    expect(services.stowage.depends_on).toEqual({ 'create-bucket': { condition: 'service_completed_successfully' } });
+    expect(services.stowage.depends_on).toEqual({
+      'create-bucket': { condition: 'service_completed_successfully' },
+      postgres: { condition: 'service_healthy' },
+    });
     expect(services.stowage.build).toEqual({ context: '..', dockerfile: 'deploy/Dockerfile' });
-    expect(Object.keys(compose.volumes)).toEqual(['minio-data']);
+    expect(Object.keys(compose.volumes).sort()).toEqual(['minio-data', 'postgres-data']);
+    expect(services.postgres.image).toMatch(/^postgres:/);
+    expect(services.postgres.healthcheck?.test).toContain('pg_isready');
+    expect(services.postgres.volumes).toContain('postgres-data:/var/lib/postgresql/data');
   });
 
   it('configures stowage on the bucket the one-shot service creates, with the same credentials', () => {
@@ -60,5 +70,19 @@ describe('deploy/compose.yaml', () => {
     expect(options).toMatchObject({ endPoint: 'minio', port: 9000, useSSL: false, pathStyle: true, rootDirectory: 'stowage' });
     expect(config.http.addr).toBe(':5000');
     expect(services.stowage.ports).toContain('5000:5000');
+  });
+
+  it('gives stowage the PostgreSQL service as its metadata database, with the user, password and database it creates', () => {
+    const env = Object.fromEntries(Object.entries(services.stowage.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
+    const { config } = loadConfig(undefined, env);
+    const url = databaseUrl(config);
+    expect(parseDatabaseUrl(url).dialect).toBe('postgres');
+    const postgres = new URL(url);
+    const postgresEnv = Object.fromEntries(Object.entries(services.postgres.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
+    expect(postgres.hostname).toBe('postgres');
+    expect(postgres.port).toBe('5432');
+    expect(postgres.username).toBe(postgresEnv.POSTGRES_USER);
+    expect(decodeURIComponent(postgres.password)).toBe(postgresEnv.POSTGRES_PASSWORD);
+    expect(postgres.pathname).toBe(`/${postgresEnv.POSTGRES_DB}`);
   });
 });

@@ -1,22 +1,26 @@
 // Scale-out: three stowage replicas (createApp over three RegistryStorage instances, each with its
-// own driver and caches, real HTTP servers on 127.0.0.1) on one s3rver bucket. Stowage keeps no
-// state of its own, so any replica can serve any request: a push whose requests go round-robin
-// succeeds, what one replica stores the others serve, a moved tag is seen everywhere within
-// stowage.cache.ttl, and an upload survives the replica it began on dying mid-chunk.
+// own driver and caches, real HTTP servers on 127.0.0.1) on one s3rver bucket and one PostgreSQL
+// database, as the README's replicas run. Any replica can serve any request: a push whose
+// requests go round-robin succeeds, what one replica stores the others serve, a moved tag is
+// served by every replica on its next request (the change announced through PostgreSQL drops
+// it from their caches; no TTL to wait out), and an upload survives the replica it began on dying
+// mid-chunk.
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { parseDuration } from '../../server/config.js';
 import type { RegistryStorage } from '../../storage/registry.js';
+import { applied } from '../helpers/change-feed.js';
 import { existingStore } from '../helpers/drivers.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/postgres.js';
 import { startS3rver, type S3rverInstance } from '../helpers/s3rver.js';
 import { startTestRegistry } from '../helpers/test-registry.js';
 
 const MiB = 1024 * 1024;
-const TTL = '400ms';
+/** Far longer than any test: a replica that serves a moved tag did not wait for its cache to expire. */
+const TTL = '1h';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 function digestOf(bytes: Buffer): string {
@@ -71,12 +75,12 @@ interface Replica {
   kill(): Promise<void>;
 }
 
-async function startReplica(s3: S3rverInstance): Promise<Replica> {
+async function startReplica(s3: S3rverInstance, database: TestDatabase): Promise<Replica> {
   const link = await relay(s3.port);
   const settings = { regionendpoint: `http://127.0.0.1:${link.port}`, rootdirectory: 'registry' };
   // Each replica with its own driver, storage and caches, over the bucket through its relay.
   const store = existingStore({ root: `s3://${s3.bucket}/registry`, driver: () => s3.driver(settings), config: { s3: s3.settings(settings) } });
-  const reg = await startTestRegistry(store, { cacheTtl: TTL });
+  const reg = await startTestRegistry(store, { cacheTtl: TTL, database: { url: database.url } });
   let killed = false;
   return {
     url: reg.url,
@@ -150,17 +154,20 @@ async function tagDigest(replica: Replica, name: string, tag: string): Promise<s
   return answer.headers.get('docker-content-digest');
 }
 
-describe('three replicas on one bucket', () => {
+describe('three replicas on one bucket and one PostgreSQL database', () => {
   let s3: S3rverInstance;
+  let database: TestDatabase;
   let replicas: Replica[];
 
   beforeEach(async () => {
     s3 = await startS3rver();
-    replicas = [await startReplica(s3), await startReplica(s3), await startReplica(s3)];
+    database = await createTestDatabase();
+    replicas = [await startReplica(s3, database), await startReplica(s3, database), await startReplica(s3, database)];
   });
 
   afterEach(async () => {
     for (const replica of replicas ?? []) await replica.kill();
+    await database?.drop();
     await s3?.close();
   });
 
@@ -200,7 +207,7 @@ describe('three replicas on one bucket', () => {
     expect(Buffer.from(await pulled.arrayBuffer()).equals(image)).toBe(true);
   });
 
-  it('shows a tag moved through one replica on the others within stowage.cache.ttl', async () => {
+  it('serves a tag moved through one replica from the others on their next request', async () => {
     const [a, b, c] = replicas;
     const viaA = (path: string, init?: RequestInit) => fetch(a.url + path, init);
     const config = Buffer.from('{}');
@@ -209,19 +216,63 @@ describe('three replicas on one bucket', () => {
     await pushChunked(viaA, 'moving', layer, layer.length);
     const first = manifest(config, [layer], 'first');
     const second = manifest(config, [layer], 'second');
+    // (Each replica hears of every push, its own too: wait for that before reading and caching.)
+    const pushed = replicas.map((r) => applied(r.storage, { kind: 'tag', repository: 'moving', tag: 'latest' }));
     await pushManifest(viaA, 'moving', 'latest', first);
+    await Promise.all(pushed);
     // b and c read the tag, so their caches now hold the first digest.
     expect(await tagDigest(b, 'moving', 'latest')).toBe(digestOf(first));
     expect(await tagDigest(c, 'moving', 'latest')).toBe(digestOf(first));
 
+    // From the cache (the manifest fast path answers these HEADs): still the first digest.
+    expect(b.storage.cachedManifest('moving', 'latest')?.digest).toBe(digestOf(first));
+
+    // The announcement of the move reaches b and c as the push commits, whoever answers first.
+    const told = [applied(b.storage, { kind: 'tag', repository: 'moving', tag: 'latest' }), applied(c.storage, { kind: 'tag', tag: 'latest' })];
     await pushManifest(viaA, 'moving', 'latest', second);
     expect(await tagDigest(a, 'moving', 'latest')).toBe(digestOf(second));
-    // Whatever b and c cached before the move expires within the TTL; then they read storage.
-    await new Promise((resolve) => setTimeout(resolve, parseDuration(TTL)));
+    await Promise.all(told);
     expect(await tagDigest(b, 'moving', 'latest')).toBe(digestOf(second));
     expect(await tagDigest(c, 'moving', 'latest')).toBe(digestOf(second));
     const tags = (await (await fetch(`${c.url}/v2/moving/tags/list`)).json()) as { tags: string[] };
     expect(tags.tags).toEqual(['latest']);
+  });
+
+  it('stops serving a tag or a manifest deleted through one replica from the others on their next request', async () => {
+    const [a, b, c] = replicas;
+    const viaA = (path: string, init?: RequestInit) => fetch(a.url + path, init);
+    const config = Buffer.from('{}');
+    const layer = blob(4096, 5);
+    await pushChunked(viaA, 'gone', config, config.length);
+    await pushChunked(viaA, 'gone', layer, layer.length);
+    const image = manifest(config, [layer], 'gone');
+    const pushed = [b, c].flatMap((r) => [applied(r.storage, { kind: 'tag', tag: 'v1' }), applied(r.storage, { kind: 'tag', tag: 'v2' })]);
+    await pushManifest(viaA, 'gone', 'v1', image);
+    await pushManifest(viaA, 'gone', 'v2', image);
+    await Promise.all(pushed);
+    for (const replica of [b, c]) {
+      expect(await tagDigest(replica, 'gone', 'v1')).toBe(digestOf(image));
+      expect(await tagDigest(replica, 'gone', 'v2')).toBe(digestOf(image));
+      expect(replica.storage.cachedManifest('gone', 'v1')?.digest).toBe(digestOf(image));
+      expect(replica.storage.cachedManifest('gone', 'v2')?.digest).toBe(digestOf(image));
+    }
+
+    const untagged = [applied(b.storage, { kind: 'tag', tag: 'v1' }), applied(c.storage, { kind: 'tag', tag: 'v1' })];
+    await expectStatus(await viaA('/v2/gone/manifests/v1', { method: 'DELETE' }), 202);
+    await Promise.all(untagged);
+    for (const replica of [b, c]) {
+      expect(await tagDigest(replica, 'gone', 'v1')).toBeNull();
+      expect(await tagDigest(replica, 'gone', 'v2')).toBe(digestOf(image));
+    }
+
+    const deleted = [applied(b.storage, { kind: 'deleted', digest: digestOf(image) }), applied(c.storage, { kind: 'deleted' })];
+    await expectStatus(await viaA(`/v2/gone/manifests/${digestOf(image)}`, { method: 'DELETE' }), 202);
+    await Promise.all(deleted);
+    for (const replica of [b, c]) {
+      expect(await tagDigest(replica, 'gone', 'v2')).toBeNull();
+      const byDigest = await fetch(`${replica.url}/v2/gone/manifests/${digestOf(image)}`, { headers: { Accept: OCI_MANIFEST } });
+      expect(byDigest.status).toBe(404);
+    }
   });
 
   it('keeps an upload whose replica dies mid-chunk, for a client that resumes through another', async () => {

@@ -44,6 +44,7 @@ export class FilesystemDriver implements StorageDriver {
   readonly kind = 'filesystem';
   // Writers on one host share its clock; touches and the collector's start use the precise one.
   readonly clockMarginMs = 0;
+  readonly shared = false;
   readonly root: string;
   readonly fsync: boolean;
   private readonly tempDir: string;

@@ -97,6 +97,7 @@ export class S3Driver implements StorageDriver {
   readonly kind = 's3';
   // LastModified has whole seconds, and several S3 nodes may stamp it.
   readonly clockMarginMs = 2000;
+  readonly shared = true;
   /** Where the objects are, for logs: s3://bucket/rootdirectory at the endpoint. */
   readonly root: string;
   private readonly s3: S3Objects;

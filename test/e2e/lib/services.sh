@@ -93,6 +93,40 @@ start_distribution() {
   await_registry "$name" "127.0.0.1:$port"
 }
 
+# start_postgres PORT: PostgreSQL from Debian's postgresql package (the newest under
+# /usr/lib/postgresql, else pg_config's bindir) on 127.0.0.1:PORT, its data, socket and nothing
+# else in $E2E_DIR/postgres, with a database "stowage"; sets DATABASE_URL. initdb and the server
+# run as the postgres user when this runs as root (PostgreSQL refuses root), through setpriv so
+# the pid launch records is the server's. trust authentication and fsync off: test data only.
+start_postgres() {
+  local port=$1 dir="$E2E_DIR/postgres" bin as=()
+  bin=$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1)
+  [[ -x "$bin/initdb" ]] || bin=$(pg_config --bindir 2>/dev/null) || true
+  [[ -x "$bin/initdb" ]] || {
+    echo "PostgreSQL not found: run scripts/install-test-deps.sh (Debian: apt-get install postgresql)"
+    return 1
+  }
+  mkdir -p "$dir"
+  if ((EUID == 0)); then
+    # The postgres user reaches its directory through $E2E_DIR (traverse only) and owns it.
+    chmod 711 "$E2E_DIR"
+    chown postgres: "$dir"
+    as=(setpriv --reuid=postgres --regid=postgres --init-groups)
+  fi
+  "${as[@]}" "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$E2E_DIR/logs/initdb.log" 2>&1 || {
+    tail -n 20 "$E2E_DIR/logs/initdb.log"
+    return 1
+  }
+  launch postgres 30 "${as[@]}" "$bin/postgres" -D "$dir/data" -h 127.0.0.1 -p "$port" -k "$dir" -c fsync=off -c full_page_writes=off
+  wait_for 30 "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" || {
+    echo "PostgreSQL did not answer on 127.0.0.1:$port within 30 s; the end of logs/postgres.log:"
+    tail -n 20 "$E2E_DIR/logs/postgres.log"
+    return 1
+  }
+  "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres stowage
+  DATABASE_URL="postgres://postgres@127.0.0.1:$port/stowage"
+}
+
 docker_answers() {
   timeout 5 "$DOCKER_BIN" version
 }
