@@ -62,12 +62,15 @@ async function torture(name: string, replicas: TestRegistry[]): Promise<void> {
   const random = prng(seed);
   const expected: Expected = { tags: new Map(), acknowledged: 0, failed: new Map() };
   const shared: Array<{ name: string; blob: Blob }> = [];
-  // At least SECONDS, and on until the collectors have finished a few runs (a loaded machine
-  // collects slowly on S3), but never past the hard stop.
+  // Clients push for at least SECONDS and until a collection has finished while they push;
+  // the collectors go on until they have finished a few runs (a loaded machine collects slowly
+  // on S3, and a registry that stops growing is collected faster); never past the hard stop.
   const until = Date.now() + SECONDS * 1000;
-  const hardStop = until + 90_000;
+  const hardStop = until + 300_000;
   const counts = { runs: 0, busy: 0, deleted: 0 };
-  const going = () => Date.now() < hardStop && (Date.now() < until || counts.runs < MIN_RUNS);
+  let pushing = true;
+  const pushersGoing = () => Date.now() < hardStop && (Date.now() < until || counts.runs < 1);
+  const going = () => Date.now() < hardStop && (pushing || counts.runs < MIN_RUNS);
   const pushers = Array.from(
     { length: PUSHERS },
     (_, i) => new Pusher(() => replicas[i % replicas.length].request, i, prng(seed * 31 + i), expected, shared),
@@ -75,8 +78,12 @@ async function torture(name: string, replicas: TestRegistry[]): Promise<void> {
   const cli = await secondProcess(replicas[0]);
   try {
     await Promise.all([
-      ...pushers.map(async (p) => {
-        while (going()) await p.step();
+      Promise.all(
+        pushers.map(async (p) => {
+          while (pushersGoing()) await p.step();
+        }),
+      ).finally(() => {
+        pushing = false;
       }),
       collectLoop(replicas[0].storage, going, counts, random),
       collectLoop(cli, going, counts, prng(seed + 7)),
@@ -116,7 +123,7 @@ describe('garbage collection torture on the filesystem with SQLite', () => {
   });
   afterAll(() => reg?.cleanup());
 
-  it(`loses nothing acknowledged while ${PUSHERS} clients push and two collectors loop for ${SECONDS} s`, { timeout: (SECONDS + 210) * 1000 }, () =>
+  it(`loses nothing acknowledged while ${PUSHERS} clients push and two collectors loop for ${SECONDS} s`, { timeout: (SECONDS + 420) * 1000 }, () =>
     torture('filesystem + SQLite', [reg]),
   );
 });
@@ -140,7 +147,7 @@ describe('garbage collection torture on three S3 replicas with PostgreSQL', () =
 
   it(
     `loses nothing acknowledged while ${PUSHERS} clients push through 3 replicas and two collectors loop for ${SECONDS} s`,
-    { timeout: (SECONDS + 300) * 1000 },
+    { timeout: (SECONDS + 420) * 1000 },
     () => torture('S3 + PostgreSQL, 3 replicas', replicas),
   );
 });
