@@ -158,6 +158,8 @@ function cleanUp(workDir: string, keep: boolean, failed: boolean): void {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  // The commit a moving name (HEAD) stands for now, when it is built, not when the report is written.
+  if (options.stowageRev) options.stowageRev = gitDescription(options.stowageRev, false);
   const loadBefore = os.loadavg()[0];
   const loadAtStart = loadAverage();
   ensureInstalled(log);
