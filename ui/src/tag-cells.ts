@@ -6,14 +6,22 @@ import { isRunnable, platformName, type PlatformLike } from './format.js';
 
 const SHOWN = 3;
 
+/** Config media types of images: the artifactType an image reports is one of these (image-spec). */
+const IMAGE_CONFIG_TYPES = new Set(['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json']);
+
+/** An artifact (a signature, an SBOM ...) rather than an image or index. */
+export function isArtifact(artifactType: string | null | undefined): artifactType is string {
+  return !!artifactType && !IMAGE_CONFIG_TYPES.has(artifactType);
+}
+
 export function Platforms({ platforms, artifactType }: { platforms: PlatformLike[]; artifactType?: string | null }) {
-  if (artifactType) return html`<span class="chip artifact" title=${artifactType}>${artifactLabel(artifactType)}</span>`;
+  if (isArtifact(artifactType)) return html`<span class="chip artifact" title=${artifactType}>${artifactLabel(artifactType)}</span>`;
   const runnable = platforms.filter(isRunnable);
   if (runnable.length === 0) return html`<span class="muted">—</span>`;
   const names = runnable.map(platformName);
   return html`<span class="chips" title=${names.join(', ')}>
     ${names.slice(0, SHOWN).map((n) => html`<span class="chip">${n}</span>`)}
-    ${names.length > SHOWN ? html`<span class="chip more">+${names.length - SHOWN}</span>` : null}
+    ${names.length > SHOWN ? html`<span class="chip chip-more">+${names.length - SHOWN}</span>` : null}
   </span>`;
 }
 
@@ -34,7 +42,7 @@ export function artifactLabel(artifactType: string): string {
 }
 
 export function kindOf(t: Pick<TagSummary, 'mediaType' | 'artifactType'>): string {
-  if (t.artifactType) return artifactLabel(t.artifactType);
+  if (isArtifact(t.artifactType)) return artifactLabel(t.artifactType);
   if (/index|manifest\.list/.test(t.mediaType)) return 'index';
   return 'image';
 }

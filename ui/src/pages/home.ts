@@ -25,6 +25,15 @@ const COLUMNS = [
 ] as const;
 type SortKey = (typeof COLUMNS)[number]['key'];
 
+/** On a phone the table's headers are hidden: the sort is a select. */
+const SORT_CHOICES: Array<{ sort: SortKey; order: string; label: string }> = [
+  { sort: 'name', order: 'asc', label: 'Name' },
+  { sort: 'size', order: 'desc', label: 'Largest' },
+  { sort: 'tags', order: 'desc', label: 'Most tags' },
+  { sort: 'pushed', order: 'desc', label: 'Recently pushed' },
+  { sort: 'pulled', order: 'desc', label: 'Recently pulled' },
+];
+
 function repositoriesPath(q: string, ns: string, sort: SortKey, order: string): string {
   const params = new URLSearchParams({ n: String(PAGE_SIZE) });
   if (q) params.set('q', q);
@@ -108,7 +117,7 @@ function SortHeader({
 
 function RepositoryRow({ repository: r, match }: { repository: RepositorySummary; match: string }) {
   return html`<tr data-testid="repository-row" data-name=${r.name}>
-    <td data-label="Repository"><${RepositoryName} name=${r.name} match=${match} /></td>
+    <td data-label="Repository" class="primary"><${RepositoryName} name=${r.name} match=${match} /></td>
     <td data-label="Tags" class="right num">${r.tags.toLocaleString('en')}</td>
     <td data-label="Size" class="right"><${Size} bytes=${r.size} /></td>
     <td data-label="Last push" class="right"><${Time} iso=${r.lastPushed} never="never" /></td>
@@ -156,6 +165,10 @@ export function HomePage({ query }: { query: URLSearchParams }) {
     const column = COLUMNS.find((c) => c.key === key)!;
     const nextOrder = key === sort ? (order === 'asc' ? 'desc' : 'asc') : column.first;
     navigate(homeUrl({ q, ns, sort: key, order: nextOrder }));
+  };
+  const onSortSelect = (event: Event) => {
+    const [key, direction] = (event.target as HTMLSelectElement).value.split(':');
+    navigate(homeUrl({ q, ns, sort: key, order: direction }));
   };
   const onNamespace = (event: Event) =>
     navigate(homeUrl({ q, ns: (event.target as HTMLSelectElement).value, sort: sortParam ?? undefined, order: query.get('order') ?? undefined }));
@@ -206,6 +219,13 @@ export function HomePage({ query }: { query: URLSearchParams }) {
         <kbd class="search-kbd" aria-hidden="true">/</kbd>
       </div>
       <span id="search-hint" class="visually-hidden">Press Enter to open the first result, Arrow Down to move to the list.</span>
+      <div class="field-inline mobile-only">
+        <label for="sort-select">Sort</label>
+        <select id="sort-select" value=${`${sort}:${order}`} onChange=${onSortSelect}>
+          ${SORT_CHOICES.map((c) => html`<option value=${`${c.sort}:${c.order}`}>${c.label}</option>`)}
+          ${SORT_CHOICES.some((c) => c.sort === sort && c.order === order) ? null : html`<option value=${`${sort}:${order}`}>${sort} (${order})</option>`}
+        </select>
+      </div>
       ${
         namespaceList.length > 0
           ? html`<div class="field-inline">

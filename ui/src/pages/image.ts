@@ -16,7 +16,7 @@ import { PullCommands } from '../pull-commands.js';
 import { Link } from '../router.js';
 import { digestUrl, homeUrl, imageUrl, repositoryUrl, tagUrl } from '../routes.js';
 import { useSession } from '../session.js';
-import { artifactLabel, kindOf } from '../tag-cells.js';
+import { artifactLabel, isArtifact, kindOf } from '../tag-cells.js';
 import { useApi } from '../use-api.js';
 
 function Breadcrumbs({ name }: { name: string }) {
@@ -127,7 +127,7 @@ function LayersSection({ layers }: { layers: ImageBlob[] }) {
             (l, i) =>
               html`<tr data-testid="layer-row">
                 <td data-label="#" class="right muted num">${i + 1}</td>
-                <td data-label="Created by" class="created-by">
+                <td data-label="Created by" class="created-by wide">
                   ${l.createdBy ? html`<code class="wrap" title=${l.createdBy}>${l.createdBy}</code>` : html`<span class="muted">—</span>`}
                 </td>
                 <td data-label="Digest"><${Digest} digest=${l.digest} /></td>
@@ -294,7 +294,7 @@ function useRawText(path: string | null): { text?: string; error?: Error; loadin
 function ImageBody({ name, image, index }: { name: string; image: ImageDetails; index?: ImageDetails }) {
   const config = image.image;
   return html`
-    ${image.artifactType ? html`<p class="notice">An artifact: <strong>${artifactLabel(image.artifactType)}</strong> <span class="muted mono small">${image.artifactType}</span></p>` : null}
+    ${isArtifact(image.artifactType) ? html`<p class="notice">An artifact: <strong>${artifactLabel(image.artifactType)}</strong> <span class="muted mono small">${image.artifactType}</span></p>` : null}
     ${
       image.subject
         ? html`<p class="notice">

@@ -47,7 +47,7 @@ function Cached({ index }: { index: number }) {
               ${rows.map(
                 (r) =>
                   html`<tr data-testid="cached-row">
-                    <td data-label="Repository"><${Link} href=${repositoryUrl(r.name)}>${r.name}<//></td>
+                    <td data-label="Repository" class="primary"><${Link} href=${repositoryUrl(r.name)}>${r.name}<//></td>
                     <td data-label="Tags" class="right num">${r.tags}</td>
                     <td data-label="Size" class="right"><${Size} bytes=${r.size} /></td>
                     <td data-label="Last pull" class="right"><${Time} iso=${r.lastPulled} never="never" /></td>

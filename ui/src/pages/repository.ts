@@ -345,15 +345,20 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
                               </td>`
                             : null
                         }
-                        <td data-label="Tag">
+                        <td data-label="Tag" class="primary">
                           <${Link} href=${tagUrl(name, t.tag)} class="tag-link"><strong>${t.tag}</strong><//>
                         </td>
                         <td data-label="Digest"><${Digest} digest=${t.digest} href=${digestUrl(name, t.digest)} /></td>
-                        <td data-label="Platforms"><${Platforms} platforms=${t.platforms} artifactType=${t.artifactType} /></td>
+                        <td data-label="Platforms" class="wide"><${Platforms} platforms=${t.platforms} artifactType=${t.artifactType} /></td>
                         <td data-label="Size" class="right"><${Size} bytes=${t.size} /></td>
                         <td data-label="Pushed" class="right"><${Time} iso=${t.pushed} /></td>
                         <td data-label="Last pull" class="right">
-                          <${Time} iso=${t.lastPulled} never="never" />${t.pulls ? html` <span class="muted small">(${t.pulls})</span>` : null}
+                          <span
+                            ><${Time}
+                              iso=${t.lastPulled}
+                              never="never"
+                            />${t.pulls ? html` <span class="muted small" title="pulls through this tag">(${t.pulls})</span>` : null}</span
+                          >
                         </td>
                       </tr>`,
                   )}
