@@ -92,7 +92,7 @@ export function ErrorMessage({ error, what }: { error: Error; what?: string }) {
   else if (status === 404 && error instanceof ApiError && error.code === 'MANIFEST_UNKNOWN') text = `No such ${what ?? 'image'}.`;
   return html`<div class="notice error" role="alert">
     <strong>${text}</strong>
-    ${action} ${status && text !== error.message ? html`<div class="muted small">${error.message}</div>` : null}
+    ${action} ${(status === 401 || status === 403) && text !== error.message ? html`<div class="muted small">${error.message}</div>` : null}
   </div>`;
 }
 
