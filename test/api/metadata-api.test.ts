@@ -65,7 +65,7 @@ describe.each(DATABASE_KINDS)('the metadata API on $name', (kind) => {
     const searched = await api(reg, '/api/v1/repositories?q=a&n=1&prefix=team/');
     expect(searched.body.next).toBe('/api/v1/repositories?prefix=team%2F&q=a&n=1&last=team%2Fapi');
     expect((await api(reg, '/api/v1/repositories?q=lin')).body.repositories.map((r: { name: string }) => r.name)).toEqual(['tools/lint']);
-    expect((await api(reg, '/api/v1/repositories/team/app')).body).toEqual(app);
+    expect((await api(reg, '/api/v1/repositories/team/app')).body).toEqual({ ...app, actions: { pull: true, push: true, delete: true } });
     expectError(await reg.request.get('/api/v1/repositories/team'), 404, 'NAME_UNKNOWN');
   });
 

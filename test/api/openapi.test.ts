@@ -38,6 +38,7 @@ const EXAMPLES: Record<string, string> = {
   reference: 'latest',
   digest: `sha256:${'a'.repeat(64)}`,
   uuid: '0f6b6a3e-6d0c-4c55-9a3a-2f1f1b2c3d4e',
+  index: '0',
 };
 
 function concretePath(template: string): string {
