@@ -205,6 +205,10 @@ describe('the metadata API without a metadata database', () => {
     expectError(await reg.request.get('/api/v1/repositories'), 405, 'UNSUPPORTED');
     expectError(await reg.request.get('/api/v1/tags/team/app'), 405, 'UNSUPPORTED');
     expectError(await reg.request.get('/api/v1/images/team/app/v1'), 405, 'UNSUPPORTED');
+    expectError(await reg.request.get('/api/v1/stats'), 405, 'UNSUPPORTED');
+    expectError(await reg.request.get(`/api/v1/manifests/team/app/sha256:${'0'.repeat(64)}`), 405, 'UNSUPPORTED');
+    // The session needs no database.
+    expect((await reg.request.get('/api/v1/session')).body).toMatchObject({ auth: 'none', user: null });
     // Pulls still work, with nothing to count them in.
     expect((await reg.request.get('/v2/team/app/manifests/v1')).status).toBe(200);
     expect(reg.storage.pulls).toBeUndefined();
