@@ -20,12 +20,13 @@ import { RegistryError } from '../errors/registry-error.js';
 import { assertDigest } from '../storage/grammar.js';
 import { HashingStage } from '../storage/hashing.js';
 import type { RegistryStorage } from '../storage/registry.js';
-import { contentLength, UpstreamUnavailableError, type UpstreamClient } from './upstream-client.js';
+import type { Upstream } from './routing.js';
+import { contentLength, UpstreamUnavailableError } from './upstream-client.js';
 
 const READ_CHUNK = 256 * 1024;
 
 export interface FillSource {
-  upstream: UpstreamClient;
+  upstream: Upstream;
   remoteName: string;
   /** The stowage-side repository the blob is linked into once committed. */
   name: string;
@@ -273,7 +274,7 @@ export class BlobFills {
     let fill = this.fills.get(digest);
     if (fill) {
       this.options.logger.debug({ digest, name: source.name }, 'proxy blob joins a fill in flight');
-      this.options.observer?.lookup('blob', 'joined');
+      this.options.observer?.lookup(source.upstream, 'blob', 'joined');
     } else {
       fill = new BlobFill(digest, this.spoolDir);
       this.fills.set(digest, fill);
@@ -304,7 +305,7 @@ export class BlobFills {
     const started = Date.now();
     let handle: fsp.FileHandle | undefined;
     try {
-      const res = await source.upstream.blob('GET', source.remoteName, fill.digest, signal).catch((err: unknown) => {
+      const res = await source.upstream.client.blob('GET', source.remoteName, fill.digest, signal).catch((err: unknown) => {
         throw unavailable(source, err);
       });
       if (res.status !== 200) {
@@ -320,10 +321,10 @@ export class BlobFills {
       const expected = contentLength(res.headers);
       fill.started(expected);
       logger.info(
-        { digest: fill.digest, name: source.name, upstream: source.upstream.host, size: expected },
+        { digest: fill.digest, name: source.name, upstream: source.upstream.client.host, size: expected },
         'proxy blob miss: filling from upstream',
       );
-      this.options.observer?.lookup('blob', 'miss');
+      this.options.observer?.lookup(source.upstream, 'blob', 'miss');
       const hashing = new HashingStage(createHash(algorithm));
       await pipeline(res.body, hashing, new SpoolWriter(handle, fill), { signal });
       const actual = `${algorithm}:${hashing.hash.digest('hex')}`;
@@ -337,10 +338,10 @@ export class BlobFills {
       handle = undefined;
       fill.verified();
       logger.info(
-        { digest: fill.digest, name: source.name, upstream: source.upstream.host, upstreamBytes: hashing.bytes, ms: Date.now() - started },
+        { digest: fill.digest, name: source.name, upstream: source.upstream.client.host, upstreamBytes: hashing.bytes, ms: Date.now() - started },
         'proxy blob fetched from upstream',
       );
-      this.options.observer?.upstreamBytes(source.upstream.host, hashing.bytes);
+      this.options.observer?.upstreamBytes(source.upstream, hashing.bytes);
       if (await this.commit(fill)) this.options.onStored?.(fill.digest, hashing.bytes);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
@@ -350,7 +351,9 @@ export class BlobFills {
           { digest: fill.digest, name: source.name, err: error.message, ms: Date.now() - started },
           'proxy blob fill failed: nothing cached',
         );
-        this.options.observer?.lookup('blob', 'error');
+        this.options.observer?.lookup(source.upstream, 'blob', 'error');
+        // Not for a blob upstream does not have: that is an answer, not a failure.
+        if (error instanceof RegistryError && error.code === 'UNAVAILABLE') this.options.observer?.upstreamError(source.upstream);
       } else {
         logger.error({ digest: fill.digest, err: error }, 'proxy blob verified but could not be stored');
       }
@@ -384,6 +387,6 @@ export class BlobFills {
 
 function unavailable(source: FillSource, err: unknown): RegistryError {
   if (err instanceof RegistryError) return err;
-  const message = err instanceof UpstreamUnavailableError ? err.message : `upstream ${source.upstream.host}: ${(err as Error).message}`;
+  const message = err instanceof UpstreamUnavailableError ? err.message : `upstream ${source.upstream.client.host}: ${(err as Error).message}`;
   return new RegistryError('UNAVAILABLE', message, { detail: { name: source.name } });
 }

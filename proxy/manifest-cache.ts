@@ -38,7 +38,7 @@ export class ProxyManifests {
       const cached = await this.cached(route.name, reference);
       if (cached) {
         this.logger.debug({ name: route.name, reference }, 'proxy manifest hit');
-        this.observer.lookup('manifest', 'hit');
+        this.observer.lookup(route.upstream, 'manifest', 'hit');
         return cached;
       }
       return this.once(route, reference, () => this.fetch(route, reference));
@@ -53,7 +53,7 @@ export class ProxyManifests {
     }
     if (this.now() - record.validatedAt < route.upstream.ttlMs) {
       this.logger.debug({ name: route.name, reference, digest: record.digest }, 'proxy manifest hit');
-      this.observer.lookup('manifest', 'hit');
+      this.observer.lookup(route.upstream, 'manifest', 'hit');
       return cached;
     }
     if (this.isKnownMissing(missKey)) throw unknownManifest(route, reference, 'upstream said not found recently');
@@ -67,14 +67,15 @@ export class ProxyManifests {
       head = await route.upstream.client.manifest('HEAD', route.remoteName, tag);
     } catch (err) {
       if (!(err instanceof UpstreamUnavailableError)) throw err;
+      this.observer.upstreamError(route.upstream);
       this.logger.warn({ name: route.name, tag, digest: cached.digest, err: err.message }, 'proxy serving the last known tag: upstream unavailable');
-      this.observer.lookup('manifest', 'stale');
+      this.observer.lookup(route.upstream, 'manifest', 'stale');
       return cached;
     }
     if (head.status === 200 && head.digest === cached.digest) {
       await this.writeTagRecord(route.name, tag, cached.digest);
       this.logger.info({ name: route.name, tag, digest: cached.digest }, 'proxy tag revalidated: unchanged');
-      this.observer.lookup('manifest', 'revalidated');
+      this.observer.lookup(route.upstream, 'manifest', 'revalidated');
       return cached;
     }
     if (isMissing(head.status)) {
@@ -82,8 +83,9 @@ export class ProxyManifests {
       throw unknownManifest(route, tag, `upstream answered ${head.status}`);
     }
     if (head.status !== 200) {
+      this.observer.upstreamError(route.upstream);
       this.logger.warn({ name: route.name, tag, status: head.status }, 'proxy serving the last known tag: upstream answered oddly');
-      this.observer.lookup('manifest', 'stale');
+      this.observer.lookup(route.upstream, 'manifest', 'stale');
       return cached;
     }
     this.logger.info({ name: route.name, tag, from: cached.digest, to: head.digest }, 'proxy tag revalidated: changed upstream');
@@ -92,7 +94,7 @@ export class ProxyManifests {
     } catch (err) {
       if (!(err instanceof RegistryError) || err.code !== 'UNAVAILABLE') throw err;
       this.logger.warn({ name: route.name, tag, digest: cached.digest }, 'proxy serving the last known tag: upstream failed mid-revalidation');
-      this.observer.lookup('manifest', 'stale');
+      this.observer.lookup(route.upstream, 'manifest', 'stale');
       return cached;
     }
   }
@@ -104,6 +106,7 @@ export class ProxyManifests {
       answer = await route.upstream.client.manifest('GET', route.remoteName, reference);
     } catch (err) {
       if (!(err instanceof UpstreamUnavailableError)) throw err;
+      this.observer.upstreamError(route.upstream);
       throw new RegistryError('UNAVAILABLE', `not cached, and ${err.message}`, { detail: { name: route.name, reference } });
     }
     if (isMissing(answer.status)) {
@@ -111,11 +114,13 @@ export class ProxyManifests {
       throw unknownManifest(route, reference, `upstream answered ${answer.status}`);
     }
     if (answer.status !== 200 || !answer.bytes) {
+      this.observer.upstreamError(route.upstream);
       throw new RegistryError('UNAVAILABLE', `upstream answered ${answer.status}`, { status: 502, detail: { name: route.name, reference } });
     }
     const algorithm = parseDigest(isDigestReference(reference) ? reference : (answer.digest ?? ''))?.algorithm ?? 'sha256';
     const digest = digestOfBytes(answer.bytes, algorithm);
     if ((isDigestReference(reference) && digest !== reference) || (answer.digest && parseDigest(answer.digest) && answer.digest !== digest)) {
+      this.observer.upstreamError(route.upstream);
       throw new RegistryError('UNAVAILABLE', 'upstream sent a manifest that does not match its digest', {
         status: 502,
         detail: { name: route.name, reference, digest, sent: answer.digest },
@@ -128,8 +133,8 @@ export class ProxyManifests {
     }
     this.notFound.delete(this.notFoundKey(route, reference));
     this.onStored?.(route.name, digest, answer.bytes.length);
-    this.observer.lookup('manifest', 'miss');
-    this.observer.upstreamBytes(route.upstream.client.host, answer.bytes.length);
+    this.observer.lookup(route.upstream, 'manifest', 'miss');
+    this.observer.upstreamBytes(route.upstream, answer.bytes.length);
     this.logger.info(
       { name: route.name, reference, digest, upstream: route.upstream.client.host, upstreamBytes: answer.bytes.length },
       'proxy manifest miss: fetched from upstream',

@@ -15,6 +15,7 @@ import { ProxyTagLists } from './tag-lists.js';
 import type { ProxyRouter, ProxyRoute } from './routing.js';
 import { UpstreamUnavailableError } from './upstream-client.js';
 import { SILENT_OBSERVER, type ProxyObserver } from './observer.js';
+import { UpstreamStats } from './upstream-stats.js';
 
 export interface PullThroughOptions {
   /** Spool directory for blob fills (default: the OS temp directory). */
@@ -37,6 +38,8 @@ export class PullThroughProxy {
   readonly fills: BlobFills;
   readonly tagLists: ProxyTagLists;
   readonly cap?: ProxyCacheCap;
+  /** Per-upstream counters since start (the JSON API's proxies page). */
+  readonly stats = new UpstreamStats();
   private readonly observer: ProxyObserver;
 
   constructor(
@@ -57,7 +60,7 @@ export class PullThroughProxy {
       });
     }
     const cap = this.cap;
-    this.observer = options.observer ?? SILENT_OBSERVER;
+    this.observer = this.stats.observing(options.observer ?? SILENT_OBSERVER);
     this.manifests = new ProxyManifests(storage, logger, options.now, cap && ((_name, _digest, size) => cap.added(size)), this.observer);
     this.tagLists = new ProxyTagLists(logger, options.now, this.observer);
     this.fills = new BlobFills({
@@ -117,7 +120,7 @@ export class PullThroughProxy {
     try {
       res = await route.upstream.client.blob('HEAD', route.remoteName, digest);
     } catch (err) {
-      throw unavailable(route, digest, err);
+      throw this.unavailable(route, digest, err);
     }
     res.body.resume();
     if (res.status !== 200) throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest, upstream: res.status } });
@@ -130,10 +133,10 @@ export class PullThroughProxy {
     assertDigest(digest);
     if (await this.linkIfCached(route, digest)) {
       this.logger.debug({ name: route.name, digest }, 'proxy blob hit');
-      this.observer.lookup('blob', 'hit');
+      this.observer.lookup(route.upstream, 'blob', 'hit');
       return undefined;
     }
-    return this.fills.open(digest, { upstream: route.upstream.client, remoteName: route.remoteName, name: route.name });
+    return this.fills.open(digest, { upstream: route.upstream, remoteName: route.remoteName, name: route.name });
   }
 
   /** Lets running fills finish, then closes upstream connections. */
@@ -157,21 +160,22 @@ export class PullThroughProxy {
       res.body.resume();
       status = res.status;
     } catch (err) {
-      throw unavailable(route, digest, err);
+      throw this.unavailable(route, digest, err);
     }
     if (status === 404 || status === 401 || status === 403)
       throw new RegistryError('BLOB_UNKNOWN', undefined, { detail: { digest, upstream: status } });
     if (status !== 200) return false;
     if (!(await this.storage.blobs.link(route.name, digest))) return false;
     this.logger.debug({ name: route.name, digest }, 'proxy blob hit: linked from the content store');
-    this.observer.lookup('blob', 'hit');
+    this.observer.lookup(route.upstream, 'blob', 'hit');
     return true;
   }
-}
 
-function unavailable(route: ProxyRoute, digest: string, err: unknown): RegistryError {
-  if (err instanceof UpstreamUnavailableError) {
-    return new RegistryError('UNAVAILABLE', `not cached, and ${err.message}`, { detail: { name: route.name, digest } });
+  private unavailable(route: ProxyRoute, digest: string, err: unknown): RegistryError {
+    if (err instanceof UpstreamUnavailableError) {
+      this.observer.upstreamError(route.upstream);
+      return new RegistryError('UNAVAILABLE', `not cached, and ${err.message}`, { detail: { name: route.name, digest } });
+    }
+    return err instanceof RegistryError ? err : new RegistryError('UNKNOWN', (err as Error).message, { cause: err });
   }
-  return err instanceof RegistryError ? err : new RegistryError('UNKNOWN', (err as Error).message, { cause: err });
 }

@@ -32,14 +32,14 @@ export class ProxyTagLists {
     const key = `${route.upstream.prefix}\u0000${route.remoteName}`;
     const known = this.lists.get(key);
     if (known && this.now() - known.fetchedAt < route.upstream.ttlMs) {
-      this.observer.lookup('tags', 'hit');
+      this.observer.lookup(route.upstream, 'tags', 'hit');
       return known.tags;
     }
     let pending = this.inFlight.get(key);
     if (!pending) {
       pending = this.fetch(route, key).finally(() => this.inFlight.delete(key));
       this.inFlight.set(key, pending);
-    } else this.observer.lookup('tags', 'joined');
+    } else this.observer.lookup(route.upstream, 'tags', 'joined');
     const fetched = await pending;
     return fetched ? fetched.tags : 'stale';
   }
@@ -52,12 +52,13 @@ export class ProxyTagLists {
       }
       const list: UpstreamTags = { tags: answer.status === 200 ? answer.tags : undefined, fetchedAt: this.now() };
       this.lists.set(key, list);
-      this.observer.lookup('tags', 'miss');
+      this.observer.lookup(route.upstream, 'tags', 'miss');
       return list;
     } catch (err) {
       if (!(err instanceof UpstreamUnavailableError)) throw err;
+      this.observer.upstreamError(route.upstream);
       this.logger.warn({ name: route.name, err: err.message }, 'proxy serving the cached tags only: upstream unavailable');
-      this.observer.lookup('tags', 'stale');
+      this.observer.lookup(route.upstream, 'tags', 'stale');
       return undefined;
     }
   }

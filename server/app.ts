@@ -139,6 +139,6 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
     if (ctx.path === '/v2' || ctx.path.startsWith('/v2/')) return routeV2(ctx);
     return next();
   });
-  app.use(createRouter({ config, storage, metrics, access: auth?.controller, issuer: auth?.issuer }).routes());
+  app.use(createRouter({ config, storage, metrics, access: auth?.controller, issuer: auth?.issuer, proxy: pullThrough }).routes());
   return app;
 }

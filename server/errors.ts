@@ -100,6 +100,23 @@ export function errorHeaders(err: RegistryError): Record<string, string> {
   return { ...headers, ...err.headers };
 }
 
+/** Set by the web UI on every request it makes (ui/; design of issue 15). */
+export const UI_REQUEST_HEADER = 'X-Stowage-UI';
+/** Where the UI gets the challenge instead of WWW-Authenticate. */
+export const UI_CHALLENGE_HEADER = 'X-Stowage-Authenticate';
+
+/**
+ * The web UI reads the auth challenge under another name: a browser that sees WWW-Authenticate:
+ * Basic shows its own password dialog over the page. Status and body stay as they are.
+ */
+function forClient(headers: Record<string, string>, ctx: Context): Record<string, string> {
+  const challenge = headers['WWW-Authenticate'];
+  if (challenge === undefined || ctx.get(UI_REQUEST_HEADER) !== '1') return headers;
+  const renamed: Record<string, string> = { ...headers, [UI_CHALLENGE_HEADER]: challenge };
+  delete renamed['WWW-Authenticate'];
+  return renamed;
+}
+
 export function errorBody(err: RegistryError): string {
   const entry: Record<string, unknown> = { code: err.code, message: err.message };
   if (err.detail !== undefined) entry.detail = err.detail;
@@ -127,7 +144,7 @@ export function errorMiddleware(logger: Logger) {
         return;
       }
       ctx.status = gone ? 400 : err.status;
-      for (const [name, value] of Object.entries(errorHeaders(err))) ctx.set(name, value);
+      for (const [name, value] of Object.entries(forClient(errorHeaders(err), ctx))) ctx.set(name, value);
       // A refused request whose body is still arriving (401 before an upload, 413 on a declared
       // huge manifest, a full disk mid-upload): close the connection rather than read the rest,
       // but only after the client has had the chance to read the answer (server/linger.ts).

@@ -65,6 +65,13 @@ export class RegistryMetrics {
     registers: [this.registry],
   });
 
+  readonly proxyUpstreamErrors = new Counter({
+    name: 'stowage_proxy_upstream_errors_total',
+    help: 'Times an upstream registry could not be asked, or answered with an error or wrong bytes',
+    labelNames: ['upstream'] as const,
+    registers: [this.registry],
+  });
+
   private readonly children = new Map<string, { requests: { inc(): void }; latency: { observe(v: number): void } }>();
 
   /**
@@ -87,8 +94,9 @@ export class RegistryMetrics {
   /** The pull-through cache's reports, as counters. */
   proxyObserver(): ProxyObserver {
     return {
-      lookup: (kind, result) => this.proxyRequests.inc({ kind, result }),
-      upstreamBytes: (upstream, bytes) => this.proxyUpstreamBytes.inc({ upstream }, bytes),
+      lookup: (_upstream, kind, result) => this.proxyRequests.inc({ kind, result }),
+      upstreamBytes: (upstream, bytes) => this.proxyUpstreamBytes.inc({ upstream: upstream.client.host }, bytes),
+      upstreamError: (upstream) => this.proxyUpstreamErrors.inc({ upstream: upstream.client.host }),
     };
   }
 

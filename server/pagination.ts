@@ -52,29 +52,33 @@ export async function visiblePage(
   return visibleItems(source, page, (name) => name, visible);
 }
 
-/** visiblePage for entries that carry their name (the JSON API's repositories). */
-export async function visibleItems<T>(
-  source: (page: PageQuery) => Promise<{ items: T[]; more: boolean }>,
-  page: PageQuery,
+/**
+ * visiblePage for entries that carry their name (the JSON API's repositories). A source in another
+ * order than by name says where the page after an entry starts (after: the entry's keyset).
+ */
+export async function visibleItems<T, P extends PageQuery = PageQuery>(
+  source: (page: P) => Promise<{ items: T[]; more: boolean }>,
+  page: P,
   nameOf: (item: T) => string,
   visible?: (name: string) => boolean,
+  after: (item: T) => P = (item) => ({ last: nameOf(item) }) as P,
 ): Promise<{ entries: T[]; more: boolean }> {
   if (!visible) {
     const { items, more } = await source(page);
     return { entries: items, more };
   }
   const entries: T[] = [];
-  let last = page.last;
+  let position: P = page;
   const want = page.n;
   for (;;) {
     const batch = want === undefined ? undefined : Math.min(MAX_PAGE_SIZE, Math.max(100, (want - entries.length) * 2));
-    const { items, more } = await source({ n: batch, last });
+    const { items, more } = await source({ ...position, n: batch });
     for (const item of items) {
       if (!visible(nameOf(item))) continue;
       if (want !== undefined && entries.length === want) return { entries, more: true };
       entries.push(item);
     }
     if (!more || items.length === 0) return { entries, more: false };
-    last = nameOf(items[items.length - 1]);
+    position = after(items[items.length - 1]);
   }
 }

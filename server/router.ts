@@ -13,10 +13,13 @@ import { registerTokenRoute } from './routes/token.js';
 import { registerApiRoutes } from './routes/api.js';
 import { registerUiRoutes } from './routes/ui.js';
 import { routeOptions } from './route-options.js';
+import type { PullThroughProxy } from '../proxy/pull-through.js';
 
 export interface RouterDependencies extends OpsDependencies {
   /** The built-in token endpoint's issuer (stowage.auth.issuer); without it /token answers 405. */
   issuer?: TokenIssuer;
+  /** The pull-through proxy (the JSON API shows its upstreams' state and counters). */
+  proxy?: PullThroughProxy;
 }
 
 function notFound(ctx: Context): never {
@@ -28,7 +31,7 @@ export function createRouter(deps: RouterDependencies): Router {
   registerTokenRoute(router, deps.issuer);
   registerOpsRoutes(router, deps);
   registerAdminRoutes(router, { storage: deps.storage, options: routeOptions(deps.config), access: deps.access });
-  registerApiRoutes(router, { storage: deps.storage, access: deps.access });
+  registerApiRoutes(router, { config: deps.config, storage: deps.storage, access: deps.access, proxy: deps.proxy });
   registerUiRoutes(router);
   // Instead of passing the request on: nothing after the router answers it.
   router.on(RouterEvents.NotFound, notFound);

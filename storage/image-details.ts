@@ -1,8 +1,10 @@
 // One image as the JSON API shows it: what the metadata database records about the manifest
 // (sizes, platforms, times, pulls, tags, referrers) with its layers or children in the order the
 // manifest lists them, read from the manifest's own bytes (the database keeps references as a
-// set). Reading the bytes is not a pull: it goes to the manifest store, not a Repository.
+// set), and for an image its config (storage/image-config.ts) with the history entry that made
+// each layer. Reading the bytes is not a pull: it goes to the stores, not a Repository.
 import { RegistryError } from '../errors/registry-error.js';
+import { IMAGE_CONFIG_MEDIA_TYPES, parseImageConfig, readConfigBlob, type ImageConfig } from './image-config.js';
 import { isValidTag, parseDigest } from './grammar.js';
 import type { RegistryStorage } from './registry.js';
 import type { ManifestRecord, ManifestSummary } from './metadata/metadata-queries.js';
@@ -15,6 +17,8 @@ export interface ImageBlob {
   annotations?: Record<string, string>;
   /** A foreign layer's locations (not stored here). */
   urls?: string[];
+  /** A layer's: the command of the history entry that made it (from the image config). */
+  createdBy?: string;
 }
 
 export interface ImageChild {
@@ -35,6 +39,8 @@ export interface ImageDetails extends Omit<ManifestRecord, 'references'> {
   /** An index's manifests, in manifest order. */
   children: ImageChild[];
   referrers: ReferrerDescriptor[];
+  /** An image's config, when it is a Docker or OCI image config the repository holds. */
+  image?: ImageConfig;
 }
 
 /** The image under a tag or digest. Throws NAME_UNKNOWN or MANIFEST_UNKNOWN. */
@@ -64,6 +70,13 @@ export async function imageDetails(storage: RegistryStorage, name: string, refer
       else details.layers.push({ digest: r.digest, size: r.size });
     }
   }
+  const image = details.config && (await imageConfigOf(storage, name, details.config, details.layers.length));
+  if (image) {
+    details.image = image;
+    for (const entry of image.history) {
+      if (entry.layer !== undefined && entry.createdBy !== undefined) details.layers[entry.layer].createdBy = entry.createdBy;
+    }
+  }
   if (details.children.length > 0) {
     const known = await queries.manifests(
       name,
@@ -75,6 +88,20 @@ export async function imageDetails(storage: RegistryStorage, name: string, refer
     }
   }
   return details;
+}
+
+/** The parsed config of an image; undefined for an artifact's config, or one not held or too large. */
+async function imageConfigOf(storage: RegistryStorage, name: string, config: ImageBlob, layerCount: number): Promise<ImageConfig | undefined> {
+  if (config.mediaType === undefined || !IMAGE_CONFIG_MEDIA_TYPES.has(config.mediaType)) return undefined;
+  let bytes: Buffer;
+  try {
+    bytes = await readConfigBlob(storage, name, config.digest);
+  } catch (err) {
+    // Not cached yet (a pull-through repository), collected, or larger than a config should be.
+    if (err instanceof RegistryError) return undefined;
+    throw err;
+  }
+  return parseImageConfig(bytes, layerCount);
 }
 
 interface Listed {

@@ -1,23 +1,51 @@
 // The JSON API over the metadata database (/api/v1/), for the web UI and `stowage ls`, `du` and
-// `tags`: repositories with size, counts and last push; a repository's tags with what each points
-// at and its pulls; one image's details. Every list is a page (n, last) with the next page's URL
-// in the body and a Link header, and shows only what the caller may pull, with the credentials
-// /v2 takes (auth/). Names are matched as sent, as in /v2: an encoded "/" is NAME_INVALID.
-// Registered on the router of server/router.ts; the queries are storage/metadata/metadata-queries.ts.
+// `tags`: repositories with size, counts, last push and pull, sorted and filtered; a repository
+// with what the caller may do there; a repository's tags with what each points at and its pulls;
+// one image's details. Every list is a page with the next page's URL in the body and a Link
+// header, and shows only what the caller may pull, with the credentials /v2 takes (auth/). Names
+// are matched as sent, as in /v2: an encoded "/" is NAME_INVALID. The registry-wide routes are
+// api-registry.ts, raw bytes api-content.ts, upstreams api-proxies.ts; all are registered here on
+// the router of server/router.ts. The queries are storage/metadata/metadata-queries.ts.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
-import type { AccessController, Grant } from '../../auth/access-controller.js';
-import { CATALOG_ACCESS, repositoryAccess, type ResourceAccess } from '../../auth/scope.js';
+import type { Grant } from '../../auth/access-controller.js';
+import { CATALOG_ACCESS, repositoryAccess, type Action } from '../../auth/scope.js';
+import { imageDetails } from '../../storage/image-details.js';
+import {
+  REPOSITORY_SORT_KEYS,
+  sortKeyOf,
+  type MetadataQueries,
+  type RepositoryPageRequest,
+  type RepositorySortKey,
+  type RepositorySummary,
+} from '../../storage/metadata/metadata-queries.js';
 import { assertName } from '../../storage/grammar.js';
-import { imageDetails, type ImageDetails } from '../../storage/image-details.js';
-import type { RegistryStorage } from '../../storage/registry.js';
-import type { MetadataQueries, RepositorySummary, TagSummary } from '../../storage/metadata/metadata-queries.js';
-import { parsePageQuery, visibleItems, type PageQuery } from '../pagination.js';
+import { visibleItems } from '../pagination.js';
 import { decodePathParam } from '../path-param.js';
 import { sendJson } from '../respond.js';
+import { routeOptions, type RouteOptions } from '../route-options.js';
+import { imageJson, repositoryJson, tagJson } from './api-json.js';
+import {
+  API_PREFIX,
+  apiPage,
+  authorizer,
+  badParameter,
+  choice,
+  decodeCursor,
+  encodeCursor,
+  linkTo,
+  nameAfter,
+  nextUrl,
+  queriesOf,
+  single,
+  type ApiDependencies,
+} from './api-request.js';
+import { registerRegistryRoutes, REGISTRY_ROUTES } from './api-registry.js';
+import { CONTENT_ROUTES, registerContentRoutes } from './api-content.js';
+import { PROXY_ROUTES, registerProxyRoutes } from './api-proxies.js';
 
-export const API_PREFIX = '/api/v1';
+export { API_PREFIX, DEFAULT_API_PAGE, MAX_API_PAGE, type ApiDependencies } from './api-request.js';
 
 /** The API's routes, for OPS_ROUTES (openapi.yaml's test). */
 export const API_ROUTES = [
@@ -25,55 +53,46 @@ export const API_ROUTES = [
   { method: 'GET', path: `${API_PREFIX}/repositories/{name}` },
   { method: 'GET', path: `${API_PREFIX}/tags/{name}` },
   { method: 'GET', path: `${API_PREFIX}/images/{name}/{reference}` },
+  ...REGISTRY_ROUTES,
+  ...CONTENT_ROUTES,
+  ...PROXY_ROUTES,
 ] as const;
 
-/** Entries per page when the request does not say, and the most one page holds. */
-export const DEFAULT_API_PAGE = 100;
-export const MAX_API_PAGE = 1000;
+const ORDERS = ['asc', 'desc'] as const;
 
-export interface ApiDependencies {
-  storage: RegistryStorage;
-  access?: AccessController;
-}
-
-export function registerApiRoutes(router: Router, { storage, access }: ApiDependencies): void {
-  const authorize = async (ctx: Context, needed: ResourceAccess[]): Promise<Grant | undefined> =>
-    access?.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, needed);
+export function registerApiRoutes(router: Router, deps: ApiDependencies): void {
+  const { storage } = deps;
+  const authorize = authorizer(deps.access);
+  const options = routeOptions(deps.config);
 
   router.get(`${API_PREFIX}/repositories`, async (ctx: Context) => {
     const queries = queriesOf(storage);
     // As _catalog: the catalog scope for a token, then only what the caller may pull.
     const caller = await authorize(ctx, [CATALOG_ACCESS]);
-    const page = apiPage(ctx);
-    const filter = { prefix: single(ctx.query.prefix), contains: single(ctx.query.q) };
-    const { entries, more } = await visibleItems(
-      (p) => queries.repositories(p, filter),
-      page,
-      (r) => r.name,
-      caller && ((name) => caller.canPull(name)),
-    );
-    const next = nextPage(`${API_PREFIX}/repositories`, entries.at(-1)?.name, more, page, { prefix: filter.prefix, q: filter.contains });
-    sendJson(ctx, 200, { repositories: entries.map(repositoryJson), next: next ?? null }, { Link: next && `<${next}>; rel="next"` });
+    const { entries, next } = await repositoriesPage(ctx, queries, caller);
+    sendJson(ctx, 200, { repositories: entries.map(repositoryJson), next: next ?? null }, linkTo(next));
   });
 
   router.get(`${API_PREFIX}/repositories/*name`, async (ctx: Context) => {
     const queries = queriesOf(storage);
-    const name = assertName(ctx.path.slice(`${API_PREFIX}/repositories/`.length));
-    await authorize(ctx, [repositoryAccess(name, ['pull'])]);
+    const name = nameAfter(ctx, `${API_PREFIX}/repositories/`);
+    const caller = await authorize(ctx, [repositoryAccess(name, ['pull'])]);
     const summary = await queries.repository(name);
     if (!summary) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name } });
-    sendJson(ctx, 200, repositoryJson(summary));
+    const proxied = deps.proxy?.route(name) !== undefined;
+    sendJson(ctx, 200, { ...repositoryJson(summary), actions: actionsOf(name, caller, options, proxied) });
   });
 
   router.get(`${API_PREFIX}/tags/*name`, async (ctx: Context) => {
     const queries = queriesOf(storage);
-    const name = assertName(ctx.path.slice(`${API_PREFIX}/tags/`.length));
+    const name = nameAfter(ctx, `${API_PREFIX}/tags/`);
     await authorize(ctx, [repositoryAccess(name, ['pull'])]);
     const page = apiPage(ctx);
-    const tags = await queries.tags(name, page);
+    const q = single(ctx.query.q);
+    const tags = await queries.tags(name, page, { contains: q });
     if (!tags) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name } });
-    const next = nextPage(`${API_PREFIX}/tags/${name}`, tags.items.at(-1)?.tag, tags.more, page);
-    sendJson(ctx, 200, { name, tags: tags.items.map(tagJson), next: next ?? null }, { Link: next && `<${next}>; rel="next"` });
+    const next = nextUrl(`${API_PREFIX}/tags/${name}`, tags.more, { q, n: String(page.n), last: tags.items.at(-1)?.tag });
+    sendJson(ctx, 200, { name, tags: tags.items.map(tagJson), next: next ?? null }, linkTo(next));
   });
 
   router.get(`${API_PREFIX}/images/*name/:reference`, async (ctx: Context) => {
@@ -84,90 +103,80 @@ export function registerApiRoutes(router: Router, { storage, access }: ApiDepend
     await authorize(ctx, [repositoryAccess(name, ['pull'])]);
     sendJson(ctx, 200, imageJson(await imageDetails(storage, name, decodePathParam(rest.slice(at + 1)))));
   });
+
+  registerRegistryRoutes(router, deps);
+  registerContentRoutes(router, deps);
+  registerProxyRoutes(router, deps);
 }
 
-function queriesOf(storage: RegistryStorage): MetadataQueries {
-  if (!storage.queries) throw new RegistryError('UNSUPPORTED', 'this registry keeps no metadata database (stowage.database)');
-  return storage.queries;
+/**
+ * A page of /repositories: filtered by prefix, namespace and q, in the order sort and order ask
+ * for. By name the next page starts after last=; by another key after an opaque cursor= holding
+ * the last entry's (key, name).
+ */
+async function repositoriesPage(
+  ctx: Context,
+  queries: MetadataQueries,
+  caller: Grant | undefined,
+): Promise<{ entries: RepositorySummary[]; next?: string }> {
+  const sort = choice<RepositorySortKey>(ctx, 'sort', REPOSITORY_SORT_KEYS);
+  const order = choice(ctx, 'order', ORDERS);
+  const namespace = single(ctx.query.namespace);
+  if (namespace !== undefined && (namespace.includes('/') || !isName(namespace))) {
+    throw new RegistryError('NAME_INVALID', 'namespace must be the first segment of repository names', {
+      detail: { namespace: namespace.slice(0, 100) },
+    });
+  }
+  const filter = { prefix: namespace !== undefined ? `${namespace}/` : single(ctx.query.prefix), contains: single(ctx.query.q) };
+  const base = apiPage(ctx);
+  const page: RepositoryPageRequest = { n: base.n };
+  if (sort === 'name') {
+    if (ctx.query.cursor !== undefined) throw badParameter('cursor', 'sort=name pages with last=');
+    page.last = base.last;
+  } else {
+    if (base.last !== undefined) throw badParameter('last', `sort=${sort} pages with cursor=`, base.last);
+    const cursor = decodeCursor(ctx, sort, order);
+    if (cursor) Object.assign(page, { last: cursor.name, lastKey: cursor.key });
+  }
+  const keyed = sort === 'name' ? undefined : sort;
+  const { entries, more } = await visibleItems(
+    (p: RepositoryPageRequest) => queries.repositories(p, filter, { by: sort, descending: order === 'desc' }),
+    page,
+    (r) => r.name,
+    caller && ((name) => caller.canPull(name)),
+    (r) => ({ last: r.name, lastKey: keyed && sortKeyOf(r, keyed) }),
+  );
+  const last = entries.at(-1);
+  const position: Record<string, string | undefined> =
+    last === undefined ? {} : keyed ? { cursor: encodeCursor({ sort, order, key: sortKeyOf(last, keyed), name: last.name }) } : { last: last.name };
+  const next = nextUrl(`${API_PREFIX}/repositories`, more && last !== undefined, {
+    prefix: namespace === undefined ? filter.prefix : undefined,
+    namespace,
+    q: filter.contains,
+    sort: single(ctx.query.sort),
+    order: single(ctx.query.order),
+    n: String(page.n),
+    ...position,
+  });
+  return { entries, next };
 }
 
-function single(value: string | string[] | undefined): string | undefined {
-  return (Array.isArray(value) ? value[0] : value) || undefined;
+function isName(segment: string): boolean {
+  try {
+    assertName(segment);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
-/** n and last as /v2 takes them, with a default and a smaller bound: every answer is one page. */
-function apiPage(ctx: Context): PageQuery {
-  const page = parsePageQuery(ctx.query);
-  return { ...page, n: Math.min(page.n ?? DEFAULT_API_PAGE, MAX_API_PAGE) };
-}
-
-/** The URL of the page after this one, or undefined on the last page. */
-function nextPage(
-  path: string,
-  last: string | undefined,
-  more: boolean,
-  page: PageQuery,
-  extra: Record<string, string | undefined> = {},
-): string | undefined {
-  if (!more || last === undefined) return undefined;
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(extra)) if (value !== undefined) params.set(key, value);
-  params.set('n', String(page.n));
-  params.set('last', last);
-  return `${path}?${params.toString()}`;
-}
-
-function time(ms: number | undefined): string | null {
-  return ms === undefined ? null : new Date(ms).toISOString();
-}
-
-function repositoryJson(r: RepositorySummary) {
-  return { name: r.name, size: r.size, tags: r.tags, manifests: r.manifests, lastPushed: time(r.lastPushedAt) };
-}
-
-function tagJson(t: TagSummary) {
-  return {
-    tag: t.tag,
-    digest: t.digest,
-    mediaType: t.mediaType,
-    artifactType: t.artifactType ?? null,
-    size: t.size,
-    platforms: t.platforms,
-    created: t.created ?? null,
-    pushed: time(t.pushedAt),
-    pushedBy: t.pushedBy ?? null,
-    lastPulled: time(t.lastPulledAt),
-    pulls: t.pullCount,
-  };
-}
-
-function imageJson(d: ImageDetails) {
-  return {
-    name: d.name,
-    digest: d.digest,
-    mediaType: d.mediaType,
-    artifactType: d.artifactType ?? null,
-    manifestSize: d.manifestSize,
-    size: d.size,
-    platforms: d.platforms,
-    created: d.created ?? null,
-    pushed: time(d.pushedAt),
-    pushedBy: d.pushedBy ?? null,
-    lastPulled: time(d.lastPulledAt),
-    pulls: d.pullCount,
-    tag: d.tag ? { name: d.tag.name, pushed: time(d.tag.pushedAt), lastPulled: time(d.tag.lastPulledAt), pulls: d.tag.pullCount } : null,
-    tags: d.tags,
-    config: d.config ?? null,
-    layers: d.layers,
-    children: d.children.map((c) => ({
-      digest: c.digest,
-      mediaType: c.mediaType ?? null,
-      size: c.size,
-      platform: c.platform ?? null,
-      totalSize: c.manifest?.size ?? null,
-    })),
-    subject: d.subject ?? null,
-    referrers: d.referrers,
-    annotations: d.annotations ?? {},
-  };
+/**
+ * What the caller may do with a repository it may pull: by the access rules or what its token
+ * holds; nothing but pull in a read-only registry or a pull-through cache (writes are refused
+ * there), and no delete while deletes are disabled.
+ */
+function actionsOf(name: string, caller: Grant | undefined, options: RouteOptions, proxied: boolean) {
+  const may = (action: Action) => !caller || caller.may(name, action) || caller.allows(name, action);
+  const writable = !options.readOnly && !proxied;
+  return { pull: true, push: writable && may('push'), delete: writable && options.deleteEnabled && may('delete') };
 }

@@ -162,6 +162,26 @@ export class MetadataQueries {
     );
   }
 
+  /** How many repositories there are under a prefix: a range of the name index. */
+  async countRepositories(prefix = ''): Promise<number> {
+    let query = this.db.selectFrom('repositories').select(sql<number>`count(*)`.as('n'));
+    if (prefix) query = query.where('name', '>=', prefix).where('name', '<', prefix + AFTER_NAME_CHARACTERS);
+    return Number((await query.executeTakeFirstOrThrow()).n);
+  }
+
+  /** Whether a ready manifest of the repository references the blob (its config or a layer). */
+  async referencesBlob(repository: string, digest: string): Promise<boolean> {
+    const repositoryId = await this.store.repositoryId(repository);
+    if (repositoryId === undefined) return false;
+    const row = await this.db
+      .selectFrom('repository_blobs')
+      .select('refs')
+      .where('repository_id', '=', repositoryId)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** Rows whose column contains needle: not LIKE, where "_" is a wildcard and common in names. */
   private contains(column: 'name' | 't.name', needle: string) {
     const bounded = needle.slice(0, MAX_FILTER_LENGTH);

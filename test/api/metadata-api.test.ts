@@ -65,7 +65,7 @@ describe.each(DATABASE_KINDS)('the metadata API on $name', (kind) => {
     const searched = await api(reg, '/api/v1/repositories?q=a&n=1&prefix=team/');
     expect(searched.body.next).toBe('/api/v1/repositories?prefix=team%2F&q=a&n=1&last=team%2Fapi');
     expect((await api(reg, '/api/v1/repositories?q=lin')).body.repositories.map((r: { name: string }) => r.name)).toEqual(['tools/lint']);
-    expect((await api(reg, '/api/v1/repositories/team/app')).body).toEqual(app);
+    expect((await api(reg, '/api/v1/repositories/team/app')).body).toEqual({ ...app, actions: { pull: true, push: true, delete: true } });
     expectError(await reg.request.get('/api/v1/repositories/team'), 404, 'NAME_UNKNOWN');
   });
 
@@ -205,6 +205,10 @@ describe('the metadata API without a metadata database', () => {
     expectError(await reg.request.get('/api/v1/repositories'), 405, 'UNSUPPORTED');
     expectError(await reg.request.get('/api/v1/tags/team/app'), 405, 'UNSUPPORTED');
     expectError(await reg.request.get('/api/v1/images/team/app/v1'), 405, 'UNSUPPORTED');
+    expectError(await reg.request.get('/api/v1/stats'), 405, 'UNSUPPORTED');
+    expectError(await reg.request.get(`/api/v1/manifests/team/app/sha256:${'0'.repeat(64)}`), 405, 'UNSUPPORTED');
+    // The session needs no database.
+    expect((await reg.request.get('/api/v1/session')).body).toMatchObject({ auth: 'none', user: null });
     // Pulls still work, with nothing to count them in.
     expect((await reg.request.get('/v2/team/app/manifests/v1')).status).toBe(200);
     expect(reg.storage.pulls).toBeUndefined();
