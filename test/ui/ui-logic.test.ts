@@ -77,6 +77,7 @@ describe('how numbers, times and digests read', () => {
     const now = Date.parse('2025-06-01T12:00:00Z');
     expect(relativeTime('2025-06-01T11:59:50Z', now)).toBe('just now');
     expect(relativeTime('2025-06-01T11:55:00Z', now)).toBe('5 minutes ago');
+    expect(relativeTime('2025-06-01T11:59:00.400Z', now)).toBe('1 minute ago');
     expect(relativeTime('2025-06-01T09:00:00Z', now)).toBe('3 hours ago');
     expect(relativeTime('2025-05-31T12:00:00Z', now)).toBe('yesterday');
     expect(relativeTime('2025-03-01T12:00:00Z', now)).toBe('3 months ago');

@@ -34,10 +34,13 @@ interface CachedToken {
 const tokens = new Map<string, CachedToken>();
 /** The scope last asked of each path (query left out), so the next request carries its token at once. */
 const scopeOfPath = new Map<string, string>();
+/** Token requests under way, by scope: a page's parallel requests share one. */
+const pending = new Map<string, Promise<CachedToken>>();
 
 export function forgetTokens(): void {
   tokens.clear();
   scopeOfPath.clear();
+  pending.clear();
 }
 
 function validToken(scope: string): string | undefined {
@@ -102,6 +105,21 @@ export async function fetchToken(challenge: Challenge, credentials: Credentials 
   return { token, expires: Date.now() + (seconds - 5) * 1000 };
 }
 
+function sharedToken(scope: string, challenge: Challenge, credentials: Credentials | undefined): Promise<CachedToken> {
+  let promise = pending.get(scope);
+  if (!promise) {
+    // Not tied to one request's signal: the others waiting on it would be cancelled too.
+    promise = fetchToken(challenge, credentials)
+      .then((issued) => {
+        tokens.set(scope, issued);
+        return issued;
+      })
+      .finally(() => pending.delete(scope));
+    pending.set(scope, promise);
+  }
+  return promise;
+}
+
 /** The response, after at most one Bearer challenge was answered. Does not throw on error statuses. */
 export async function request(path: string, options: RequestOptions = {}): Promise<Response> {
   const key = path.split('?')[0];
@@ -117,8 +135,8 @@ export async function request(path: string, options: RequestOptions = {}): Promi
   let fresh = options.credentials === undefined ? validToken(scope) : undefined;
   // A cached token the server just refused is no good: ask for a new one.
   if (!fresh || fresh === token) {
-    const issued = await fetchToken(challenge, credentials, options.signal);
-    if (options.credentials === undefined) tokens.set(scope, issued);
+    const issued =
+      options.credentials === undefined ? await sharedToken(scope, challenge, credentials) : await fetchToken(challenge, credentials, options.signal);
     fresh = issued.token;
   }
   if (options.credentials === undefined) scopeOfPath.set(key, scope);

@@ -38,7 +38,8 @@ export function relativeTime(iso: string | null | undefined, now: number = Date.
   let amount = (then - now) / 1000;
   if (Math.abs(amount) < 45) return 'just now';
   for (const [unit, size] of STEPS) {
-    if (Math.abs(amount) < size) return relative.format(Math.round(amount), unit);
+    // Below the step once rounded: 59.6 seconds reads "1 minute", never "60 seconds".
+    if (Math.abs(amount) < size - 0.5) return relative.format(Math.round(amount), unit);
     amount /= size;
   }
   return iso;

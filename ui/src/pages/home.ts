@@ -89,7 +89,7 @@ function PushPull({ open }: { open: boolean }) {
       text=${`docker tag alpine ${host}/alpine:latest\ndocker push ${host}/alpine:latest\ndocker pull ${host}/alpine:latest`}
     />
     <p class="muted small">
-      Use the host name you reached this page with. A registry served over plain HTTP needs
+      Use the host name you reached this page with. A registry served over plain HTTP needs${' '}
       <code>insecure-registries</code> in Docker's <code>daemon.json</code> (localhost excepted).
     </p>
   </details>`;

@@ -132,7 +132,7 @@ export function ProxiesPage() {
     ${
       proxies.data && upstreams.length === 0
         ? html`<${Empty}>
-            <strong>No upstream registries.</strong> This registry serves what is pushed to it. Add <code>proxy.remoteurl</code> or
+            <strong>No upstream registries.</strong> This registry serves what is pushed to it. Add <code>proxy.remoteurl</code> or${' '}
             <code>stowage.proxies</code> to the configuration to cache Docker Hub or another registry.
           <//>`
         : null

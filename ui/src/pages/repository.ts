@@ -104,6 +104,7 @@ function RetagForm({ name, tags, onDone }: { name: string; tags: TagSummary[]; o
       await api(`/admin/retag`, { method: 'POST', ...jsonBody({ source: `${name}:${source}`, destination: target }) });
       onDone({ kind: 'ok', text: `Tagged ${name}:${source} as ${target}.` });
       setSource('');
+      setDestination(`${name}:`);
     } catch (err) {
       onDone({ kind: 'error', text: `Retag failed: ${(err as Error).message}` });
     } finally {
@@ -291,7 +292,7 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
           }
         </div>
       </div>
-      ${firstPage.error ? html`<${ErrorMessage} error=${firstPage.error} />` : null}
+      ${firstPage.error && !repository.error ? html`<${ErrorMessage} error=${firstPage.error} />` : null}
       ${!firstPage.data && firstPage.loading ? html`<${Loading} what="Loading tags" />` : null}
       ${
         firstPage.data && tags.length === 0

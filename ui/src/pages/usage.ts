@@ -76,7 +76,7 @@ export function UsagePage() {
               reclaim
                 ? html`<p class="muted small">
                     Untagged manifests: ${humanSize(reclaim.untaggedBytes)} (freed by <code>stowage gc --delete-untagged</code>); blobs no manifest
-                    uses: ${humanSize(reclaim.unreferencedBytes)} (freed by
+                    uses: ${humanSize(reclaim.unreferencedBytes)} (freed by${' '}
                     <code>stowage gc</code>).${reclaim.estimated ? ' Estimated from the metadata database.' : ''}
                   </p>`
                 : null
