@@ -100,6 +100,9 @@ export function App() {
     shownPath.current = location.path;
     if (location.how !== 'push') return;
     window.scrollTo(0, 0);
+    // Unless the new page focused something itself (the search box after "/").
+    const focused = document.activeElement;
+    if (focused && focused !== document.body && document.getElementById('main')?.contains(focused)) return;
     document.querySelector<HTMLElement>('main h1')?.focus({ preventScroll: true });
   }, [location.path, location.how]);
 
