@@ -1,6 +1,9 @@
 // The browser app's pure parts, run in Node: its URL scheme (ui/src/routes.ts), how sizes, times
 // and digests read (format.ts), the challenge parser its fetch wrapper follows (challenge.ts),
 // and the JSON tokenizer its highlighter draws (json-tokens.ts).
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseChallenge } from '../../ui/src/challenge.js';
@@ -154,5 +157,18 @@ describe('the JSON tokenizer', () => {
   it('pretty-prints JSON and leaves anything else as it is', () => {
     expect(prettyJson('{"a":[1,2]}')).toBe('{\n  "a": [\n    1,\n    2\n  ]\n}');
     expect(prettyJson('not json')).toBe('not json');
+  });
+});
+
+describe('the UI sources', () => {
+  it('never write HTML: everything from the server goes through Preact, which escapes it', () => {
+    const dir = fileURLToPath(new URL('../../ui/src', import.meta.url));
+    const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(10);
+    for (const file of files) {
+      // Code only: comments may name what the code avoids.
+      const code = readFileSync(join(dir, file), 'utf8').replace(/^\s*\/\/.*$/gm, '');
+      expect(code, file).not.toMatch(/innerHTML|outerHTML|dangerouslySetInnerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function\(/);
+    }
   });
 });
