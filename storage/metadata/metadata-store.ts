@@ -98,6 +98,7 @@ type Db = Kysely<MetadataSchema>;
 
 export class MetadataStore {
   private readonly repositoryIds = new Map<string, number>();
+  private writes = 0;
 
   constructor(readonly database: MetadataDatabase) {}
 
@@ -608,6 +609,22 @@ export class MetadataStore {
    * delivers a NOTIFY at commit; SQLite's in-process listeners are called after it).
    */
   private async write<T>(body: (tx: Db, announce: (change: Change) => Promise<void>) => Promise<T>): Promise<T> {
+    try {
+      return await this.transact(body);
+    } finally {
+      this.writes++;
+    }
+  }
+
+  /**
+   * How many write transactions this process has run: an answer computed from the database
+   * (storage/metadata/costly-aggregate.ts) is current while it has not moved.
+   */
+  get writeCount(): number {
+    return this.writes;
+  }
+
+  private async transact<T>(body: (tx: Db, announce: (change: Change) => Promise<void>) => Promise<T>): Promise<T> {
     if (this.postgres) {
       return this.db.transaction().execute((tx) =>
         body(tx, async (change) => {

@@ -1,12 +1,14 @@
 // Registry-wide totals from the metadata database, for the JSON API's stats, namespaces and usage
 // (server/routes/api-registry.ts): counts and bytes, namespaces with their sizes, and an estimate
 // of what a collection that deletes untagged manifests would free. These are SQL aggregates over
-// whole tables (the one place the API reads more than a page), each a single statement.
+// whole tables (the one place the API reads more than a page), each a single statement; a costly
+// one is answered from memory for a while (storage/metadata/costly-aggregate.ts).
 // Lists of repositories are storage/metadata/metadata-queries.ts.
 // Tests: test/storage/usage-queries.test.ts (SQLite and PostgreSQL), test/api/ui-api.test.ts.
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { MetadataSchema } from './schema.js';
 import type { MetadataStore } from './metadata-store.js';
+import { CostlyAggregate } from './costly-aggregate.js';
 
 export interface RegistryTotals {
   repositories: number;
@@ -42,7 +44,35 @@ export interface ReclaimableEstimate {
 }
 
 export class UsageQueries {
+  private readonly totalsAggregate = this.aggregate(() => this.countTotals());
+  private readonly reclaimableAggregate = this.aggregate(() => this.estimateReclaimable());
+  private readonly namespaceAggregates = new Map<string, CostlyAggregate<NamespaceTotals[]>>();
+
   constructor(private readonly store: MetadataStore) {}
+
+  totals(): Promise<RegistryTotals> {
+    return this.totalsAggregate.get();
+  }
+
+  /**
+   * Namespaces (first path segments with at least one repository under them), at most limit of
+   * them, by name or largest first.
+   */
+  namespaces(limit: number, by: 'name' | 'size' = 'name'): Promise<NamespaceTotals[]> {
+    const key = `${limit} ${by}`;
+    let aggregate = this.namespaceAggregates.get(key);
+    if (!aggregate) this.namespaceAggregates.set(key, (aggregate = this.aggregate(() => this.totalNamespaces(limit, by))));
+    return aggregate.get();
+  }
+
+  /** See ReclaimableEstimate. */
+  reclaimable(): Promise<ReclaimableEstimate> {
+    return this.reclaimableAggregate.get();
+  }
+
+  private aggregate<T>(compute: () => Promise<T>): CostlyAggregate<T> {
+    return new CostlyAggregate(compute, () => this.store.writeCount);
+  }
 
   private get db(): Kysely<MetadataSchema> {
     return this.store.database.db;
@@ -54,7 +84,7 @@ export class UsageQueries {
     return { segment: sql<string>`substr(name, 1, ${position} - 1)`, nested: sql<boolean>`${position} > 0` };
   }
 
-  async totals(): Promise<RegistryTotals> {
+  private async countTotals(): Promise<RegistryTotals> {
     const counts = await this.db
       .selectFrom('repositories')
       .select([
@@ -79,11 +109,7 @@ export class UsageQueries {
     };
   }
 
-  /**
-   * Namespaces (first path segments with at least one repository under them), at most limit of
-   * them, by name or largest first.
-   */
-  async namespaces(limit: number, by: 'name' | 'size' = 'name'): Promise<NamespaceTotals[]> {
+  private async totalNamespaces(limit: number, by: 'name' | 'size'): Promise<NamespaceTotals[]> {
     const { segment, nested } = this.namespaceOf();
     let query = this.db
       .selectFrom('repositories')
@@ -95,32 +121,43 @@ export class UsageQueries {
     return rows.map((r) => ({ name: r.namespace, repositories: Number(r.repositories), size: Number(r.size) }));
   }
 
-  /** See ReclaimableEstimate. One statement: the closure of what tags reach, then what is left. */
-  async reclaimable(): Promise<ReclaimableEstimate> {
+  /**
+   * One statement: the edges from a manifest to what it keeps (an
+   * index's children, the referrers of a manifest), the closure of what tags reach over them,
+   * then what is left and what only that references. Written with anti-joins and per-digest
+   * counts read through the digest indexes, so it stays near linear in the rows on both databases.
+   */
+  private async estimateReclaimable(): Promise<ReclaimableEstimate> {
     const { rows } = await sql<{ manifests: number; manifest_bytes: number; blobs: number; blob_bytes: number }>`
-      with recursive kept(id) as (
+      with recursive edges(parent, child) as materialized (
+        select r.manifest_id, c.id from manifest_references r
+          join manifests p on p.id = r.manifest_id
+          join manifests c on c.repository_id = p.repository_id and c.digest = r.digest
+          where r.kind = 'manifest'
+        union all
+        select p.id, c.id from manifests c
+          join manifests p on p.repository_id = c.repository_id and p.digest = c.subject_digest
+          where c.subject_digest is not null
+      ),
+      kept(id) as (
         select manifest_id from tags
         union
-        select m.id from kept k
-          join manifests p on p.id = k.id
-          join manifests m on m.repository_id = p.repository_id and m.state = 'ready'
-          where m.subject_digest = p.digest
-            or m.digest in (select r.digest from manifest_references r where r.manifest_id = p.id and r.kind = 'manifest')
+        select e.child from kept k join edges e on e.parent = k.id
       ),
-      reclaimable as (
-        select id, digest, size from manifests where state = 'ready' and id not in (select id from kept)
+      reclaimable as materialized (
+        select m.id, m.digest, m.size from manifests m
+          where m.state = 'ready' and not exists (select 1 from kept k where k.id = m.id)
       ),
       freed_manifests as (
-        select digest, max(size) as size from reclaimable c
-          where not exists (select 1 from manifests o where o.digest = c.digest and o.id not in (select id from reclaimable))
-          group by digest
+        select c.digest, max(c.size) as size from reclaimable c group by c.digest
+          having count(*) = (select count(*) from manifests o where o.digest = c.digest)
+      ),
+      reclaimable_blobs as (
+        select r.digest, r.size from manifest_references r join reclaimable c on c.id = r.manifest_id where r.kind = 'blob'
       ),
       freed_blobs as (
-        select r.digest, max(r.size) as size from manifest_references r
-          where r.kind = 'blob' and r.manifest_id in (select id from reclaimable)
-            and not exists (
-              select 1 from manifest_references o where o.digest = r.digest and o.manifest_id not in (select id from reclaimable))
-          group by r.digest
+        select b.digest, max(b.size) as size from reclaimable_blobs b group by b.digest
+          having count(*) = (select count(*) from manifest_references o where o.digest = b.digest)
       )
       select
         (select count(*) from reclaimable) as manifests,
