@@ -39,7 +39,12 @@ export function tarLayer(fileName: string, content: string): Buffer {
   header.write('0000000\0', 108);
   header.write('0000000\0', 116);
   header.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
-  header.write(`${Math.floor(Date.UTC(2026, 0, 1) / 1000).toString(8).padStart(11, '0')}\0`, 136);
+  header.write(
+    `${Math.floor(Date.UTC(2026, 0, 1) / 1000)
+      .toString(8)
+      .padStart(11, '0')}\0`,
+    136,
+  );
   header.write('        ', 148);
   header.write('0', 156);
   header.write('ustar\0', 257);
@@ -65,7 +70,10 @@ class Layout {
   }
 
   async image(arch: string, appName: string): Promise<Descriptor> {
-    const layers = [tarLayer('etc/os-release', `NAME=stowage-test\nARCH=${arch}\n`), tarLayer(`app/${appName}`, `#!/bin/sh\necho ${appName} on ${arch}\n`)];
+    const layers = [
+      tarLayer('etc/os-release', `NAME=stowage-test\nARCH=${arch}\n`),
+      tarLayer(`app/${appName}`, `#!/bin/sh\necho ${appName} on ${arch}\n`),
+    ];
     const layerDescriptors = await Promise.all(layers.map((l) => this.blob(OCI_LAYER, l)));
     const diffIds = layers.map((l) => sha256(gunzipTar(l)));
     const config = {
@@ -127,7 +135,12 @@ async function skopeoCopy(dir: string, tag: string, host: string, name: string, 
 }
 
 /** Pushes an image (one platform) as name:tag with skopeo; returns its manifest digest. */
-export async function pushImageWithSkopeo(host: string, name: string, tags: string[], options: { arch?: string; app?: string; creds?: Credentials } = {}): Promise<string> {
+export async function pushImageWithSkopeo(
+  host: string,
+  name: string,
+  tags: string[],
+  options: { arch?: string; app?: string; creds?: Credentials } = {},
+): Promise<string> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'stowage-ui-oci-'));
   try {
     const layout = new Layout(dir);
@@ -142,7 +155,12 @@ export async function pushImageWithSkopeo(host: string, name: string, tags: stri
 }
 
 /** Pushes a linux/amd64 + linux/arm64 index as name:tag with skopeo --all; returns the index digest and its children. */
-export async function pushIndexWithSkopeo(host: string, name: string, tag: string, creds?: Credentials): Promise<{ digest: string; children: Descriptor[] }> {
+export async function pushIndexWithSkopeo(
+  host: string,
+  name: string,
+  tag: string,
+  creds?: Credentials,
+): Promise<{ digest: string; children: Descriptor[] }> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'stowage-ui-oci-'));
   try {
     const layout = new Layout(dir);
@@ -176,7 +194,11 @@ export async function addTags(url: string, name: string, from: string, prefix: s
     await Promise.all(
       Array.from({ length: Math.min(20, count - start) }, async (_, i) => {
         const tag = `${prefix}-${String(start + i).padStart(4, '0')}`;
-        const put = await fetch(`${url}/v2/${name}/manifests/${tag}`, { method: 'PUT', body: bytes, headers: { ...authHeaders(creds), 'Content-Type': mediaType } });
+        const put = await fetch(`${url}/v2/${name}/manifests/${tag}`, {
+          method: 'PUT',
+          body: bytes,
+          headers: { ...authHeaders(creds), 'Content-Type': mediaType },
+        });
         await expectStatus(put, 201, `PUT ${name}:${tag}`);
       }),
     );
@@ -207,14 +229,25 @@ export async function pushSignature(url: string, name: string, subject: Descript
     }),
   );
   const digest = sha256(manifest);
-  const put = await fetch(`${url}/v2/${name}/manifests/${digest}`, { method: 'PUT', body: manifest, headers: { ...authHeaders(creds), 'Content-Type': OCI_MANIFEST } });
+  const put = await fetch(`${url}/v2/${name}/manifests/${digest}`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { ...authHeaders(creds), 'Content-Type': OCI_MANIFEST },
+  });
   await expectStatus(put, 201, `PUT signature in ${name}`);
   return digest;
 }
 
 /** The descriptor of name:reference as the registry serves it. */
 export async function descriptorOf(url: string, name: string, reference: string, creds?: Credentials): Promise<Descriptor> {
-  const res = await fetch(`${url}/v2/${name}/manifests/${reference}`, { method: 'HEAD', headers: { ...authHeaders(creds), Accept: `${OCI_MANIFEST}, ${OCI_INDEX}` } });
+  const res = await fetch(`${url}/v2/${name}/manifests/${reference}`, {
+    method: 'HEAD',
+    headers: { ...authHeaders(creds), Accept: `${OCI_MANIFEST}, ${OCI_INDEX}` },
+  });
   await expectStatus(res, 200, `HEAD ${name}:${reference}`);
-  return { mediaType: res.headers.get('content-type')!, digest: res.headers.get('docker-content-digest')!, size: Number(res.headers.get('content-length')) };
+  return {
+    mediaType: res.headers.get('content-type')!,
+    digest: res.headers.get('docker-content-digest')!,
+    size: Number(res.headers.get('content-length')),
+  };
 }
