@@ -4,7 +4,8 @@
 // the server, the S3 driver and s3rver once per worker instead of once per file halves their CPU
 // time. Every other suite keeps vitest's default isolation. One PostgreSQL server serves the whole
 // run (helpers/postgres-global-setup.ts, under a second to start); tests take a database of
-// their own on it with createTestDatabase() (helpers/postgres.ts).
+// their own on it with createTestDatabase() (helpers/postgres.ts). The web UI is built into dist/ui/
+// before the run (helpers/ui-global-setup.ts), for the /ui routes to serve.
 import { defineConfig } from 'vitest/config';
 
 const SHARED_MODULES = ['test/api/**/*.test.ts', 'test/contract/**/*.test.ts'];
@@ -16,7 +17,7 @@ export default defineConfig({
     environment: 'node',
     testTimeout: 20_000,
     hookTimeout: 20_000,
-    globalSetup: ['test/helpers/postgres-global-setup.ts'],
+    globalSetup: ['test/helpers/postgres-global-setup.ts', 'test/helpers/ui-global-setup.ts'],
     projects: [
       { extends: true, test: { name: 'api', include: SHARED_MODULES, isolate: false } },
       { extends: true, test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: [...SHARED_MODULES, ...BROWSER] } },

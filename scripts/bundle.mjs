@@ -3,10 +3,16 @@
 // resolver and compiler; one file starts in about half the time (bench/ measures start-up).
 // The modules in dist/ (tsc's output) stay for the tests and the `stowage` bin.
 // bundle() is also what tests that run the real process use, from server/cli.ts directly.
-import { pathToFileURL } from 'node:url';
+// bundleUi() builds the web UI (ui/src/, Preact + htm) for the browser into dist/ui/, which
+// server/routes/ui.ts serves; running this file does both.
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 
 const DEFAULT = { entryPoints: ['dist/server/cli.js'], outfile: 'dist/stowage.mjs' };
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export function bundle({ entryPoints, outfile } = DEFAULT) {
   return build({
@@ -27,4 +33,59 @@ export function bundle({ entryPoints, outfile } = DEFAULT) {
   });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await bundle();
+/**
+ * The browser app: ui/src/main.ts and ui/src/styles.css, minified, into dist/ui/assets/ under
+ * content-hashed names (served with an immutable cache), with dist/ui/manifest.json naming them
+ * for the server's HTML shell. The icon keeps its name (browsers and bookmarks ask for it by name).
+ * The script and style sheet get precompressed copies (.br, .gz) the server picks by
+ * Accept-Encoding. Returns the manifest.
+ */
+export async function bundleUi({ root = ROOT, outdir = join(root, 'dist/ui') } = {}) {
+  const assets = join(outdir, 'assets');
+  // Old hashed files would pile up build after build.
+  await rm(outdir, { recursive: true, force: true });
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: [
+      { in: 'ui/src/main.ts', out: 'app' },
+      { in: 'ui/src/styles.css', out: 'app' },
+    ],
+    outdir: assets,
+    entryNames: '[name]-[hash]',
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    // Browsers from 2022 on (<dialog> is everywhere by then; color-mix() in the CSS has fallbacks).
+    target: ['es2020', 'chrome100', 'firefox100', 'safari15'],
+    minify: true,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  const manifest = { files: [] };
+  for (const [file, output] of Object.entries(result.metafile.outputs)) {
+    const name = relative(assets, join(root, file));
+    manifest.files.push(name);
+    if (output.entryPoint === 'ui/src/main.ts') manifest.js = name;
+    if (output.entryPoint === 'ui/src/styles.css') manifest.css = name;
+  }
+  await copyFile(join(root, 'ui/icon.svg'), join(assets, 'icon.svg'));
+  manifest.icon = 'icon.svg';
+  manifest.files.push('icon.svg');
+  manifest.files.sort();
+  if (!manifest.js || !manifest.css) throw new Error(`bundleUi: esbuild wrote no app.js or app.css (${manifest.files.join(', ')})`);
+  for (const name of [manifest.js, manifest.css]) {
+    const bytes = await readFile(join(assets, name));
+    await writeFile(join(assets, `${name}.br`), brotliCompressSync(bytes, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
+    await writeFile(join(assets, `${name}.gz`), gzipSync(bytes, { level: 9 }));
+  }
+  manifest.encodings = ['br', 'gzip'];
+  await mkdir(outdir, { recursive: true });
+  await writeFile(join(outdir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await bundle();
+  await bundleUi();
+}

@@ -1,6 +1,6 @@
 // The icon browsers ask for on every visit (GET /favicon.ico): a 16x16 ICO drawn here once, a
-// stack of three crates, so a visit to the status page is a 200 rather than a NAME_UNKNOWN 404
-// in the logs and the metrics.
+// stack of three crates (the web UI has the same in SVG, ui/icon.svg), so a browser's visit is a
+// 200 rather than a NAME_UNKNOWN 404 in the logs and the metrics.
 const SIZE = 16;
 
 /** Pixel colour (BGRA) at x, y (y from the top): three rounded bars on a transparent ground. */

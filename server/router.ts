@@ -1,6 +1,6 @@
 // The one router for every path outside /v2/ (the /v2 API has its own dispatcher, server/routes.ts):
 // each route module registers its routes on it (token, operator and admin routes, the JSON API
-// under /api/v1/), and a request none of them takes (an unknown path,
+// under /api/v1/, the web UI under /ui/), and a request none of them takes (an unknown path,
 // or a known path with a method it does not serve) gets the spec's JSON 404. OPS_ROUTES
 // (server/routes/ops.ts) lists what it serves, for openapi.yaml's test.
 import Router, { RouterEvents } from '@koa/router';
@@ -11,6 +11,7 @@ import { registerOpsRoutes, type OpsDependencies } from './routes/ops.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerApiRoutes } from './routes/api.js';
+import { registerUiRoutes } from './routes/ui.js';
 import { routeOptions } from './route-options.js';
 
 export interface RouterDependencies extends OpsDependencies {
@@ -28,6 +29,7 @@ export function createRouter(deps: RouterDependencies): Router {
   registerOpsRoutes(router, deps);
   registerAdminRoutes(router, { storage: deps.storage, options: routeOptions(deps.config), access: deps.access });
   registerApiRoutes(router, { storage: deps.storage, access: deps.access });
+  registerUiRoutes(router);
   // Instead of passing the request on: nothing after the router answers it.
   router.on(RouterEvents.NotFound, notFound);
   return router;

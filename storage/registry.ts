@@ -21,6 +21,7 @@ import { isValidTag, parseDigest } from './grammar.js';
 import type { MetadataStore, Page, PageRequest } from './metadata/metadata-store.js';
 import { PullRecorder } from './metadata/pull-recorder.js';
 import { MetadataQueries } from './metadata/metadata-queries.js';
+import { UsageQueries } from './metadata/usage-queries.js';
 import { ChangeFeed } from './change-feed.js';
 import { DatabaseClaim } from './database-claim.js';
 
@@ -35,6 +36,8 @@ export class RegistryStorage implements Registry {
   readonly pulls?: PullRecorder;
   /** What the metadata database knows, for the JSON API (with a metadata database). */
   readonly queries?: MetadataQueries;
+  /** Registry-wide totals from the metadata database (with one). */
+  readonly usage?: UsageQueries;
   /** Other processes' changes, dropped from the cache as they are announced (PostgreSQL). */
   readonly changes?: ChangeFeed;
   /** This process's claim on shared storage for its database (storage/database-claim.ts). */
@@ -57,6 +60,7 @@ export class RegistryStorage implements Registry {
     if (metadata) {
       this.pulls = new PullRecorder(metadata);
       this.queries = new MetadataQueries(metadata);
+      this.usage = new UsageQueries(metadata);
       this.changes = new ChangeFeed(this.cache, metadata, cacheOptions.ttlMs);
     }
   }

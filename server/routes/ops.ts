@@ -1,20 +1,21 @@
-// Routes outside /v2 for people and operators: the status page (and its icon), liveness and
-// readiness probes, and Prometheus metrics, registered on the router of server/router.ts.
-// OPS_ROUTES lists everything that router serves, for openapi.yaml's test.
+// Routes outside /v2 for people and operators: GET / (the web UI for browsers, the registry's
+// status as JSON for tools), the icon, liveness and readiness probes, and Prometheus metrics,
+// registered on the router of server/router.ts. OPS_ROUTES lists everything that router serves,
+// for openapi.yaml's test.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { visiblePage } from '../pagination.js';
 import type { RegistryStorage } from '../../storage/registry.js';
 import type { RegistryConfig } from '../config.js';
 import type { RegistryMetrics } from '../metrics.js';
-import { sendBytes, sendJson } from '../respond.js';
-import { renderStatusPage, type RegistryStatus } from '../status-page.js';
+import { sendBytes, sendEmpty, sendJson } from '../respond.js';
 import { PACKAGE } from '../version.js';
 import { FAVICON } from '../favicon.js';
 import { routeOptions } from '../route-options.js';
 import type { AccessController, Grant } from '../../auth/access-controller.js';
 import { CATALOG_ACCESS } from '../../auth/scope.js';
 import { API_ROUTES } from './api.js';
+import { UI_ROUTES } from './ui.js';
 
 export const OPS_ROUTES = [
   { method: 'GET', path: '/' },
@@ -29,17 +30,32 @@ export const OPS_ROUTES = [
   { method: 'POST', path: '/token' },
   // Served by server/routes/api.ts.
   ...API_ROUTES,
+  // Served by server/routes/ui.ts.
+  ...UI_ROUTES,
 ] as const;
 
 const PAGE_REPOSITORIES = 200;
 /** Tags listed per repository (the count says how many there are). */
 const TAGS_SHOWN = 100;
 
+/** What GET / answers as JSON: what this registry is and the first page of what it holds. */
+export interface RegistryStatus {
+  name: string;
+  version: string;
+  storage: string;
+  deleteEnabled: boolean;
+  readOnly: boolean;
+  upstreams: Array<{ prefix: string; remoteurl: string }>;
+  /** The first page of repositories, each with its first tags and how many it has. */
+  repositories: Array<{ name: string; tags: string[]; tagCount: number }>;
+  repositoryCount: number;
+}
+
 export interface OpsDependencies {
   config: RegistryConfig;
   storage: RegistryStorage;
   metrics: RegistryMetrics;
-  /** With auth on, the status page lists only what the caller may pull, as _catalog does. */
+  /** With auth on, GET / lists only what the caller may pull, as _catalog does. */
   access?: AccessController;
 }
 
@@ -79,15 +95,16 @@ async function statusOf({ config, storage }: OpsDependencies, caller?: Grant): P
 
 export function registerOpsRoutes(router: Router, deps: OpsDependencies): void {
   router.get('/', async (ctx: Context) => {
+    // People get the web UI (which asks the JSON API, with the same access rules, for the rest).
+    if (ctx.accepts('html', 'json') !== 'json') {
+      sendEmpty(ctx, 302, { Location: '/ui/' });
+      return;
+    }
     const caller = deps.access
       ? await deps.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, [CATALOG_ACCESS])
       : undefined;
     const status = await statusOf(deps, caller);
-    if (ctx.accepts('html', 'json') === 'json') {
-      sendJson(ctx, 200, { ...status, repositories: status.repositories.map((r) => ({ name: r.name, tags: r.tags.length })) });
-      return;
-    }
-    sendBytes(ctx, 200, 'text/html; charset=utf-8', Buffer.from(renderStatusPage(status, ctx.get('Host'))));
+    sendJson(ctx, 200, { ...status, repositories: status.repositories.map((r) => ({ name: r.name, tags: r.tags.length })) });
   });
   router.get('/healthz', (ctx: Context) => sendJson(ctx, 200, { status: 'ok' }));
   router.get('/readyz', async (ctx: Context) => {

@@ -1,11 +1,13 @@
 // Read-only questions about what the metadata database knows, for the JSON API (server/routes/
-// api.ts) and what reads it (the web UI, `stowage ls`, `du`, `tags`). Each list is a page in name
-// order read through an index (repositories.name, tags' primary key), and a repository's size and
-// counts are columns the triggers of migration 0002 keep, so a page costs the page, not the
-// registry. Only ready manifests are shown, as every listing does.
+// api.ts) and what reads it (the web UI, `stowage ls`, `du`, `tags`). Each list is a page read
+// through an index (repositories by name or by each sort key of migration 0003, tags' primary
+// key), and a repository's size and counts are columns the triggers of migration 0002 keep, so a
+// page costs the page, not the registry. Only ready manifests are shown, as every listing does.
+// Registry-wide totals are storage/metadata/usage-queries.ts.
 // Tests: test/storage/metadata-queries.test.ts (SQLite and PostgreSQL), test/api/metadata-api.test.ts.
 import { sql, type Kysely } from 'kysely';
 import type { MetadataSchema } from './schema.js';
+import { REPOSITORY_SORT_COLUMNS } from './migrations.js';
 import type { ManifestReference, MetadataStore, Page, PageRequest, Platform, ReferrerDescriptor } from './metadata-store.js';
 
 export interface RepositorySummary {
@@ -16,6 +18,8 @@ export interface RepositorySummary {
   tags: number;
   /** The latest push of a manifest or tag (ms); undefined when nothing was pushed. */
   lastPushedAt?: number;
+  /** The latest pull of any of its manifests (ms); undefined when never pulled. */
+  lastPulledAt?: number;
 }
 
 export interface RepositoryFilter {
@@ -23,6 +27,37 @@ export interface RepositoryFilter {
   prefix?: string;
   /** Only names containing this. */
   contains?: string;
+}
+
+/** What repositories can be listed by: the name, or a key with an index of its own (migration 0003). */
+export type RepositorySortKey = 'name' | keyof typeof REPOSITORY_SORT_COLUMNS;
+export const REPOSITORY_SORT_KEYS: readonly RepositorySortKey[] = ['name', ...(Object.keys(REPOSITORY_SORT_COLUMNS) as RepositorySortKey[])];
+
+export interface RepositoryOrder {
+  by: RepositorySortKey;
+  descending?: boolean;
+}
+
+/**
+ * A page of repositories in some order: after the entry whose name is last (and, for an order
+ * other than by name, whose sort key is lastKey: the keyset is (key, name)).
+ */
+export interface RepositoryPageRequest extends PageRequest {
+  lastKey?: number;
+}
+
+/** The value a repository is sorted by in order (its name's tie-breaker). */
+export function sortKeyOf(r: RepositorySummary, by: Exclude<RepositorySortKey, 'name'>): number {
+  switch (by) {
+    case 'size':
+      return r.size;
+    case 'tags':
+      return r.tags;
+    case 'pushed':
+      return r.lastPushedAt ?? 0;
+    case 'pulled':
+      return r.lastPulledAt ?? 0;
+  }
 }
 
 /** What the database records about a manifest, and its pull statistics. */
@@ -81,21 +116,34 @@ export class MetadataQueries {
     return this.store.database.db;
   }
 
-  /** One page of repositories in name order, with sizes and counts. */
-  async repositories(page: PageRequest = {}, filter: RepositoryFilter = {}): Promise<Page<RepositorySummary>> {
+  /**
+   * One page of repositories with sizes and counts, by name or by another key (then by name
+   * among equal keys), ascending unless order says otherwise.
+   */
+  async repositories(
+    page: RepositoryPageRequest = {},
+    filter: RepositoryFilter = {},
+    order: RepositoryOrder = { by: 'name' },
+  ): Promise<Page<RepositorySummary>> {
+    const direction = order.descending ? 'desc' : 'asc';
+    const after = sql.raw(order.descending ? '<' : '>');
     let query = this.db
       .selectFrom('repositories')
-      .select(['name', 'manifest_count', 'manifest_bytes', 'blob_bytes', 'tag_count', 'last_pushed_at'])
-      .orderBy('name');
-    if (page.last !== undefined) query = query.where('name', '>', page.last);
-    if (filter.prefix) query = query.where('name', '>=', filter.prefix).where('name', '<', filter.prefix + AFTER_NAME_CHARACTERS);
-    if (filter.contains) {
-      const needle = filter.contains.slice(0, MAX_FILTER_LENGTH);
-      // Not LIKE: "_" is a wildcard there and common in names.
-      query = query.where(
-        this.store.database.dialect === 'postgres' ? sql<boolean>`strpos(name, ${needle}) > 0` : sql<boolean>`instr(name, ${needle}) > 0`,
-      );
+      .select(['name', 'manifest_count', 'manifest_bytes', 'blob_bytes', 'tag_count', 'last_pushed_at', 'last_pulled_at']);
+    if (order.by === 'name') {
+      query = query.orderBy('name', direction);
+      if (page.last !== undefined) query = query.where(sql<boolean>`name ${after} ${page.last}`);
+    } else {
+      // The index of migration 0003 on (key, name): one seek, then the page.
+      const key = sql.ref(REPOSITORY_SORT_COLUMNS[order.by]);
+      query = query.orderBy(key, direction).orderBy('name', direction);
+      if (page.last !== undefined) {
+        if (page.lastKey === undefined) throw new Error('a page after a repository in key order needs its key');
+        query = query.where(sql<boolean>`(${key}, name) ${after} (${page.lastKey}, ${page.last})`);
+      }
     }
+    if (filter.prefix) query = query.where('name', '>=', filter.prefix).where('name', '<', filter.prefix + AFTER_NAME_CHARACTERS);
+    if (filter.contains) query = query.where(this.contains('name', filter.contains));
     if (page.n !== undefined) query = query.limit(page.n + 1);
     const rows = await query.execute();
     return pageOf(
@@ -107,10 +155,18 @@ export class MetadataQueries {
           tags: Number(r.tag_count),
         };
         if (r.last_pushed_at !== null) summary.lastPushedAt = Number(r.last_pushed_at);
+        if (r.last_pulled_at !== null) summary.lastPulledAt = Number(r.last_pulled_at);
         return summary;
       }),
       page.n,
     );
+  }
+
+  /** Rows whose column contains needle: not LIKE, where "_" is a wildcard and common in names. */
+  private contains(column: 'name' | 't.name', needle: string) {
+    const bounded = needle.slice(0, MAX_FILTER_LENGTH);
+    const ref = sql.ref(column);
+    return this.store.database.dialect === 'postgres' ? sql<boolean>`strpos(${ref}, ${bounded}) > 0` : sql<boolean>`instr(${ref}, ${bounded}) > 0`;
   }
 
   /** One repository's summary; undefined when the database does not know it. */
@@ -119,8 +175,11 @@ export class MetadataQueries {
     return page.items[0]?.name === name ? page.items[0] : undefined;
   }
 
-  /** One page of a repository's tags in order, with what each points at; undefined for an unknown repository. */
-  async tags(repository: string, page: PageRequest = {}): Promise<Page<TagSummary> | undefined> {
+  /**
+   * One page of a repository's tags in order, with what each points at, optionally only those
+   * containing a substring; undefined for an unknown repository.
+   */
+  async tags(repository: string, page: PageRequest = {}, filter: { contains?: string } = {}): Promise<Page<TagSummary> | undefined> {
     const repositoryId = await this.store.repositoryId(repository);
     if (repositoryId === undefined) return undefined;
     let query = this.db
@@ -142,6 +201,7 @@ export class MetadataQueries {
       .where('t.repository_id', '=', repositoryId)
       .orderBy('t.name');
     if (page.last !== undefined) query = query.where('t.name', '>', page.last);
+    if (filter.contains) query = query.where(this.contains('t.name', filter.contains));
     if (page.n !== undefined) query = query.limit(page.n + 1);
     const rows = await query.execute();
     return pageOf(

@@ -409,13 +409,15 @@ export class MetadataStore {
     await this.write(async (tx) => {
       for (const repositoryId of [...byRepository.keys()].sort((a, b) => a - b)) {
         await this.lockRepository(tx, repositoryId);
+        let lastPull: number | undefined;
         for (const pull of byRepository.get(repositoryId)!) {
-          await tx
+          const [counted] = await tx
             .updateTable('manifests')
             .set({ pull_count: sql`pull_count + ${pull.count}`, last_pulled_at: later(pull.at) })
             .where('repository_id', '=', repositoryId)
             .where('digest', '=', pull.digest)
             .execute();
+          if (counted && counted.numUpdatedRows > 0n) lastPull = Math.max(lastPull ?? 0, pull.at);
           if (pull.tag === undefined) continue;
           await tx
             .updateTable('tags')
@@ -425,6 +427,14 @@ export class MetadataStore {
             .where('manifest_id', 'in', (q) =>
               q.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).where('digest', '=', pull.digest),
             )
+            .execute();
+        }
+        // The repository's last pull, for sorting repositories by it (migration 0003).
+        if (lastPull !== undefined) {
+          await tx
+            .updateTable('repositories')
+            .set({ last_pulled_at: later(lastPull) })
+            .where('id', '=', repositoryId)
             .execute();
         }
       }

@@ -130,8 +130,53 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0003-repository-listings': {
+      async up(db: Kysely<unknown>) {
+        // The last pull of any of the repository's manifests, written with the pull counts
+        // (MetadataStore.recordPulls), so that repositories sort by it.
+        await db.schema.alterTable('repositories').addColumn('last_pulled_at', BIG).execute();
+        await sql`update repositories set last_pulled_at = (
+          select max(m.last_pulled_at) from manifests m where m.repository_id = repositories.id)`.execute(db);
+        // One index per sort of the repositories list (MetadataQueries.repositories), on (key,
+        // name), so a page in any order starts with one seek on its keyset. Keys that are not a
+        // column are generated columns: both databases seek on a row value (key, name) > (?, ?)
+        // over columns, and SQLite not over an expression index.
+        const generated = dialect === 'postgres' ? 'stored' : 'virtual';
+        for (const [column, expression] of Object.entries(GENERATED_SORT_COLUMNS)) {
+          await sql.raw(`alter table repositories add column ${column} ${BIG} generated always as (${expression}) ${generated}`).execute(db);
+        }
+        for (const [sort, column] of Object.entries(REPOSITORY_SORT_COLUMNS)) {
+          await db.schema.createIndex(`repositories_by_${sort}`).on('repositories').columns([column, 'name']).execute();
+        }
+        // Distinct blobs with their sizes, read in digest order without a sort (the registry's
+        // stored bytes, /api/v1/stats).
+        await db.schema.createIndex('repository_blobs_digest').on('repository_blobs').columns(['digest', 'size']).execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropIndex('repository_blobs_digest').execute();
+        for (const sort of Object.keys(REPOSITORY_SORT_COLUMNS)) await db.schema.dropIndex(`repositories_by_${sort}`).execute();
+        for (const column of [...Object.keys(GENERATED_SORT_COLUMNS), 'last_pulled_at']) {
+          await db.schema.alterTable('repositories').dropColumn(column).execute();
+        }
+      },
+    },
   };
 }
+
+/** The generated columns of 0003: a repository never pushed or pulled sorts as time 0. */
+const GENERATED_SORT_COLUMNS = {
+  size: 'manifest_bytes + blob_bytes',
+  last_pushed_key: 'coalesce(last_pushed_at, 0)',
+  last_pulled_key: 'coalesce(last_pulled_at, 0)',
+};
+
+/** The sorts of the repositories list other than by name, and the column each has an index on (0003). */
+export const REPOSITORY_SORT_COLUMNS = {
+  size: 'size',
+  tags: 'tag_count',
+  pushed: 'last_pushed_key',
+  pulled: 'last_pulled_key',
+} as const;
 
 // The triggers of 0002. A manifest counts while it is ready: from the update that makes it ready
 // (or an insert as ready) until it is deleted; its blob references count with it (references are

@@ -19,6 +19,15 @@ export interface RepositoriesTable {
   tag_count: Generated<number>;
   /** The latest push of a manifest or a tag. */
   last_pushed_at: Generated<number | null>;
+  /** The latest pull of any of its manifests (migration 0003; written with the pull counts). */
+  last_pulled_at: Generated<number | null>;
+  // Generated columns (0003), the sort keys the repositories list has indexes for:
+  /** manifest_bytes + blob_bytes. */
+  size: Generated<number>;
+  /** last_pushed_at, 0 when null. */
+  last_pushed_key: Generated<number>;
+  /** last_pulled_at, 0 when null. */
+  last_pulled_key: Generated<number>;
 }
 
 /** A blob the repository's ready manifests reference, with how many of them do (kept by triggers). */

@@ -128,7 +128,7 @@ describe.each(DRIVERS)('listing tags that do not resolve ($name)', (factory) => 
     const res = await reg.request.get('/v2/library/torn/tags/list');
     expectAnswer(res, 200);
     expect(res.body).toEqual({ name: 'library/torn', tags: ['v1'] });
-    // stowage tags, ls and the status page read the same ManifestStore.listTags.
+    // stowage tags, ls and GET / (JSON) read the same ManifestStore.listTags.
     expect(await reg.storage.manifests.listTags('library/torn')).toEqual(['v1']);
     const status = await reg.request.get('/').set('Accept', 'application/json');
     expect(status.body.repositories).toEqual([{ name: 'library/torn', tags: 1 }]);

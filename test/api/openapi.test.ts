@@ -38,6 +38,9 @@ const EXAMPLES: Record<string, string> = {
   reference: 'latest',
   digest: `sha256:${'a'.repeat(64)}`,
   uuid: '0f6b6a3e-6d0c-4c55-9a3a-2f1f1b2c3d4e',
+  // The web UI: a deep link and a file of the build.
+  path: 'r/library/team/app/t/latest',
+  file: 'icon.svg',
 };
 
 function concretePath(template: string): string {

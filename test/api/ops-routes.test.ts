@@ -1,4 +1,4 @@
-// The operator routes outside /v2: status page (HTML for people, JSON on request, and its icon),
+// The operator routes outside /v2: GET / (the web UI for people, JSON on request, and its icon),
 // liveness, readiness and Prometheus metrics, and a JSON 404 for anything else.
 import { describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
@@ -19,24 +19,17 @@ describe.each(DRIVERS)('operator routes on $name', (factory) => {
     expect(ready.body).toMatchObject({ status: 'ready', storage: factory.name === 'filesystem' ? 'filesystem' : expect.any(String) });
   });
 
-  it('shows people an HTML page naming the registry and its repositories', async () => {
+  it('sends people to the web UI and escapes nothing into it (the UI renders what the API answers)', async () => {
     const reg = registry();
     await pushImage(reg, 'team/app', 'v1');
-    const res = await reg.request.get('/').set('Accept', 'text/html').set('Host', 'registry.example:5000');
-    expect(res.status).toBe(200);
-    expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
-    expect(res.text).toContain('<h1>stowage</h1>');
-    expect(res.text).toContain('team/app');
-    expect(res.text).toContain('docker push registry.example:5000/busybox');
+    const res = await reg.request.get('/').set('Accept', 'text/html').set('Host', '<script>x</script>').redirects(0);
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toBe('/ui/');
+    expect(res.text).toBe('');
     expect(res.headers['docker-distribution-api-version']).toBe('registry/2.0');
-  });
-
-  it('escapes what the client sends in the Host header', async () => {
-    const reg = registry();
-    const res = await reg.request.get('/').set('Host', '<script>x</script>');
-    expect(res.status).toBe(200);
-    expect(res.text).not.toContain('<script>x</script>');
-    expect(res.text).toContain('&lt;script&gt;');
+    const ui = await reg.request.get('/ui/').set('Host', '<script>x</script>');
+    expect(ui.status).toBe(200);
+    expect(ui.text).not.toContain('<script>x</script>');
   });
 
   it('answers JSON with name, version, storage and upstreams when asked for JSON', async () => {

@@ -206,7 +206,7 @@ describe('token auth with the built-in issuer', () => {
     expect(await list(undefined)).toEqual(['public/app']);
   });
 
-  it('asks for a token with the catalog scope on the status page too', async () => {
+  it('asks for a token with the catalog scope for the JSON status of GET / too', async () => {
     const res = await reg.request.get('/').set('Accept', 'application/json');
     expectError(res, 401, 'UNAUTHORIZED');
     expect(res.headers['www-authenticate']).toContain('scope="registry:catalog:*"');

@@ -42,6 +42,30 @@ describe('deploy/Dockerfile', () => {
     expect(instructionsOf(final, 'RUN')).toEqual([]);
   });
 
+  it('builds the web UI in the build stage and ships it in dist/ with the server', () => {
+    const build = dockerfile.stages.find((s) => instructionsOf(s, 'RUN').some((r) => r.includes('npm run build')))!;
+    const copies = instructionsOf(build, 'COPY').map(parseCopy);
+    const ui = copies.findIndex((c) => c.sources.includes('ui'));
+    const bundler = copies.findIndex((c) => c.sources.includes('scripts/bundle.mjs'));
+    expect(ui).toBeGreaterThanOrEqual(0);
+    expect(copies[ui].destination).toBe('./ui');
+    expect(bundler).toBeGreaterThanOrEqual(0);
+    // npm run build runs scripts/bundle.mjs, whose default run writes dist/ui/ too.
+    expect(readRepoFile('package.json')).toMatch(/"build": "[^"]*node scripts\/bundle.mjs"/);
+    expect(readRepoFile('scripts/bundle.mjs')).toMatch(/await bundleUi\(\);/);
+    const dist = instructionsOf(final, 'COPY')
+      .map(parseCopy)
+      .find((c) => c.sources.includes('/src/dist'));
+    expect(dist?.from).toBe(build.name);
+    expect(dist?.destination).toBe('./dist');
+    // The server finds dist/ui beside the package.json the final stage has (server/version.ts).
+    expect(
+      instructionsOf(final, 'COPY')
+        .map(parseCopy)
+        .some((c) => c.sources.includes('package.json') && !c.from),
+    ).toBe(true);
+  });
+
   it('builds better-sqlite3 from its sources in the stage that installs the production dependencies, with a compiler only that stage has', () => {
     const deps = dockerfile.stages.find((s) => instructionsOf(s, 'RUN').some((r) => r.includes('--omit=dev')))!;
     const copied = instructionsOf(final, 'COPY')

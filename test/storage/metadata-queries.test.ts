@@ -5,8 +5,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sql, type Kysely } from 'kysely';
 import { MetadataStore, type ManifestReference } from '../../storage/metadata/metadata-store.js';
-import { MetadataQueries } from '../../storage/metadata/metadata-queries.js';
-import { migrate } from '../../storage/metadata/migrations.js';
+import { MetadataQueries, REPOSITORY_SORT_KEYS, sortKeyOf, type RepositorySummary } from '../../storage/metadata/metadata-queries.js';
+import { REPOSITORY_SORT_COLUMNS, migrate } from '../../storage/metadata/migrations.js';
 import type { MetadataSchema } from '../../storage/metadata/schema.js';
 import { DATABASE_KINDS, openTestDatabase } from '../helpers/metadata-databases.js';
 
@@ -153,6 +153,98 @@ describe.each(DATABASE_KINDS)('metadata queries on $name', (kind) => {
     expect((await queries.repository('teams'))?.name).toBe('teams');
   });
 
+  it('pages repositories by every sort key in both orders: the keyset walk equals a full sort', async () => {
+    // Sizes, tag counts and times with ties, so the name must break them; some never pulled.
+    for (let i = 0; i < 13; i++) {
+      const name = `r${(i * 7) % 13}/x${i % 3}`;
+      await push(name, d(i + 1), { tag: 'v1', blobs: [[d(200 + (i % 4)), 100 * (i % 4)]], at: 1000 + 100 * (i % 5) });
+      if (i % 2 === 0) await store.setTag(name, 'v2', d(i + 1), 1000 + 100 * (i % 5));
+      if (i % 3 === 0) await store.recordPulls([{ repository: name, digest: d(i + 1), count: 1, at: 5000 + (i % 2) }]);
+    }
+    const all = (await queries.repositories()).items;
+    expect(all).toHaveLength(13);
+    for (const by of REPOSITORY_SORT_KEYS) {
+      for (const descending of [false, true]) {
+        const compare = (a: RepositorySummary, b: RepositorySummary) => {
+          const ka = by === 'name' ? 0 : sortKeyOf(a, by);
+          const kb = by === 'name' ? 0 : sortKeyOf(b, by);
+          const order = ka !== kb ? ka - kb : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+          return descending ? -order : order;
+        };
+        const expected = [...all].sort(compare).map((r) => r.name);
+        const walked: string[] = [];
+        let after: { last?: string; lastKey?: number } = {};
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await queries.repositories({ n: 4, ...after }, {}, { by, descending });
+          walked.push(...page.items.map((r) => r.name));
+          const last = page.items.at(-1)!;
+          after = { last: last.name, lastKey: by === 'name' ? undefined : sortKeyOf(last, by) };
+          if (!page.more) break;
+        }
+        expect(walked, `${by} ${descending ? 'desc' : 'asc'}`).toEqual(expected);
+      }
+    }
+    // A filter narrows the sorted list as it does the list by name.
+    const big = await queries.repositories({}, { prefix: 'r1' }, { by: 'size', descending: true });
+    expect(big.items.map((r) => r.name)).toEqual(
+      all
+        .filter((r) => r.name.startsWith('r1'))
+        .sort((a, b) => b.size - a.size || (a.name < b.name ? 1 : -1))
+        .map((r) => r.name),
+    );
+  });
+
+  it('starts a page in every order with one seek on its index (the keyset as the queries write it)', async () => {
+    const db = store.database.db;
+    for (let i = 0; i < 3000; i += 500) {
+      await db
+        .insertInto('repositories')
+        .values(Array.from({ length: 500 }, (_, j) => ({ name: `n${(i + j) % 50}/r${i + j}`, created_at: 1, tag_count: (i + j) % 17 })))
+        .execute();
+    }
+    await sql`analyze`.execute(db);
+    const postgres = store.database.dialect === 'postgres';
+    for (const [sort, column] of Object.entries(REPOSITORY_SORT_COLUMNS)) {
+      for (const [op, direction] of [
+        ['>', 'asc'],
+        ['<', 'desc'],
+      ]) {
+        const query = `select name from repositories where (${column}, name) ${op} (5, 'n3/r100') order by ${column} ${direction}, name ${direction} limit 11`;
+        const { rows } = await sql.raw<Record<string, string>>(`${postgres ? 'explain' : 'explain query plan'} ${query}`).execute(db);
+        const plan = rows.map((r) => Object.values(r).join(' ')).join('\n');
+        // SQLite: SEARCH ... USING INDEX x ((key,name)>(?,?)); PostgreSQL: Index Cond: (ROW(key, name) > ...).
+        expect(plan, `${sort} ${direction}`).toContain(`repositories_by_${sort}`);
+        expect(plan, `${sort} ${direction}`).toMatch(postgres ? /Index Cond: \(ROW\(/ : /SEARCH repositories USING (COVERING )?INDEX \S+ \(\(/);
+      }
+    }
+  });
+
+  it("keeps each repository's last pull, from pulls of manifests it holds", async () => {
+    await push('a', d(1), { tag: 'v1' });
+    await push('b', d(2), { tag: 'v1' });
+    await store.recordPulls([
+      { repository: 'a', digest: d(1), tag: 'v1', count: 2, at: 7000 },
+      { repository: 'a', digest: d(1), count: 1, at: 6000 },
+      // Not a manifest of b: no pull of b.
+      { repository: 'b', digest: d(9), count: 1, at: 8000 },
+    ]);
+    expect((await queries.repository('a'))?.lastPulledAt).toBe(7000);
+    expect((await queries.repository('b'))?.lastPulledAt).toBeUndefined();
+    // An older batch does not move it back.
+    await store.recordPulls([{ repository: 'a', digest: d(1), count: 1, at: 6500 }]);
+    expect((await queries.repository('a'))?.lastPulledAt).toBe(7000);
+  });
+
+  it('filters tags by a part of their name, a page at a time', async () => {
+    for (const tag of ['v1', 'v1.1', 'v2', 'latest', 'v1_rc', 'x%1']) await push('r', d(tag.length), { tag });
+    const tags = async (contains: string, page = {}) => (await queries.tags('r', page, { contains }))?.items.map((t) => t.tag);
+    expect(await tags('v1')).toEqual(['v1', 'v1.1', 'v1_rc']);
+    expect(await tags('_')).toEqual(['v1_rc']);
+    expect(await tags('%')).toEqual(['x%1']);
+    expect(await tags('v1', { n: 1, last: 'v1' })).toEqual(['v1.1']);
+    expect(await queries.tags('r', { n: 1 }, { contains: 'v1' })).toMatchObject({ more: true });
+  });
+
   it('lists tags with what they point at and their pulls, one page at a time', async () => {
     await push('r', d(1), { tag: 'v1', blobs: [[d(100), 100]], at: 1000, by: 'alice' });
     await push('r', d(2), { tag: 'v2', blobs: [[d(101), 200]], at: 2000 });
@@ -228,7 +320,7 @@ describe.each(DATABASE_KINDS)('metadata queries on $name', (kind) => {
     );
     await older.commitManifest('r', begun.id, { tag: 'v1', at: 800 });
     await older.setTag('r', 'v2', d(1), 600);
-    expect(await migrate(db, store.database.dialect)).toEqual(['0002-repository-totals']);
+    expect(await migrate(db, store.database.dialect)).toEqual(['0002-repository-totals', '0003-repository-listings']);
     expect(await queries.repository('r')).toEqual({ name: 'r', size: 100, manifests: 1, tags: 2, lastPushedAt: 800 });
     // And the triggers count from there on.
     await older.deleteTag('r', 'v2');
