@@ -9,6 +9,8 @@
 import { defineConfig } from 'vitest/config';
 
 const SHARED_MODULES = ['test/api/**/*.test.ts', 'test/contract/**/*.test.ts'];
+// Run by test/e2e/ui.sh with vitest.browser.config.ts: they need chromium and a built dist/.
+const BROWSER = ['test/browser/**'];
 
 export default defineConfig({
   test: {
@@ -18,7 +20,7 @@ export default defineConfig({
     globalSetup: ['test/helpers/postgres-global-setup.ts', 'test/helpers/ui-global-setup.ts'],
     projects: [
       { extends: true, test: { name: 'api', include: SHARED_MODULES, isolate: false } },
-      { extends: true, test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: SHARED_MODULES } },
+      { extends: true, test: { name: 'isolated', include: ['test/**/*.test.ts'], exclude: [...SHARED_MODULES, ...BROWSER] } },
     ],
   },
 });

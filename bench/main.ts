@@ -41,6 +41,7 @@ import { soakRun } from './workloads/soak.js';
 import { FSYNC_COLUMN, fsyncSection, NO_FSYNC } from './workloads/fsync.js';
 import { startupWorkload } from './workloads/startup.js';
 import { scaleRun } from './workloads/scale.js';
+import { uiRun } from './workloads/ui.js';
 
 const log = (line: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
@@ -205,7 +206,7 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
     .map((w) => (options.fsyncCost && FSYNC_COLUMN.includes(w.id) ? { ...w, targets: [...(w.targets ?? ['stowage', 'reference']), NO_FSYNC] } : w));
   const wanted = (id: string) => isWanted(options, id);
   log(
-    `workloads: ceilings, startup, ${workloads.map((w) => w.id).join(', ')}, s3rver-alone${options.soakSeconds ? ', soak' : ''}${options.clients ? ', clients' : ''}, scale`,
+    `workloads: ceilings, startup, ${workloads.map((w) => w.id).join(', ')}, s3rver-alone${options.soakSeconds ? ', soak' : ''}${options.clients ? ', clients' : ''}, scale, ui`,
   );
   log(`work directory ${workDir}; load average ${loadAtStart}`);
 
@@ -269,6 +270,7 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
   }
   // Its own registries, after the others have stopped.
   if (wanted('scale')) sections.push(await scaleRun(ctx));
+  if (wanted('ui')) sections.push(await uiRun(ctx));
 
   // Start-up closes the table; the ceilings have their own.
   const ordered = [...results.filter((r) => r.id !== 'startup'), ...results.filter((r) => r.id === 'startup')];

@@ -3,12 +3,13 @@
 # containerd, runc, tini and iptables), skopeo, podman (whose containers-common dependency ships
 # /etc/containers/policy.json), Debian's registry:2 build (docker-registry, the reference the
 # suite can also run against), busybox-static (the test image is made from /bin/busybox),
-# mmdebstrap (the container suite's Debian base image, scripts/make-node-base-image.sh), curl and jq.
+# mmdebstrap (the container suite's Debian base image, scripts/make-node-base-image.sh), curl and jq,
+# and chromium with a font (the web UI's browser tests, test/e2e/ui.sh).
 # Idempotent: when every package is already installed it does nothing and needs no network.
 # Meant for a Debian 12 machine as root with no input (CI).
 set -euo pipefail
 
-PACKAGES=(docker.io skopeo podman docker-registry busybox-static mmdebstrap curl jq iptables uidmap ca-certificates)
+PACKAGES=(docker.io skopeo podman docker-registry busybox-static mmdebstrap curl jq iptables uidmap ca-certificates chromium fonts-dejavu-core)
 
 missing=()
 for package in "${PACKAGES[@]}"; do
