@@ -37,11 +37,18 @@ async function rowNames(page: Page): Promise<string[]> {
   return page.locator('[data-testid="repository-row"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-name') ?? ''));
 }
 
-async function signIn(page: Page, who: Credentials): Promise<void> {
+/** Fills the form and submits; the credentials are checked before they are kept. */
+async function submitSignIn(page: Page, who: Credentials): Promise<void> {
   await page.goto(`${registry.url}/ui/sign-in`);
   await page.locator('[data-testid="sign-in-user"]').fill(who.user);
   await page.locator('[data-testid="sign-in-password"]').fill(who.password);
   await page.locator('[data-testid="sign-in-submit"]').click();
+}
+
+/** Signs in and waits until the UI has kept the credentials and left the form. */
+async function signIn(page: Page, who: Credentials): Promise<void> {
+  await submitSignIn(page, who);
+  await page.waitForURL((url) => url.pathname !== '/ui/sign-in');
 }
 
 describe('signed out', () => {
@@ -70,7 +77,7 @@ describe('signed out', () => {
 describe('signed in', () => {
   test('a wrong password is refused with a message', async () => {
     const { page, context } = await openPage(browser);
-    await signIn(page, { user: 'reader', password: 'not-the-password' });
+    await submitSignIn(page, { user: 'reader', password: 'not-the-password' });
     await page.locator('[data-testid="sign-in-error"]').waitFor();
     expect(new URL(page.url()).pathname).toBe('/ui/sign-in');
     await context.close();

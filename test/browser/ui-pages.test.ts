@@ -169,7 +169,7 @@ describe('repository', () => {
     const { page, context } = await openPage(browser);
     await page.goto(`${registry.url}/ui/r/team/worker`);
     await page.locator('[data-testid="tag-row"]').first().waitFor();
-    await page.locator('[data-testid="retag-source"]').fill('team/worker:1.0');
+    await page.locator('[data-testid="retag-source"]').fill('1.0');
     await page.locator('[data-testid="retag-destination"]').fill('team/worker:stable');
     await page.locator('[data-testid="retag-submit"]').click();
     await expect.poll(() => tagRows(page)).toEqual(['1.0', 'stable']);
