@@ -4,13 +4,17 @@
 // home, the 100,000-tag repository and an image. Per page: first contentful paint, the time until
 // the page shows its data (its rows are in the DOM), the requests the page made (all, and to the
 // API), the server time of those API requests (request sent to first byte, summed) and the bytes
-// transferred. The reference registry has no UI, so there is no ratio; what a UI for it must
-// fetch for the same page is noted instead (its tags list is not paged by default).
+// transferred. The reference registry has no UI; beside it, the same registry is made on the
+// reference and the data a repository page needs is fetched from both over HTTP: stowage's UI asks
+// for one page of tags with what each points at, a UI for registry:2 (joxit/docker-registry-ui,
+// klausmeyer's browser) the whole tags list and then one manifest per tag shown.
 import { existsSync } from 'node:fs';
 import type { BenchContext } from '../context.js';
 import type { Section } from '../report.js';
 import { formatNumber, summarize } from '../runner.js';
-import { launchRegistry } from '../servers.js';
+import { launchRegistry, type LaunchedServer } from '../servers.js';
+import { MANIFEST_ACCEPT, request, type Target } from '../client.js';
+import { forEachConcurrent } from '../pool.js';
 import { BIG_REPOSITORY, createRegistry, describeShape, scaleImage, tagName, type ScaleShape } from './scale-registry.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -31,6 +35,17 @@ export interface PageSample {
   serverMs: number;
   kilobytes: number;
 }
+
+/** Fetching what a repository page shows for its first 100 tags, over HTTP. */
+export interface DataSample {
+  ms: number;
+  requests: number;
+  kilobytes: number;
+}
+
+const SHOWN_TAGS = 100;
+/** Requests a browser has open to one host at a time. */
+const BROWSER_CONNECTIONS = 6;
 
 export function uiShape(quick: boolean): ScaleShape {
   return quick ? { repositories: 500, tags: 105_000, bigTags: 100_000 } : { repositories: 2000, tags: 110_000, bigTags: 100_000 };
@@ -56,10 +71,25 @@ export async function uiRun(ctx: BenchContext): Promise<Section> {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
   const samples = new Map<string, PageSample[]>();
+  const data = { stowage: [] as DataSample[], reference: [] as DataSample[] };
+  let reference: LaunchedServer | undefined;
   try {
+    const image = scaleImage();
     log(`[ui] filling stowage with ${describeShape(shape)}`);
-    const creation = await createRegistry(server.target, shape, scaleImage(), options.scale.createConcurrency, log);
+    const creation = await createRegistry(server.target, shape, image, options.scale.createConcurrency, log);
     log(`[ui] filled in ${Math.round(creation.seconds)} s`);
+    reference = await launchRegistry('reference', workDir, 'ui-reference');
+    log(`[ui] filling the reference with ${describeShape(shape)}`);
+    await createRegistry(reference.target, shape, image, options.scale.createConcurrency, log);
+    for (let round = 0; round <= options.rounds; round++) {
+      // Round 0 warms both up and is not kept.
+      const s = await stowageTagData(server.target);
+      const r = await referenceTagData(reference.target);
+      if (round > 0) {
+        data.stowage.push(s);
+        data.reference.push(r);
+      }
+    }
     const base = server.target.base.toString().replace(/\/$/, '');
     // A warm-up visit: the server's first answers (its caches, the JIT) are not what is measured.
     for (const page of pages()) await visit(browser, base, page);
@@ -73,8 +103,52 @@ export async function uiRun(ctx: BenchContext): Promise<Section> {
   } finally {
     await browser.close();
     await server.stop();
+    await reference?.stop();
   }
-  return { title, markdown: render(shape, options.rounds, samples) };
+  return { title, markdown: render(shape, options.rounds, samples) + renderData(data) };
+}
+
+async function timed(target: Target, path: string, accept?: string): Promise<number> {
+  const reply = await request(target, 'GET', path, { headers: accept ? { Accept: accept } : {} });
+  if (reply.status !== 200) throw new Error(`GET ${path}: ${reply.status}`);
+  return reply.length;
+}
+
+/** Stowage's UI: one page of tags with digest, platforms, size and times (GET /api/v1/tags). */
+async function stowageTagData(target: Target): Promise<DataSample> {
+  const started = performance.now();
+  const bytes = await timed(target, `/api/v1/tags/${BIG_REPOSITORY}?n=${SHOWN_TAGS}`);
+  return { ms: performance.now() - started, requests: 1, kilobytes: bytes / 1024 };
+}
+
+/** A registry:2 UI: the whole tags list, then each shown tag's manifest, six at a time as a browser would. */
+async function referenceTagData(target: Target): Promise<DataSample> {
+  const started = performance.now();
+  let bytes = await timed(target, `/v2/${BIG_REPOSITORY}/tags/list`);
+  await forEachConcurrent(SHOWN_TAGS, BROWSER_CONNECTIONS, async (i) => {
+    bytes += await timed(target, `/v2/${BIG_REPOSITORY}/manifests/${tagName(i)}`, MANIFEST_ACCEPT);
+  });
+  return { ms: performance.now() - started, requests: 1 + SHOWN_TAGS, kilobytes: bytes / 1024 };
+}
+
+function renderData(data: { stowage: DataSample[]; reference: DataSample[] }): string {
+  const median = (values: number[]) => summarize(values)?.median;
+  const row = (name: string, samples: DataSample[]) =>
+    `| ${name} | ${formatNumber(median(samples.map((x) => x.ms)) ?? NaN, 1)} | ${samples[0]?.requests ?? ''} | ${formatNumber(median(samples.map((x) => x.kilobytes)) ?? NaN, 0)} |`;
+  const s = median(data.stowage.map((x) => x.ms));
+  const r = median(data.reference.map((x) => x.ms));
+  return [
+    '',
+    '',
+    `The data a repository page needs for its first ${SHOWN_TAGS} tags of ${BIG_REPOSITORY} (100,000 tags), fetched over HTTP from each registry filled alike: stowage's UI asks \`/api/v1/tags\` for one page (digest, platforms, size, times of each tag); a UI for the reference must fetch the whole tags list and then one manifest per tag shown (${BROWSER_CONNECTIONS} at a time, a browser's limit per host). Median over rounds after a warm-up.`,
+    '',
+    '| registry | time, ms | requests | received, KiB |',
+    '|---|---|---|---|',
+    row('stowage', data.stowage),
+    row('reference', data.reference),
+    '',
+    s !== undefined && r !== undefined ? `Time, stowage / reference: ${formatNumber(s / r, 3)} (${formatNumber(r / s, 1)} times faster).` : '',
+  ].join('\n');
 }
 
 type Browser = Awaited<ReturnType<(typeof import('playwright-core'))['chromium']['launch']>>;

@@ -78,7 +78,7 @@ describe('signed in', () => {
   test('a wrong password is refused with a message', async () => {
     const { page, context } = await openPage(browser);
     await submitSignIn(page, { user: 'reader', password: 'not-the-password' });
-    await page.locator('[data-testid="sign-in-error"]').waitFor();
+    await expect.poll(() => page.locator('[data-testid="sign-in-error"]').textContent()).toMatch(/wrong user name or password/i);
     expect(new URL(page.url()).pathname).toBe('/ui/sign-in');
     await context.close();
   });
