@@ -24,8 +24,10 @@ export interface RegistryProcess {
 }
 
 export interface RegistryOptions {
-  /** Users and passwords for auth.htpasswd, with access rules (YAML lines under stowage.auth). */
+  /** Users and passwords, with access rules (YAML lines under stowage.auth.access). */
   users?: Record<string, string>;
+  /** How the users sign in: Basic (auth.htpasswd), or Bearer tokens from stowage's own /token. */
+  auth?: 'htpasswd' | 'token';
   access?: string[];
   /** More YAML lines at the top level. */
   extra?: string[];
@@ -44,8 +46,15 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
   if (options.users) {
     const htpasswd = path.join(dir, 'htpasswd');
     await writeHtpasswd(htpasswd, options.users);
-    lines.push(`auth: { htpasswd: { realm: stowage, path: "${htpasswd}" } }`);
-    if (options.access) lines.push('stowage:', '  auth:', '    access:', ...options.access.map((l) => `      ${l}`));
+    const stowageAuth: string[] = [];
+    if (options.auth === 'token') {
+      lines.push(`auth: { token: { realm: "http://127.0.0.1:${port}/token", service: stowage-ui, issuer: stowage-ui-issuer } }`);
+      stowageAuth.push(`    issuer: { htpasswd: "${htpasswd}" }`);
+    } else {
+      lines.push(`auth: { htpasswd: { realm: stowage, path: "${htpasswd}" } }`);
+    }
+    if (options.access) stowageAuth.push('    access:', ...options.access.map((l) => `      ${l}`));
+    if (stowageAuth.length > 0) lines.push('stowage:', '  auth:', ...stowageAuth);
   }
   lines.push(...(options.extra ?? []));
   const config = path.join(dir, 'config.yml');
