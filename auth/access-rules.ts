@@ -4,6 +4,10 @@
 // grants is refused. Without rules, every logged-in user may do everything and nobody else anything
 // (Distribution's htpasswd behaviour).
 import { ACTIONS, type Action } from './scope.js';
+import { compileGlob } from '../storage/grammar.js';
+
+// The glob matcher lives with the name grammar, so the immutable-tag rules (storage/) share it.
+export { compileGlob };
 
 export interface AccessRule {
   /** Glob patterns over repository names: `*` within one component, `**` across components. */
@@ -32,34 +36,6 @@ interface CompiledRule {
   groups: Set<string>;
   authenticated: boolean;
   anonymous: boolean;
-}
-
-/** A glob over repository names to an anchored regular expression. */
-export function compileGlob(glob: string): RegExp {
-  let source = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*' && glob[i + 1] === '*') {
-      // "a/**" also matches "a" itself; "**/b" also matches "b".
-      if (glob[i + 2] === '/') {
-        source += '(?:.*/)?';
-        i += 2;
-      } else if (source.endsWith('/')) {
-        source = `${source.slice(0, -1)}(?:/.*)?`;
-        i += 1;
-      } else {
-        source += '.*';
-        i += 1;
-      }
-    } else if (c === '*') {
-      source += '[^/]*';
-    } else if (c === '?') {
-      source += '[^/]';
-    } else {
-      source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-    }
-  }
-  return new RegExp(`^${source}$`);
 }
 
 export class AccessRules {

@@ -6,6 +6,7 @@
 // (http.draintimeout is config.http.draintimeoutMs).
 import { join } from 'node:path';
 import { parseDatabaseUrl } from '../storage/metadata/database.js';
+import { REPOSITORY_GLOB_RE, TAG_GLOB_RE } from '../storage/immutable-tags.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -373,6 +374,15 @@ const schema = z.strictObject({
               dockerhub: z.boolean().optional(),
             })
             .transform(inMs('ttl', 'notfoundttl')),
+        )
+        .default([]),
+      /** Tags that never move to another digest nor go (storage/immutable-tags.ts); absent: none. */
+      immutable: z
+        .array(
+          z.strictObject({
+            repositories: z.array(z.string().regex(REPOSITORY_GLOB_RE, 'a glob over repository names: a-z 0-9 . _ - / * ?')).min(1),
+            tags: z.array(z.string().regex(TAG_GLOB_RE, 'a glob over tag names: A-Z a-z 0-9 . _ - * ?, at most 128 characters')).min(1),
+          }),
         )
         .default([]),
       /** Bytes the pull-through cache may hold; past it the least recently pulled images go. 0: no cap. */

@@ -68,3 +68,35 @@ export function assertUploadId(id: string): string {
   if (!UPLOAD_ID_RE.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'upload unknown', { detail: { uuid: id.slice(0, 100) } });
   return id;
 }
+
+/**
+ * A glob over repository names (`*` within one component, `**` across, `?` one character) to an
+ * anchored regular expression: the access rules and the immutable-tag rules use it; over tag
+ * names, which have no `/`, `*` and `?` are the usual shell globs.
+ */
+export function compileGlob(glob: string): RegExp {
+  let source = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*' && glob[i + 1] === '*') {
+      // "a/**" also matches "a" itself; "**/b" also matches "b".
+      if (glob[i + 2] === '/') {
+        source += '(?:.*/)?';
+        i += 2;
+      } else if (source.endsWith('/')) {
+        source = `${source.slice(0, -1)}(?:/.*)?`;
+        i += 1;
+      } else {
+        source += '.*';
+        i += 1;
+      }
+    } else if (c === '*') {
+      source += '[^/]*';
+    } else if (c === '?') {
+      source += '[^/]';
+    } else {
+      source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+    }
+  }
+  return new RegExp(`^${source}$`);
+}

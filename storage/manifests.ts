@@ -26,6 +26,7 @@ import type { BlobStore } from './blobs.js';
 import type { MetadataStore, Page, PageRequest } from './metadata/metadata-store.js';
 import { manifestFacts } from './metadata/facts.js';
 import { crashPoint } from './crash-points.js';
+import { ImmutableTags, type MatchedRule } from './immutable-tags.js';
 import { decodeRevision, encodeRevision, mediaTypeOfBytes, type RevisionRecord, type StoredRevision } from './revision-link.js';
 
 /** Something a stored manifest needs in storage, and how to put it back if we hold its bytes. */
@@ -61,7 +62,66 @@ export class ManifestStore {
     private readonly metadata?: MetadataStore,
     /** Whose tree this is: in a registry:2 tree, revision links are written as Distribution writes them. */
     private readonly layout: LayoutKind = 'stowage',
+    /** Tags that never move nor go (`stowage.immutable`): enforced by put, tag and delete below. */
+    private readonly immutable: ImmutableTags = new ImmutableTags(),
   ) {}
+
+  /** Protected tags being written by this process, by repository and tag: one at a time. */
+  private readonly tagWrites = new Map<string, Promise<unknown>>();
+
+  // Immutable tags are enforced here, in the one write path of tags, not in a Repository
+  // decorator: a push (put by tag), a delete (by tag, or by digest with its tags) and a retag
+  // (storage/jobs/retag.ts, which works on this store, not on a Repository) all pass here.
+  //
+  // Invariant: a protected tag, once it points at a digest, points at it until the rules change.
+  // Each write of a protected tag checks the tag's link in storage before writing anything, and
+  // holds a per-tag lock from that check until its database commit, so in one process a second
+  // writer sees the first one's tag. Across processes (replicas, `stowage retag` beside the
+  // server) the metadata database decides: the tag row is written with refuseMove under the
+  // repository's lock (storage/metadata/metadata-store.ts), so one writer commits and the other is
+  // refused and puts storage's link back to the committed digest.
+
+  /** Runs write alone among this process's writes of the same protected tag. */
+  private async underTagLock<T>(name: string, tag: string, write: () => Promise<T>): Promise<T> {
+    const key = `${name}:${tag}`;
+    const before = this.tagWrites.get(key) ?? Promise.resolve();
+    const mine = before.catch(() => {}).then(write);
+    const settled = mine.catch(() => {});
+    this.tagWrites.set(key, settled);
+    try {
+      return await mine;
+    } finally {
+      if (this.tagWrites.get(key) === settled) this.tagWrites.delete(key);
+    }
+  }
+
+  /** DENIED if the protected tag exists and points at another digest (read from storage, not a cache). */
+  private async refuseMove(name: string, tag: string, digest: string, matched: MatchedRule): Promise<void> {
+    const current = await this.readLink(tagCurrentLinkKey(name, tag));
+    if (current !== undefined && current !== digest) throw ImmutableTags.refusal(name, tag, matched);
+  }
+
+  /**
+   * After the database refused to move a protected tag another process wrote first: storage's
+   * link goes back to the digest the database holds, and replicas are told.
+   */
+  private async restoreRefusedTag(name: string, tag: string): Promise<void> {
+    const winner = await this.metadata?.tagTarget(name, tag);
+    if (winner !== undefined) await this.driver.putContent(tagCurrentLinkKey(name, tag), winner);
+    this.invalidateTag(name, tag);
+    await this.metadata?.announce({ kind: 'tag', repository: name, tag }).catch(() => {});
+  }
+
+  /** Whether the tag of that repository is protected by a `stowage.immutable` rule. */
+  isImmutable(name: string, tag: string): boolean {
+    return this.immutable.ruleFor(name, tag) !== undefined;
+  }
+
+  /** Throws DENIED if pointing the tag at digest would move a protected tag: for a retag's early check. */
+  async checkTagWrite(name: string, tag: string, digest: string): Promise<void> {
+    const matched = this.immutable.ruleFor(name, tag);
+    if (matched) await this.refuseMove(name, tag, digest, matched);
+  }
 
   /** The digest a tag points at. Throws MANIFEST_UNKNOWN. */
   async resolveTag(name: string, tag: string): Promise<string> {
@@ -127,6 +187,23 @@ export class ManifestStore {
     bytes: Buffer,
     contentType: string | undefined,
     options: PutManifestOptions = {},
+  ): Promise<PutManifestResult> {
+    const matched = isDigestReference(reference) ? undefined : this.immutable.ruleFor(name, assertTag(reference));
+    if (!matched) return this.store(name, reference, bytes, contentType, options);
+    // Pushing the digest the tag already has is allowed: clients re-push.
+    return this.underTagLock(name, reference, async () => {
+      await this.refuseMove(name, reference, digestOfBytes(bytes, 'sha256'), matched);
+      return this.store(name, reference, bytes, contentType, options, matched);
+    });
+  }
+
+  private async store(
+    name: string,
+    reference: string,
+    bytes: Buffer,
+    contentType: string | undefined,
+    options: PutManifestOptions,
+    immutable?: MatchedRule,
   ): Promise<PutManifestResult> {
     if (bytes.length > MAX_MANIFEST_BYTES) {
       throw new RegistryError('SIZE_INVALID', 'manifest too large', { status: 413, detail: { limit: MAX_MANIFEST_BYTES } });
@@ -203,9 +280,17 @@ export class ManifestStore {
       }
     }
     crashPoint('manifest-tagged');
-    if (recorded && !(await this.metadata!.commitManifest(name, recorded.id, { tag: byDigest ? undefined : reference, at: Date.now() }))) {
-      throw collectedMeanwhile([digest]);
+    const refuseMove = immutable && ImmutableTags.refusal(name, reference, immutable);
+    let committed = true;
+    try {
+      if (recorded) committed = await this.metadata!.commitManifest(name, recorded.id, { tag: byDigest ? undefined : reference, at: Date.now(), refuseMove });
+    } catch (err) {
+      if (err !== refuseMove) throw err;
+      await abandon();
+      await this.restoreRefusedTag(name, reference);
+      throw err;
     }
+    if (!committed) throw collectedMeanwhile([digest]);
     crashPoint('manifest-committed');
     return { digest, subject: manifest.subject?.digest };
   }
@@ -216,18 +301,36 @@ export class ManifestStore {
    * a pull-through cache tags manifests whose blobs it has not fetched yet.
    */
   async tag(name: string, tag: string, digest: string, options: { strict?: boolean } = {}): Promise<void> {
+    const matched = this.immutable.ruleFor(name, tag);
+    if (!matched) return this.writeTagOf(name, tag, digest, options);
+    return this.underTagLock(name, tag, async () => {
+      await this.refuseMove(name, tag, digest, matched);
+      await this.writeTagOf(name, tag, digest, options, matched);
+    });
+  }
+
+  private async writeTagOf(name: string, tag: string, digest: string, options: { strict?: boolean }, immutable?: MatchedRule): Promise<void> {
     const strict = options.strict !== false;
     const manifest = await this.get(name, digest);
     const dependencies = await this.dependencies(name, manifest, strict);
     const gone = await this.retainDependencies(dependencies);
     if (gone.length > 0) throw collectedMeanwhile(gone);
     await this.writeTag(name, tag, digest, dependencies);
-    if (this.metadata && !(await this.metadata.setTag(name, tag, digest, Date.now()))) {
+    const refuseMove = immutable && ImmutableTags.refusal(name, tag, immutable);
+    let set = false;
+    try {
+      set = this.metadata !== undefined && (await this.metadata.setTag(name, tag, digest, Date.now(), refuseMove));
+    } catch (err) {
+      if (err !== refuseMove) throw err;
+      await this.restoreRefusedTag(name, tag);
+      throw err;
+    }
+    if (this.metadata && !set) {
       // Not in the database (a manifest from before it, not imported yet): record it now.
       const parsed = parseManifest(manifest.bytes, manifest.mediaType);
       const facts = await manifestFacts(digest, manifest.bytes.length, parsed, (d) => this.readSmallBlob(d));
       const recorded = await this.metadata.beginManifest(name, facts, Date.now());
-      if (!(await this.metadata.commitManifest(name, recorded.id, { tag, at: Date.now() }))) throw collectedMeanwhile([digest]);
+      if (!(await this.metadata.commitManifest(name, recorded.id, { tag, at: Date.now(), refuseMove }))) throw collectedMeanwhile([digest]);
     }
   }
 
@@ -329,6 +432,8 @@ export class ManifestStore {
   async delete(name: string, reference: string): Promise<void> {
     if (!isDigestReference(reference)) {
       await this.resolveTag(name, reference);
+      const matched = this.immutable.ruleFor(name, reference);
+      if (matched) throw ImmutableTags.refusal(name, reference, matched);
       // The database first: once it answers, the tag is gone for every listing. Other replicas
       // are told once storage agrees, or one re-reading at once would find the tag still there.
       await this.metadata?.deleteTag(name, reference);
@@ -340,6 +445,13 @@ export class ManifestStore {
     assertDigest(reference);
     const revision = await this.readRevision(name, reference);
     if (!revision) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name, reference } });
+    // Deleting a manifest deletes the tags on it: refused, before anything changes, if one is protected.
+    if (this.immutable.coversRepository(name)) {
+      for (const [tag, target] of await this.storedTagTargets(name)) {
+        const matched = target === reference ? this.immutable.ruleFor(name, tag) : undefined;
+        if (matched) throw ImmutableTags.refusal(name, tag, matched);
+      }
+    }
     await this.metadata?.deleteManifest(name, reference);
     for (const tag of await this.readTags(name)) {
       const target = await this.resolveTag(name, tag).catch(() => undefined);

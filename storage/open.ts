@@ -17,6 +17,7 @@ import { MetadataDatabase } from './metadata/database.js';
 import { MetadataStore } from './metadata/metadata-store.js';
 import { ensureImported } from './metadata/import.js';
 import { isNotFound } from './errors.js';
+import { ImmutableTags, type ImmutableTagRule } from './immutable-tags.js';
 import { BLOBS_ROOT, DISTRIBUTION_ROOT, LAYOUT_VERSION_KEY, REPOSITORIES_ROOT, type LayoutKind } from './layout.js';
 
 export interface StorageSettings {
@@ -45,6 +46,8 @@ export interface OpenOptions {
    * (default). False for commands that do that themselves or must change nothing (reindex).
    */
   importExisting?: boolean;
+  /** Tags that never move nor go (`stowage.immutable`, storage/immutable-tags.ts). */
+  immutable?: ImmutableTagRule[];
 }
 
 export async function openRegistryStorage(
@@ -74,10 +77,11 @@ export async function openRegistryStorageOn(
     // Reachable first, so that a missing bucket says so rather than failing the layout probe.
     await driver.check();
     const layout = await detectLayout(driver);
+    const immutable = new ImmutableTags(options.immutable);
     storage =
       layout === 'distribution'
-        ? new RegistryStorage(new SubtreeDriver(driver, DISTRIBUTION_ROOT), cache, metadata, layout)
-        : new RegistryStorage(driver, cache, metadata, layout);
+        ? new RegistryStorage(new SubtreeDriver(driver, DISTRIBUTION_ROOT), cache, metadata, layout, immutable)
+        : new RegistryStorage(driver, cache, metadata, layout, immutable);
     await storage.open();
     // A database that has never seen this storage learns what it holds before anything is served.
     if (metadata && options.importExisting !== false) await ensureImported(storage, metadata);

@@ -24,6 +24,7 @@ import { MetadataQueries } from './metadata/metadata-queries.js';
 import { UsageQueries } from './metadata/usage-queries.js';
 import { ChangeFeed } from './change-feed.js';
 import { DatabaseClaim } from './database-claim.js';
+import { ImmutableTags } from './immutable-tags.js';
 
 export class RegistryStorage implements Registry {
   readonly cache: RegistryCache;
@@ -50,11 +51,13 @@ export class RegistryStorage implements Registry {
     readonly metadata?: MetadataStore,
     /** stowage's own tree, or a registry:2 tree served in place (storage/open.ts). */
     readonly layout: LayoutKind = 'stowage',
+    /** Tags that never move nor go (`stowage.immutable`). */
+    readonly immutable: ImmutableTags = new ImmutableTags(),
   ) {
     this.cache = new RegistryCache(cacheOptions);
     this.blobs = new BlobStore(driver, this.cache, metadata ? (name) => metadata.ensureRepository(name) : undefined);
     this.uploads = new UploadStore(driver, this.blobs);
-    this.manifests = new ManifestStore(driver, this.blobs, this.cache, metadata, layout);
+    this.manifests = new ManifestStore(driver, this.blobs, this.cache, metadata, layout, immutable);
     this.catalog = new Catalog(driver, this.cache, metadata);
     this.proxyRecords = new ProxyRecords(driver);
     if (metadata) {

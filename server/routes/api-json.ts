@@ -26,7 +26,8 @@ export function repositoryJson(r: RepositorySummary) {
   };
 }
 
-export function tagJson(t: TagSummary) {
+/** immutable: a `stowage.immutable` rule protects the tag (the web UI offers no delete for it). */
+export function tagJson(t: TagSummary, immutable: boolean) {
   return {
     tag: t.tag,
     digest: t.digest,
@@ -39,6 +40,7 @@ export function tagJson(t: TagSummary) {
     pushedBy: t.pushedBy ?? null,
     lastPulled: time(t.lastPulledAt),
     pulls: t.pullCount,
+    immutable,
   };
 }
 

@@ -82,6 +82,8 @@ export async function retag(storage: RegistryStorage, source: ImageReference, de
   if (tag !== undefined && isDigestReference(tag)) {
     throw new RegistryError('TAG_INVALID', 'the destination must be a repository and optionally a tag');
   }
+  // An immutable destination tag on another digest is refused before anything is linked.
+  if (tag !== undefined) await storage.manifests.checkTagWrite(destination.name, assertTag(tag), manifest.digest);
   const result: RetagResult = { digest: manifest.digest, manifests: 0, blobs: 0, missing: [] };
   await linkManifest(storage, source.name, destination.name, manifest.digest, result, new Set());
   if (tag !== undefined) await storage.manifests.tag(destination.name, assertTag(tag), manifest.digest, { strict: result.missing.length === 0 });

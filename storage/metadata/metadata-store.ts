@@ -10,6 +10,10 @@
 //   - Every manifest row, pending or ready, is a reference: a collection keeps what any row names
 //     (isReferenced), and deletes a manifest row only in a transaction that finds it unreachable.
 //   - A tag row only ever points at a ready manifest (written by commitManifest or setTag).
+//   - An immutable tag (storage/immutable-tags.ts) is never moved: a write passing `refuseMove`
+//     throws that error, in the transaction and under the repository's lock, when the tag exists
+//     and points at another manifest. Of two processes creating the same protected tag with
+//     different digests, exactly one commits; the other is refused (storage/manifests.ts).
 //   - A change is announced (storage/metadata/changes.ts) once it is committed and storage holds
 //     it too, so a replica that drops its cache on the announcement re-reads the new state. Writes
 //     that follow storage's (commitManifest, setTag) announce inside their transaction, which
@@ -22,6 +26,7 @@ import { sql, type Kysely } from 'kysely';
 import type { MetadataDatabase } from './database.js';
 import type { MetadataSchema } from './schema.js';
 import { CHANGES_CHANNEL, encodeChange, type Change } from './changes.js';
+import type { RegistryError } from '../../errors/registry-error.js';
 
 export { CHANGES_CHANNEL };
 
@@ -248,13 +253,13 @@ export class MetadataStore {
    * The push succeeded: the manifest becomes ready (listed) and the tag, if any, points at it.
    * False when the row is gone (a collection took it meanwhile): the push must fail.
    */
-  async commitManifest(repository: string, id: number, options: { tag?: string; at: number }): Promise<boolean> {
+  async commitManifest(repository: string, id: number, options: { tag?: string; at: number; refuseMove?: RegistryError }): Promise<boolean> {
     const repositoryId = await this.ensureRepository(repository, options.at);
     return this.write(async (tx, announce) => {
       await this.lockRepository(tx, repositoryId);
       const updated = await tx.updateTable('manifests').set({ state: 'ready' }).where('id', '=', id).returning('digest').executeTakeFirst();
       if (!updated) return false;
-      if (options.tag !== undefined) await this.writeTag(tx, repositoryId, options.tag, id, options.at);
+      if (options.tag !== undefined) await this.writeTag(tx, repositoryId, options.tag, id, options.at, options.refuseMove);
       await announce(
         options.tag !== undefined ? { kind: 'tag', repository, tag: options.tag } : { kind: 'pushed', repository, digest: updated.digest },
       );
@@ -268,7 +273,7 @@ export class MetadataStore {
   }
 
   /** Points a tag at a ready manifest of the repository; false when there is none by that digest. */
-  async setTag(repository: string, tag: string, digest: string, at: number): Promise<boolean> {
+  async setTag(repository: string, tag: string, digest: string, at: number, refuseMove?: RegistryError): Promise<boolean> {
     const repositoryId = await this.ensureRepository(repository, at);
     return this.write(async (tx, announce) => {
       await this.lockRepository(tx, repositoryId);
@@ -280,13 +285,23 @@ export class MetadataStore {
         .where('state', '=', 'ready')
         .executeTakeFirst();
       if (!row) return false;
-      await this.writeTag(tx, repositoryId, tag, Number(row.id), at);
+      await this.writeTag(tx, repositoryId, tag, Number(row.id), at, refuseMove);
       await announce({ kind: 'tag', repository, tag });
       return true;
     });
   }
 
-  private async writeTag(tx: Db, repositoryId: number, tag: string, manifestId: number, at: number): Promise<void> {
+  /** refuseMove: thrown (rolling the transaction back) if the tag exists on another manifest. */
+  private async writeTag(tx: Db, repositoryId: number, tag: string, manifestId: number, at: number, refuseMove?: RegistryError): Promise<void> {
+    if (refuseMove) {
+      const current = await tx
+        .selectFrom('tags')
+        .select('manifest_id')
+        .where('repository_id', '=', repositoryId)
+        .where('name', '=', tag)
+        .executeTakeFirst();
+      if (current && Number(current.manifest_id) !== manifestId) throw refuseMove;
+    }
     // A tag moved to another manifest starts its pull statistics again.
     await tx
       .insertInto('tags')
@@ -355,6 +370,20 @@ export class MetadataStore {
       rows.map((r) => r.name),
       page.n,
     );
+  }
+
+  /** The digest a tag points at; undefined when there is no such tag. */
+  async tagTarget(repository: string, tag: string): Promise<string | undefined> {
+    const repositoryId = await this.repositoryId(repository);
+    if (repositoryId === undefined) return undefined;
+    const row = await this.db
+      .selectFrom('tags')
+      .innerJoin('manifests', 'manifests.id', 'tags.manifest_id')
+      .select('manifests.digest')
+      .where('tags.repository_id', '=', repositoryId)
+      .where('tags.name', '=', tag)
+      .executeTakeFirst();
+    return row?.digest;
   }
 
   /** Every tag of a repository with the digest it points at (for import and verification). */

@@ -198,6 +198,7 @@ async function assemble(
     driver,
     { ttlMs: config.stowage.cache.ttlMs, manifestBytes: config.stowage.cache.manifestbytes },
     metadata,
+    { immutable: config.stowage.immutable },
   );
   const auth = await openAuth(authSettingsFrom(config), logger);
   const metrics = new RegistryMetrics();

@@ -68,6 +68,8 @@ export interface TagSummary {
   pushedBy: string | null;
   lastPulled: string | null;
   pulls: number;
+  /** A stowage.immutable rule protects it: it cannot be deleted. */
+  immutable: boolean;
 }
 
 export interface TagsPage {

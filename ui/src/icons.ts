@@ -36,4 +36,5 @@ export const SunIcon = () =>
 export const MoonIcon = () => svg(html`<path d="M21 12.8A9 9 0 1 1 11.2 3a7 7 0 0 0 9.8 9.8z" />`);
 export const SearchIcon = () => svg(html`<circle cx="11" cy="11" r="7" /><path d="m20 20-3.5-3.5" />`, 16);
 export const DownloadIcon = () => svg(html`<path d="M12 3v12M7 10l5 5 5-5M5 21h14" />`, 16);
+export const LockIcon = () => svg(html`<rect x="5" y="11" width="14" height="10" rx="2" /><path d="M8 11V7a4 4 0 0 1 8 0v4" />`, 16);
 export const TrashIcon = () => svg(html`<path d="M3 6h18M8 6V4h8v2M6 6l1 14h10l1-14" />`, 16);

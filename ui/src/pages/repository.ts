@@ -8,7 +8,7 @@ import type { RepositorySummary, TagSummary, TagsPage } from '../api-types.js';
 import { Dialog, Digest, Empty, ErrorMessage, Loading, PageTitle, Size, Stat, Time, useTitle } from '../components.js';
 import { humanSize, plural, shortDigest } from '../format.js';
 import { html } from '../html.js';
-import { SearchIcon, TrashIcon } from '../icons.js';
+import { LockIcon, SearchIcon, TrashIcon } from '../icons.js';
 import { PullCommands } from '../pull-commands.js';
 import { Link, navigate } from '../router.js';
 import { digestUrl, homeUrl, repositoryUrl, tagUrl } from '../routes.js';
@@ -208,8 +208,10 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
       else copy.add(tag);
       return copy;
     });
-  const allSelected = tags.length > 0 && tags.every((t) => selected.has(t.tag));
-  const toggleAll = () => setSelected(allSelected ? new Set() : new Set(tags.map((t) => t.tag)));
+  // An immutable tag (stowage.immutable) cannot be deleted: it is never offered for selection.
+  const deletable = tags.filter((t) => !t.immutable);
+  const allSelected = deletable.length > 0 && deletable.every((t) => selected.has(t.tag));
+  const toggleAll = () => setSelected(allSelected ? new Set() : new Set(deletable.map((t) => t.tag)));
 
   const refresh = () => {
     setMore({ first, tags: [], next: null, loaded: false });
@@ -334,7 +336,11 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
                     (t) =>
                       html`<tr key=${t.tag} data-testid="tag-row" data-tag=${t.tag} class=${selected.has(t.tag) ? 'selected' : ''}>
                         ${
-                          canDelete
+                          canDelete && t.immutable
+                            ? html`<td class="check" title="Immutable tag: it cannot be deleted" data-testid="tag-immutable">
+                                <span class="visually-hidden">Immutable</span><${LockIcon} />
+                              </td>`
+                            : canDelete
                             ? html`<td class="check">
                                 <input
                                   type="checkbox"
