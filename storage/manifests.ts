@@ -283,7 +283,8 @@ export class ManifestStore {
     const refuseMove = immutable && ImmutableTags.refusal(name, reference, immutable);
     let committed = true;
     try {
-      if (recorded) committed = await this.metadata!.commitManifest(name, recorded.id, { tag: byDigest ? undefined : reference, at: Date.now(), refuseMove });
+      if (recorded)
+        committed = await this.metadata!.commitManifest(name, recorded.id, { tag: byDigest ? undefined : reference, at: Date.now(), refuseMove });
     } catch (err) {
       if (err !== refuseMove) throw err;
       await abandon();

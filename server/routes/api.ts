@@ -92,7 +92,12 @@ export function registerApiRoutes(router: Router, deps: ApiDependencies): void {
     const tags = await queries.tags(name, page, { contains: q });
     if (!tags) throw new RegistryError('NAME_UNKNOWN', undefined, { detail: { name } });
     const next = nextUrl(`${API_PREFIX}/tags/${name}`, tags.more, { q, n: String(page.n), last: tags.items.at(-1)?.tag });
-    sendJson(ctx, 200, { name, tags: tags.items.map((t) => tagJson(t, storage.manifests.isImmutable(name, t.tag))), next: next ?? null }, linkTo(next));
+    sendJson(
+      ctx,
+      200,
+      { name, tags: tags.items.map((t) => tagJson(t, storage.manifests.isImmutable(name, t.tag))), next: next ?? null },
+      linkTo(next),
+    );
   });
 
   router.get(`${API_PREFIX}/images/*name/:reference`, async (ctx: Context) => {

@@ -94,14 +94,26 @@ describe('immutable tags', () => {
     }
     expect(refused).toBeInstanceOf(RegistryError);
     expect((refused as RegistryError).code).toBe('DENIED');
-    const res = await registry().request.post('/admin/retag').send({ source: `${ns}/build:candidate`, destination: `${name}:v3` });
+    const res = await registry()
+      .request.post('/admin/retag')
+      .send({ source: `${ns}/build:candidate`, destination: `${name}:v3` });
     expectError(res, 403, 'DENIED');
     expect(res.body.errors[0].message).toContain('stowage.immutable rule 2');
     expect(await headDigest(registry(), name, 'v3')).toBe(kept.manifest.digest);
     expect(await headDigest(registry(), name, source.manifest.digest)).toBeUndefined();
     // A retag that creates the tag, or points it where it already is, is allowed.
-    expectAnswer(await registry().request.post('/admin/retag').send({ source: `${name}:v3`, destination: `${name}:v3` }), 201);
-    expectAnswer(await registry().request.post('/admin/retag').send({ source: `${ns}/build:candidate`, destination: `${name}:v4` }), 201);
+    expectAnswer(
+      await registry()
+        .request.post('/admin/retag')
+        .send({ source: `${name}:v3`, destination: `${name}:v3` }),
+      201,
+    );
+    expectAnswer(
+      await registry()
+        .request.post('/admin/retag')
+        .send({ source: `${ns}/build:candidate`, destination: `${name}:v4` }),
+      201,
+    );
     expect(await headDigest(registry(), name, 'v4')).toBe(source.manifest.digest);
   });
 

@@ -22,7 +22,9 @@ start_registry() {
   case "$REGISTRY_KIND" in
     stowage)
       BLOBS_DIR="$data/blobs"
-      start_stowage registry "$REGISTRY_PORT" "$(filesystem_storage "$data" delete)"
+      # cases/95-immutable-tags.sh: a rule over a name no other case uses.
+      start_stowage registry "$REGISTRY_PORT" "$(filesystem_storage "$data" delete)" \
+        'stowage: { immutable: [ { repositories: ["immutable/**"], tags: ["v*"] } ] }'
       ;;
     distribution)
       BLOBS_DIR="$data/docker/registry/v2/blobs"

@@ -341,16 +341,16 @@ export function RepositoryPage({ name, query }: { name: string; query: URLSearch
                                 <span class="visually-hidden">Immutable</span><${LockIcon} />
                               </td>`
                             : canDelete
-                            ? html`<td class="check">
-                                <input
-                                  type="checkbox"
-                                  aria-label=${`Select ${t.tag}`}
-                                  checked=${selected.has(t.tag)}
-                                  onChange=${() => toggle(t.tag)}
-                                  data-testid="tag-select"
-                                />
-                              </td>`
-                            : null
+                              ? html`<td class="check">
+                                  <input
+                                    type="checkbox"
+                                    aria-label=${`Select ${t.tag}`}
+                                    checked=${selected.has(t.tag)}
+                                    onChange=${() => toggle(t.tag)}
+                                    data-testid="tag-select"
+                                  />
+                                </td>`
+                              : null
                         }
                         <td data-label="Tag" class="primary">
                           <${Link} href=${tagUrl(name, t.tag)} class="tag-link"><strong>${t.tag}</strong><//>
