@@ -174,7 +174,7 @@ export class ProxyCacheCap {
         await storage.proxyRecords.deleteTag(name, tag);
       }
     }
-    await storage.manifests.delete(name, digest).catch(ignoreUnknown);
+    await storage.manifests.delete(name, digest, { cache: true }).catch(ignoreUnknown);
     await storage.proxyRecords.deletePulled(name, digest);
     this.pulled.delete(`${name}@${digest}`);
     holders.get(digest)?.delete(name);

@@ -128,7 +128,7 @@ export class ProxyManifests {
     }
     await this.storage.manifests.put(route.name, digest, answer.bytes, answer.contentType, { checkReferences: false });
     if (!isDigestReference(reference)) {
-      await this.storage.manifests.tag(route.name, reference, digest, { strict: false });
+      await this.storage.manifests.tag(route.name, reference, digest, { strict: false, cache: true });
       await this.writeTagRecord(route.name, reference, digest);
     }
     this.notFound.delete(this.notFoundKey(route, reference));

@@ -301,8 +301,9 @@ export class ManifestStore {
    * manifest references must still be stored, or MANIFEST_BLOB_UNKNOWN and the tag is not moved;
    * a pull-through cache tags manifests whose blobs it has not fetched yet.
    */
-  async tag(name: string, tag: string, digest: string, options: { strict?: boolean } = {}): Promise<void> {
-    const matched = this.immutable.ruleFor(name, tag);
+  async tag(name: string, tag: string, digest: string, options: { strict?: boolean; cache?: boolean } = {}): Promise<void> {
+    // cache: the pull-through cache following its upstream, whose tags are the upstream's to move.
+    const matched = options.cache ? undefined : this.immutable.ruleFor(name, tag);
     if (!matched) return this.writeTagOf(name, tag, digest, options);
     return this.underTagLock(name, tag, async () => {
       await this.refuseMove(name, tag, digest, matched);
@@ -430,10 +431,12 @@ export class ManifestStore {
    * Deletes by digest (the revision, every tag pointing at it, its referrer entry) or by tag
    * (the tag only). Throws MANIFEST_UNKNOWN.
    */
-  async delete(name: string, reference: string): Promise<void> {
+  async delete(name: string, reference: string, options: { cache?: boolean } = {}): Promise<void> {
+    // cache: the pull-through cache evicting what it fetched; immutability rules are not for it.
+    const immutable = options.cache ? new ImmutableTags() : this.immutable;
     if (!isDigestReference(reference)) {
       await this.resolveTag(name, reference);
-      const matched = this.immutable.ruleFor(name, reference);
+      const matched = immutable.ruleFor(name, reference);
       if (matched) throw ImmutableTags.refusal(name, reference, matched);
       // The database first: once it answers, the tag is gone for every listing. Other replicas
       // are told once storage agrees, or one re-reading at once would find the tag still there.
@@ -447,9 +450,9 @@ export class ManifestStore {
     const revision = await this.readRevision(name, reference);
     if (!revision) throw new RegistryError('MANIFEST_UNKNOWN', undefined, { detail: { name, reference } });
     // Deleting a manifest deletes the tags on it: refused, before anything changes, if one is protected.
-    if (this.immutable.coversRepository(name)) {
+    if (immutable.coversRepository(name)) {
       for (const [tag, target] of await this.storedTagTargets(name)) {
-        const matched = target === reference ? this.immutable.ruleFor(name, tag) : undefined;
+        const matched = target === reference ? immutable.ruleFor(name, tag) : undefined;
         if (matched) throw ImmutableTags.refusal(name, tag, matched);
       }
     }

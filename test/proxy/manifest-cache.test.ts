@@ -110,6 +110,25 @@ describe('manifests through the proxy', () => {
     expect(upstream.count('GET', /\/manifests\/latest$/)).toBe(2);
   });
 
+  it('follows a tag that moved upstream even when a stowage.immutable rule covers the cached name', async () => {
+    // Immutability protects what is pushed here; a cache's tags are the upstream's to move.
+    upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
+    await pushImage(upstream.storage, 'team/app', 'latest', { layers: [randomBlob(1000, 1)], seed: 1 });
+    const clock = new TestClock();
+    proxy = await startTestRegistry(filesystemDriverFactory, {
+      config: { proxy: { remoteurl: upstream.url, ttl: '1m' }, stowage: { immutable: [{ repositories: ['**'], tags: ['*'] }] } },
+      cacheTtl: '1ms',
+      clock,
+    });
+    const url = `${proxy.url}/v2/team/app/manifests/latest`;
+    await pull(url);
+    const moved = await pushImage(upstream.storage, 'team/app', 'latest', { layers: [randomBlob(1000, 2)], seed: 2 });
+    clock.advance(61 * 1000);
+    const res = await pull(url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('docker-content-digest')).toBe(moved.manifest.digest);
+  });
+
   it('remembers an upstream 404 for notfoundttl', async () => {
     upstream = await startTestRegistry(filesystemDriverFactory, { cacheTtl: '1ms' });
     await pushImage(upstream.storage, 'team/app', 'v1');
