@@ -13,7 +13,7 @@ let browser: Browser;
 let indexChildren: string[];
 
 beforeAll(async () => {
-  registry = await startRegistry();
+  registry = await startRegistry({ extra: ['stowage: { immutable: [ { repositories: ["release/**"], tags: ["v*"] } ] }'] });
   await pushImageWithSkopeo(registry.host, 'team/web', ['v1', 'latest']);
   await pushImageWithSkopeo(registry.host, 'team/worker', ['1.0']);
   const index = await pushIndexWithSkopeo(registry.host, 'team/api', 'v2');
@@ -161,6 +161,30 @@ describe('repository', () => {
     await page.locator('[data-testid="confirm-delete"]').click();
     await expect.poll(() => tagRows(page)).toEqual(['keep']);
     expect(await tagsOf('team/scratch')).toEqual(['keep']);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  test('an immutable tag is offered for no delete, and the registry refuses to delete it', async () => {
+    await pushImageWithSkopeo(registry.host, 'release/app', ['v1', 'edge']);
+    const { page, errors, context } = await openPage(browser);
+    await page.goto(`${registry.url}/ui/r/release/app`);
+    await page.locator('[data-testid="tag-row"]').first().waitFor();
+    expect(await page.locator('[data-testid="tag-row"][data-tag="v1"] [data-testid="tag-select"]').count()).toBe(0);
+    expect(await page.locator('[data-testid="tag-row"][data-tag="v1"] [data-testid="tag-immutable"]').count()).toBe(1);
+    expect(await page.locator('[data-testid="tag-row"][data-tag="edge"] [data-testid="tag-select"]').count()).toBe(1);
+    // Select all takes the tags that may go, and only those.
+    await page.locator('[data-testid="select-all"]').check();
+    await page.locator('[data-testid="delete-selected"]').click();
+    const list = page.locator('[data-testid="delete-list"]');
+    await list.waitFor();
+    expect(await list.textContent()).toContain('edge');
+    expect(await list.textContent()).not.toContain('v1');
+    await page.locator('[data-testid="confirm-delete"]').click();
+    await expect.poll(() => tagRows(page)).toEqual(['v1']);
+    const refused = await fetch(`${registry.url}/v2/release/app/manifests/v1`, { method: 'DELETE' });
+    expect(refused.status).toBe(403);
+    expect(await tagsOf('release/app')).toEqual(['v1']);
     expect(errors).toEqual([]);
     await context.close();
   });
