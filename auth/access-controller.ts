@@ -10,6 +10,7 @@ import { basicChallenge, bearerChallenge, parseAuthorization } from './credentia
 import type { AuthLogger, PasswordLogin } from './password-login.js';
 import { formatScope, grants, type Action, type ResourceAccess } from './scope.js';
 import { InvalidTokenError, type TokenVerifier } from './token-verifier.js';
+import { robotName, type RobotAccounts } from './robot-accounts.js';
 
 export interface AuthRequest {
   authorization: string | undefined;
@@ -94,6 +95,11 @@ export interface TokenControllerOptions {
    */
   rulesAreAuthoritative: boolean;
   logger: AuthLogger;
+  /**
+   * Robot accounts: a token whose subject is `robot$NAME` counts only while that robot exists
+   * and has not expired (revocation takes effect at once, for tokens already handed out too).
+   */
+  robots?: RobotAccounts;
 }
 
 /** auth.token: a Bearer JWT whose access claim covers the request. */
@@ -118,7 +124,15 @@ export class TokenAccessController implements AccessController {
       this.options.logger.info({ client: request.client, reason: err.message }, 'token refused');
       throw unauthorized('invalid token', 'invalid_token');
     }
-    const who = token.subject ? rules.identity(token.subject) : ANONYMOUS;
+    let who = token.subject ? rules.identity(token.subject) : ANONYMOUS;
+    if (this.options.robots && robotName(token.subject) !== undefined) {
+      const robot = await this.options.robots.identityForToken(token.subject, token.issuedAt);
+      if (!robot) {
+        this.options.logger.info({ client: request.client, subject: token.subject.slice(0, 100), reason: 'robot removed or expired' }, 'token refused');
+        throw unauthorized('invalid token', 'invalid_token');
+      }
+      who = robot;
+    }
     const missing = needed.filter((item) => !item.actions.every((a) => grants(token.access, item.type, item.name, a)));
     if (missing.length > 0) {
       const refusedByRules = missing.some(

@@ -2,7 +2,8 @@
 // (pull, push, delete) on repositories matching its glob patterns to the users, groups, anyone
 // logged in (authenticated) and/or everyone (anonymous) it names. Rules only grant; what no rule
 // grants is refused. Without rules, every logged-in user may do everything and nobody else anything
-// (Distribution's htpasswd behaviour).
+// (Distribution's htpasswd behaviour). A robot (auth/robot-accounts.ts) is not ruled by them: its
+// own grants, carried in its Identity, decide alone.
 import { ACTIONS, type Action } from './scope.js';
 import { compileGlob } from '../storage/grammar.js';
 
@@ -22,9 +23,17 @@ export interface AccessRule {
 }
 
 export interface Identity {
-  /** The user name; undefined for an anonymous caller. */
+  /** The user name (`robot$NAME` for a robot); undefined for an anonymous caller. */
   user?: string;
   groups: string[];
+  /** A robot's grants (auth/robot-accounts.ts): when set, they alone decide, not the rules. */
+  robot?: RobotGrants;
+}
+
+/** What a robot may do: these actions on repositories matching these globs (compileGlob). */
+export interface RobotGrants {
+  repositories: RegExp[];
+  actions: readonly Action[];
 }
 
 export const ANONYMOUS: Identity = Object.freeze({ groups: [] as string[] }) as Identity;
@@ -70,6 +79,7 @@ export class AccessRules {
 
   /** The actions who may take on the repository name. */
   allowed(who: Identity, name: string): Set<Action> {
+    if (who.robot) return new Set(who.robot.repositories.some((p) => p.test(name)) ? who.robot.actions : []);
     if (!this.rules) return new Set(who.user === undefined ? [] : ACTIONS);
     const out = new Set<Action>();
     for (const rule of this.rules) {
@@ -86,6 +96,7 @@ export class AccessRules {
 
   /** Whether any rule grants who anything at all (may they list the catalog?). */
   grantsAnything(who: Identity): boolean {
+    if (who.robot) return who.robot.actions.length > 0;
     if (!this.rules) return who.user !== undefined;
     return this.rules.some((r) => r.actions.size > 0 && this.applies(r, who));
   }

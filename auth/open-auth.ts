@@ -9,6 +9,8 @@ import { LoginLimiter, type LoginLimits } from './login-limiter.js';
 import { PasswordLogin, type AuthLogger } from './password-login.js';
 import { TokenIssuer } from './token-issuer.js';
 import { loadSigningKey } from './token-keys.js';
+import { RobotAccounts } from './robot-accounts.js';
+import type { RobotStore } from '../storage/metadata/robots.js';
 import { TokenVerifier, readCertificateBundle, readJwks, type VerifierOptions } from './token-verifier.js';
 
 export interface AuthSettings {
@@ -24,12 +26,18 @@ export interface AuthSettings {
   loginLimits: LoginLimits;
   /** Where a generated signing key is kept when issuer.key is not set (the data directory). */
   dataDirectory?: string;
+  /** Users who may manage robot accounts through the JSON API (stowage.auth.admins). */
+  admins?: string[];
 }
 
 export interface RegistryAuth {
   controller: AccessController;
   /** The built-in token endpoint, when configured. */
   issuer?: TokenIssuer;
+  /** Robot accounts, when the registry has a metadata database. */
+  robots?: RobotAccounts;
+  /** Users who may manage robots (stowage.auth.admins); a robot never is one. */
+  admins: ReadonlySet<string>;
 }
 
 export class AuthSetupError extends Error {
@@ -52,8 +60,13 @@ export function defaultSigningKeyPath(dataDirectory: string): string {
   return path.join(dataDirectory, 'auth', 'token-signing-key.pem');
 }
 
-export async function openAuth(settings: AuthSettings, logger: AuthLogger): Promise<RegistryAuth | undefined> {
+/** robotStore: the metadata database's robots (storage.robots); without it there are no robot accounts. */
+export async function openAuth(settings: AuthSettings, logger: AuthLogger, robotStore?: RobotStore): Promise<RegistryAuth | undefined> {
   const rules = new AccessRules(settings.access, settings.groups);
+  const robots = robotStore
+    ? new RobotAccounts(robotStore, { onTouchError: (err) => logger.warn({ err: err.message }, 'robot last use not recorded') })
+    : undefined;
+  const admins: ReadonlySet<string> = new Set(settings.admins ?? []);
   const limiter = new LoginLimiter(settings.loginLimits);
   const reloadFailed = (err: Error) => logger.warn({ err: err.message }, 'htpasswd file not reloaded; keeping the users read before');
   if (settings.htpasswd && settings.token) throw new AuthSetupError('auth: configure either htpasswd or token, not both');
@@ -62,8 +75,8 @@ export async function openAuth(settings: AuthSettings, logger: AuthLogger): Prom
     if (settings.issuer) throw new AuthSetupError('stowage.auth.issuer needs auth.token (the registry then accepts the tokens it issues)');
     const users = await orSetupError('auth.htpasswd', Htpasswd.open(settings.htpasswd.path, reloadFailed));
     if (users.size === 0) logger.warn({ path: settings.htpasswd.path }, 'the htpasswd file holds no users: nobody can log in');
-    const login = new PasswordLogin(users, limiter, rules, logger);
-    return { controller: new HtpasswdAccessController(settings.htpasswd.realm, login, rules) };
+    const login = new PasswordLogin(users, limiter, rules, logger, robots);
+    return { controller: new HtpasswdAccessController(settings.htpasswd.realm, login, rules), robots, admins };
   }
 
   if (settings.token) {
@@ -79,7 +92,7 @@ export async function openAuth(settings: AuthSettings, logger: AuthLogger): Prom
       const key = await orSetupError('stowage.auth.issuer.key', loadSigningKey(keyPath, { create: settings.issuer.key === undefined }));
       verifierOptions.keys!.push({ key: key.publicKey, kid: key.kid });
       const users = await orSetupError('stowage.auth.issuer.htpasswd', Htpasswd.open(settings.issuer.htpasswd, reloadFailed));
-      const login = new PasswordLogin(users, limiter, rules, logger);
+      const login = new PasswordLogin(users, limiter, rules, logger, robots);
       issuer = new TokenIssuer({
         issuer: token.issuer,
         service: token.service,
@@ -100,8 +113,9 @@ export async function openAuth(settings: AuthSettings, logger: AuthLogger): Prom
       rules,
       rulesAreAuthoritative: issuer !== undefined,
       logger,
+      robots,
     });
-    return { controller, issuer };
+    return { controller, issuer, robots, admins };
   }
 
   if (settings.issuer) throw new AuthSetupError('stowage.auth.issuer needs auth.token (realm, service, issuer)');

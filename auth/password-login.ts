@@ -1,10 +1,12 @@
-// Logging in with Basic credentials against the htpasswd users, behind the login limiter: the
-// one place both the registry (auth.htpasswd) and the built-in token endpoint check a password.
+// Logging in with Basic credentials against the htpasswd users, or as a robot (`robot$NAME`,
+// auth/robot-accounts.ts), behind the login limiter: the one place both the registry
+// (auth.htpasswd) and the built-in token endpoint check a password.
 import { RegistryError } from '../errors/registry-error.js';
 import { ANONYMOUS, type AccessRules, type Identity } from './access-rules.js';
 import { parseAuthorization } from './credentials.js';
 import type { Htpasswd } from './htpasswd.js';
 import type { LoginLimiter } from './login-limiter.js';
+import { robotName, type RobotAccounts } from './robot-accounts.js';
 
 export interface AuthLogger {
   info(details: object, message: string): void;
@@ -17,6 +19,8 @@ export class PasswordLogin {
     private readonly limiter: LoginLimiter,
     private readonly rules: AccessRules,
     private readonly logger: AuthLogger,
+    /** Robot accounts, with a metadata database; without, `robot$...` is an unknown user. */
+    private readonly robots?: RobotAccounts,
   ) {}
 
   /**
@@ -34,8 +38,28 @@ export class PasswordLogin {
   /** The user, when password is theirs; otherwise as identify. */
   async login(user: string, password: string, client: string, challenge: string): Promise<Identity> {
     this.limiter.check(client, user);
+    if (this.robots && robotName(user) !== undefined) return this.robotLogin(this.robots, user, password, client, challenge);
     // The attempt is reserved before bcrypt runs, so guesses sent at once are all counted.
     if (await this.users.verify(user, password, () => this.limiter.begin(client, user))) return this.rules.identity(user);
+    this.logger.info({ user: user.slice(0, 100), client }, 'login failed');
+    throw refusal('invalid username or password', challenge);
+  }
+
+  /** A robot's login: counted by the limiter as a user's is (a robot's secret is one hash away, no worker needed). */
+  private async robotLogin(robots: RobotAccounts, user: string, secret: string, client: string, challenge: string): Promise<Identity> {
+    const attempt = this.limiter.begin(client, user);
+    let who: Identity | undefined;
+    try {
+      who = await robots.authenticate(user, secret);
+    } catch (err) {
+      attempt.abandoned();
+      throw err;
+    }
+    if (who) {
+      attempt.succeeded();
+      return who;
+    }
+    attempt.failed();
     this.logger.info({ user: user.slice(0, 100), client }, 'login failed');
     throw refusal('invalid username or password', challenge);
   }

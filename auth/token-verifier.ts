@@ -25,6 +25,8 @@ export interface VerifiedToken {
   /** The `sub` claim: the user the token was issued to; "" for an anonymous token. */
   subject: string;
   access: ResourceAccess[];
+  /** The `iat` claim, seconds; undefined when the token has none. */
+  issuedAt?: number;
 }
 
 export interface VerifierOptions {
@@ -150,7 +152,11 @@ export class TokenVerifier {
         requiredClaims: ['exp'],
         currentDate: this.nowDate(),
       });
-      return { subject: typeof payload.sub === 'string' ? payload.sub : '', access: parseAccess(payload.access) };
+      return {
+        subject: typeof payload.sub === 'string' ? payload.sub : '',
+        access: parseAccess(payload.access),
+        issuedAt: typeof payload.iat === 'number' ? payload.iat : undefined,
+      };
     } catch (err) {
       if (err instanceof InvalidTokenError) throw err;
       // jose's message says what failed (signature, exp, aud ...) and never includes the token.

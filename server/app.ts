@@ -139,6 +139,15 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
     if (ctx.path === '/v2' || ctx.path.startsWith('/v2/')) return routeV2(ctx);
     return next();
   });
-  app.use(createRouter({ config, storage, metrics, access: auth?.controller, issuer: auth?.issuer, proxy: pullThrough }).routes());
+  app.use(createRouter({
+      config,
+      storage,
+      metrics,
+      access: auth?.controller,
+      issuer: auth?.issuer,
+      proxy: pullThrough,
+      robots: auth?.robots,
+      admins: auth?.admins,
+    }).routes());
   return app;
 }

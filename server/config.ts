@@ -137,6 +137,8 @@ const stowageAuthSchema = z.strictObject({
     .optional(),
   /** Group name -> user names, for rules that name groups. */
   groups: z.record(z.string(), z.array(z.string())).default({}),
+  /** Users who may manage robot accounts through the JSON API (/admin/robots). */
+  admins: z.array(z.string().min(1)).default([]),
   /** Who may do what where; rules only grant. Absent: logged-in users may do everything. */
   access: z
     .array(
@@ -538,7 +540,7 @@ export function authEnabled(config: RegistryConfig): boolean {
 
 /** The auth/ settings of a config. */
 export function authSettingsFrom(config: RegistryConfig): AuthSettings {
-  const { issuer, groups, access, loginlimit } = config.stowage.auth;
+  const { issuer, groups, access, loginlimit, admins } = config.stowage.auth;
   return {
     htpasswd: config.auth?.htpasswd,
     token: config.auth?.token,
@@ -552,5 +554,6 @@ export function authSettingsFrom(config: RegistryConfig): AuthSettings {
       concurrent: loginlimit.concurrent,
     },
     dataDirectory: config.storage.filesystem || !config.storage.s3 ? storageRoot(config) : undefined,
+    admins,
   };
 }

@@ -9,6 +9,8 @@ import { RegistryError } from '../errors/registry-error.js';
 import type { TokenIssuer } from '../auth/token-issuer.js';
 import { registerOpsRoutes, type OpsDependencies } from './routes/ops.js';
 import { registerAdminRoutes } from './routes/admin.js';
+import { registerAdminRobotRoutes } from './routes/admin-robots.js';
+import type { RobotAccounts } from '../auth/robot-accounts.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerApiRoutes } from './routes/api.js';
 import { registerUiRoutes } from './routes/ui.js';
@@ -20,6 +22,9 @@ export interface RouterDependencies extends OpsDependencies {
   issuer?: TokenIssuer;
   /** The pull-through proxy (the JSON API shows its upstreams' state and counters). */
   proxy?: PullThroughProxy;
+  /** Robot accounts (with auth and a metadata database), managed by admins at /admin/robots. */
+  robots?: RobotAccounts;
+  admins?: ReadonlySet<string>;
 }
 
 function notFound(ctx: Context): never {
@@ -31,6 +36,7 @@ export function createRouter(deps: RouterDependencies): Router {
   registerTokenRoute(router, deps.issuer);
   registerOpsRoutes(router, deps);
   registerAdminRoutes(router, { storage: deps.storage, options: routeOptions(deps.config), access: deps.access });
+  registerAdminRobotRoutes(router, { access: deps.access, robots: deps.robots, admins: deps.admins ?? new Set() });
   registerApiRoutes(router, { config: deps.config, storage: deps.storage, access: deps.access, proxy: deps.proxy });
   registerUiRoutes(router);
   // Instead of passing the request on: nothing after the router answers it.

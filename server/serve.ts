@@ -32,7 +32,7 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   }
   const metrics = new RegistryMetrics();
   metrics.collectProcessMetrics();
-  const auth = await openAuth(authSettingsFrom(config), logger);
+  const auth = await openAuth(authSettingsFrom(config), logger, storage.robots);
   const app = createApp({ config, storage, logger, metrics, auth });
   const limits = config.stowage.http;
   const headersMs = limits.headerstimeoutMs;

@@ -25,6 +25,7 @@ import { UsageQueries } from './metadata/usage-queries.js';
 import { ChangeFeed } from './change-feed.js';
 import { DatabaseClaim } from './database-claim.js';
 import { ImmutableTags } from './immutable-tags.js';
+import { RobotStore } from './metadata/robots.js';
 
 export class RegistryStorage implements Registry {
   readonly cache: RegistryCache;
@@ -41,6 +42,8 @@ export class RegistryStorage implements Registry {
   readonly usage?: UsageQueries;
   /** Other processes' changes, dropped from the cache as they are announced (PostgreSQL). */
   readonly changes?: ChangeFeed;
+  /** Robot accounts (with a metadata database; auth/robot-accounts.ts decides what they may do). */
+  readonly robots?: RobotStore;
   /** This process's claim on shared storage for its database (storage/database-claim.ts). */
   private claim?: DatabaseClaim;
 
@@ -65,6 +68,7 @@ export class RegistryStorage implements Registry {
       this.queries = new MetadataQueries(metadata);
       this.usage = new UsageQueries(metadata);
       this.changes = new ChangeFeed(this.cache, metadata, cacheOptions.ttlMs);
+      this.robots = new RobotStore(metadata.database);
     }
   }
 

@@ -25,6 +25,10 @@ export const OPS_ROUTES = [
   { method: 'GET', path: '/favicon.ico' },
   // Served by server/routes/admin.ts.
   { method: 'POST', path: '/admin/retag' },
+  // Served by server/routes/admin-robots.ts.
+  { method: 'GET', path: '/admin/robots' },
+  { method: 'POST', path: '/admin/robots' },
+  { method: 'DELETE', path: '/admin/robots/{robot}' },
   // Served by server/routes/token.ts (405 unless stowage.auth.issuer is set).
   { method: 'GET', path: '/token' },
   { method: 'POST', path: '/token' },

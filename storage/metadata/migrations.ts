@@ -160,6 +160,25 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         }
       },
     },
+    '0004-robots': {
+      async up(db: Kysely<unknown>) {
+        // Robot accounts (storage/metadata/robots.ts): credentials for CI. Only the secret's hash is
+        // kept; grants are JSON arrays (repository globs, actions); times in ms, null for never.
+        await db.schema
+          .createTable('robots')
+          .addColumn('name', nameType(dialect), (c) => c.primaryKey().notNull())
+          .addColumn('secret_hash', 'text', (c) => c.notNull())
+          .addColumn('repositories', 'text', (c) => c.notNull())
+          .addColumn('actions', 'text', (c) => c.notNull())
+          .addColumn('created_at', BIG, (c) => c.notNull())
+          .addColumn('expires_at', BIG)
+          .addColumn('last_used_at', BIG)
+          .execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('robots').execute();
+      },
+    },
   };
 }
 

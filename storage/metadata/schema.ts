@@ -91,6 +91,20 @@ export interface MetaTable {
   value: string;
 }
 
+/** A robot account (migration 0004): a name, the hash of its secret and its grants. */
+export interface RobotsTable {
+  name: string;
+  /** SHA-256 of the secret, hex (storage/metadata/robots.ts says why not bcrypt). */
+  secret_hash: string;
+  /** JSON: repository globs. */
+  repositories: string;
+  /** JSON: actions (pull, push, delete). */
+  actions: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+}
+
 export interface MetadataSchema {
   repositories: RepositoriesTable;
   manifests: ManifestsTable;
@@ -98,4 +112,5 @@ export interface MetadataSchema {
   tags: TagsTable;
   repository_blobs: RepositoryBlobsTable;
   stowage_meta: MetaTable;
+  robots: RobotsTable;
 }

@@ -39,6 +39,7 @@ const EXAMPLES: Record<string, string> = {
   digest: `sha256:${'a'.repeat(64)}`,
   uuid: '0f6b6a3e-6d0c-4c55-9a3a-2f1f1b2c3d4e',
   index: '0',
+  robot: 'ci',
   // The web UI: a deep link and a file of the build.
   path: 'r/library/team/app/t/latest',
   file: 'icon.svg',

@@ -200,7 +200,7 @@ async function assemble(
     metadata,
     { immutable: config.stowage.immutable },
   );
-  const auth = await openAuth(authSettingsFrom(config), logger);
+  const auth = await openAuth(authSettingsFrom(config), logger, storage.robots);
   const metrics = new RegistryMetrics();
   const proxy = proxyFromConfig(config, storage, logger, {
     spoolDir,
