@@ -49,7 +49,8 @@ export function parseRobotRepositories(globs: string[]): string[] {
   if (globs.length === 0) throw new RobotInputError('a robot needs repositories: one or more globs such as team/** or app');
   if (globs.length > MAX_GLOBS) throw new RobotInputError(`at most ${MAX_GLOBS} repository globs`);
   for (const glob of globs) {
-    if (glob.length > 255 || !REPOSITORY_GLOB_RE.test(glob))
+    const badSegment = glob.split('/').some((segment) => segment === '' || segment === '.' || segment === '..');
+    if (glob.length > 255 || !REPOSITORY_GLOB_RE.test(glob) || badSegment)
       throw new RobotInputError(`invalid repository glob ${JSON.stringify(glob.slice(0, 80))}: use a-z 0-9 . _ - / * ?`);
   }
   return [...new Set(globs)];

@@ -15,6 +15,7 @@ import { diskUsageCommand, listCommand, tagsCommand } from './commands/listings.
 import { ApiClient, ApiError } from './commands/api-client.js';
 import { scrubCommand } from './commands/scrub.js';
 import { reindexCommand } from './commands/reindex.js';
+import { robotCreateCommand, robotListCommand, robotRemoveCommand } from './commands/robots.js';
 import type { OpenOptions } from '../storage/open.js';
 
 const print = (line: string): void => {
@@ -181,6 +182,47 @@ program
   .option('--json', 'print the result as JSON')
   .action(
     withStorage(async (storage, src: string, dst: string, options: { json?: boolean }) => retagCommand(storage, src, dst, !!options.json, print)),
+  );
+
+const robot = program.command('robot').description('robot accounts: credentials for CI, limited to their grants (stored in the metadata database)');
+const note = (line: string) => process.stderr.write(`${line}\n`);
+
+robot
+  .command('create')
+  .description('create robot NAME (it logs in as robot$NAME) and print its secret, once')
+  .argument('<name>')
+  .requiredOption('--repositories <globs...>', 'repository globs it may act on (* within a component, ** across)')
+  .requiredOption('--actions <actions>', 'what it may do there: pull,push,delete')
+  .option('--expires <duration>', 'lifetime, e.g. 90d, 12h, 2w (default: never expires)')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--json', 'print the robot and its secret as JSON')
+  .action(
+    withStorage(async (storage, name: string, options: { repositories: string[]; actions: string; expires?: string; json?: boolean }) => {
+      const request = { name, repositories: options.repositories, actions: options.actions, expires: options.expires };
+      process.exitCode = await robotCreateCommand(storage, request, !!options.json, { print, note });
+    }),
+  );
+
+robot
+  .command('ls')
+  .description('list robots: name, repositories, actions, created, expires, last used')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--json', 'print JSON')
+  .action(
+    withStorage(async (storage, options: { json?: boolean }) => {
+      process.exitCode = await robotListCommand(storage, !!options.json, { print, note });
+    }),
+  );
+
+robot
+  .command('rm')
+  .description('remove robot NAME: its logins and the tokens it holds are refused from then on')
+  .argument('<name>')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .action(
+    withStorage(async (storage, name: string) => {
+      process.exitCode = await robotRemoveCommand(storage, name, { print, note });
+    }),
   );
 
 interface ApiOptions {
