@@ -128,7 +128,10 @@ export class TokenAccessController implements AccessController {
     if (this.options.robots && robotName(token.subject) !== undefined) {
       const robot = await this.options.robots.identityForToken(token.subject, token.issuedAt);
       if (!robot) {
-        this.options.logger.info({ client: request.client, subject: token.subject.slice(0, 100), reason: 'robot removed or expired' }, 'token refused');
+        this.options.logger.info(
+          { client: request.client, subject: token.subject.slice(0, 100), reason: 'robot removed or expired' },
+          'token refused',
+        );
         throw unauthorized('invalid token', 'invalid_token');
       }
       who = robot;

@@ -39,7 +39,8 @@ export function parseRobotActions(actions: string | string[]): Action[] {
   const listed = (Array.isArray(actions) ? actions : actions.split(',')).map((a) => a.trim()).filter(Boolean);
   if (listed.length === 0) throw new RobotInputError('a robot needs actions: pull, push and/or delete');
   for (const a of listed) {
-    if (!(ACTIONS as readonly string[]).includes(a)) throw new RobotInputError(`invalid action ${JSON.stringify(a.slice(0, 40))}: use pull, push, delete`);
+    if (!(ACTIONS as readonly string[]).includes(a))
+      throw new RobotInputError(`invalid action ${JSON.stringify(a.slice(0, 40))}: use pull, push, delete`);
   }
   return ACTIONS.filter((a) => listed.includes(a));
 }

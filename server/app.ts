@@ -139,7 +139,8 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
     if (ctx.path === '/v2' || ctx.path.startsWith('/v2/')) return routeV2(ctx);
     return next();
   });
-  app.use(createRouter({
+  app.use(
+    createRouter({
       config,
       storage,
       metrics,
@@ -148,6 +149,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
       proxy: pullThrough,
       robots: auth?.robots,
       admins: auth?.admins,
-    }).routes());
+    }).routes(),
+  );
   return app;
 }

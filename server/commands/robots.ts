@@ -26,7 +26,9 @@ export async function robotCreateCommand(storage: RegistryStorage, request: Robo
     const { robot, secret } = await robots.create(request);
     if (json) out.print(JSON.stringify({ ...robot, secret }));
     else {
-      out.print(`created ${robot.login} (${robot.actions.join(',')} on ${robot.repositories.join(' ')}${robot.expiresAt ? `, expires ${robot.expiresAt}` : ''})`);
+      out.print(
+        `created ${robot.login} (${robot.actions.join(',')} on ${robot.repositories.join(' ')}${robot.expiresAt ? `, expires ${robot.expiresAt}` : ''})`,
+      );
       out.print('its secret, shown only now (docker login -u ' + `'${robot.login}' --password-stdin):`);
       out.print(secret);
     }
@@ -45,7 +47,14 @@ export async function robotCreateCommand(storage: RegistryStorage, request: Robo
 }
 
 function row(robot: RobotView): string[] {
-  return [robot.name, robot.repositories.join(','), robot.actions.join(','), robot.createdAt, robot.expiresAt ?? 'never', robot.lastUsedAt ?? 'never'];
+  return [
+    robot.name,
+    robot.repositories.join(','),
+    robot.actions.join(','),
+    robot.createdAt,
+    robot.expiresAt ?? 'never',
+    robot.lastUsedAt ?? 'never',
+  ];
 }
 
 export async function robotListCommand(storage: RegistryStorage, json: boolean, out: RobotCommandOutput): Promise<number> {

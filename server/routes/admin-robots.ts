@@ -74,7 +74,8 @@ export function registerAdminRobotRoutes(router: Router, deps: AdminRobotsDepend
   router.delete('/admin/robots/:robot', async (ctx: Context) => {
     const robots = await asAdmin(ctx, deps);
     const name = String(ctx.params.robot);
-    if (!(await robots.remove(name))) throw new RegistryError('NAME_UNKNOWN', 'no such robot', { status: 404, detail: { robot: name.slice(0, 100) } });
+    if (!(await robots.remove(name)))
+      throw new RegistryError('NAME_UNKNOWN', 'no such robot', { status: 404, detail: { robot: name.slice(0, 100) } });
     sendEmpty(ctx, 204);
   });
 }

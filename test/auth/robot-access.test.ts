@@ -72,7 +72,10 @@ describe.each(DATABASE_KINDS)('robot accounts with htpasswd on $name', (kind) =>
     const asRobot = basic(robot.login, robot.secret);
     expectError(await reg.request.get('/admin/robots').set('Authorization', asRobot), 403, 'DENIED');
     expectError(
-      await reg.request.post('/admin/robots').set('Authorization', READER).send({ name: 'x', repositories: ['**'], actions: ['pull'] }),
+      await reg.request
+        .post('/admin/robots')
+        .set('Authorization', READER)
+        .send({ name: 'x', repositories: ['**'], actions: ['pull'] }),
       403,
       'DENIED',
     );
@@ -92,7 +95,14 @@ describe.each(DATABASE_KINDS)('robot accounts with htpasswd on $name', (kind) =>
     ]) {
       expect((await reg.request.post('/admin/robots').set('Authorization', ADMIN).send(body)).status, JSON.stringify(body)).toBe(400);
     }
-    expect((await reg.request.post('/admin/robots').set('Authorization', ADMIN).send({ name: 'ci', repositories: ['a'], actions: ['pull'] })).status).toBe(409);
+    expect(
+      (
+        await reg.request
+          .post('/admin/robots')
+          .set('Authorization', ADMIN)
+          .send({ name: 'ci', repositories: ['a'], actions: ['pull'] })
+      ).status,
+    ).toBe(409);
     expectError(await reg.request.delete('/admin/robots/nobody').set('Authorization', ADMIN), 404, 'NAME_UNKNOWN');
   });
 
@@ -189,7 +199,10 @@ describe.each(DATABASE_KINDS)('robot accounts with the token issuer on $name', (
     const robot = await createRobot(reg, admin, { name: 'ci', repositories: ['team/**'], actions: ['pull', 'push'] });
     const asRobot = basic(robot.login, robot.secret);
     const granted = await tokenFor(asRobot, 'repository:team/app:pull,push,delete', 'repository:other/app:pull');
-    expect(decodeJwt(granted.slice(7))).toMatchObject({ sub: 'robot$ci', access: [{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }] });
+    expect(decodeJwt(granted.slice(7))).toMatchObject({
+      sub: 'robot$ci',
+      access: [{ type: 'repository', name: 'team/app', actions: ['pull', 'push'] }],
+    });
     expect((await tryPushImage(reg, 'team/app', 'v1', { authorization: granted })).statuses).toEqual([201, 201, 201]);
     expectAnswer(await reg.request.get('/v2/team/app/tags/list').set('Authorization', granted), 200);
     const elsewhere = await tokenFor(asRobot, 'repository:other/app:pull');

@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { build } from 'esbuild';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
-const BUNDLE = path.join(REPO, 'node_modules/.cache/stowage-test/stowage.mjs');
+/** The bundled CLI bundleStowage() writes, for tests that run commands. */
+export const BUNDLE = path.join(REPO, 'node_modules/.cache/stowage-test/stowage.mjs');
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
