@@ -4,6 +4,9 @@
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AccessRules } from '../../auth/access-rules.js';
+import type { Htpasswd } from '../../auth/htpasswd.js';
+import { LoginLimiter } from '../../auth/login-limiter.js';
+import { PasswordLogin } from '../../auth/password-login.js';
 import {
   CACHE_MS,
   RobotAccounts,
@@ -71,6 +74,41 @@ describe('robot grants', () => {
     expect(rules.allows(robot, 'team/app', 'delete')).toBe(false);
     const stingy = new AccessRules([{ repositories: ['nothing'], users: ['alice'], actions: ['pull'] }]);
     expect([...stingy.allowed(robot, 'team/app')]).toEqual(['pull', 'push']);
+  });
+});
+
+describe('robot logins and the login limiter', () => {
+  const logger = { info: () => {}, warn: () => {} };
+  const limits = { attempts: 3, windowMs: 60_000, lockoutMs: 60_000, concurrent: 2 };
+
+  /** Robots whose lookups all wait for release(), as a slow database would. */
+  function slowRobots() {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const robots = {
+      authenticate: async (login: string, secret: string) => {
+        await gate;
+        return secret === 'right' ? { user: login, groups: [] } : undefined;
+      },
+    } as unknown as RobotAccounts;
+    return { robots, release };
+  }
+
+  it('lets one robot log in many times at once (docker pushes layers in parallel)', async () => {
+    const { robots, release } = slowRobots();
+    // The htpasswd users are never asked for a robot$ login.
+    const login = new PasswordLogin(undefined as unknown as Htpasswd, new LoginLimiter(limits), new AccessRules(undefined), logger, robots);
+    const logins = Array.from({ length: 6 }, () => login.login('robot$ci', 'right', '10.0.0.1', 'Basic'));
+    release();
+    expect((await Promise.all(logins)).map((who) => who.user)).toEqual(Array(6).fill('robot$ci'));
+  });
+
+  it('counts wrong secrets and locks the robot out after the allowed attempts', async () => {
+    const { robots, release } = slowRobots();
+    release();
+    const login = new PasswordLogin(undefined as unknown as Htpasswd, new LoginLimiter(limits), new AccessRules(undefined), logger, robots);
+    for (let i = 0; i < 3; i++) await expect(login.login('robot$ci', 'wrong', '10.0.0.1', 'Basic')).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+    await expect(login.login('robot$ci', 'right', '10.0.0.2', 'Basic')).rejects.toMatchObject({ code: 'TOOMANYREQUESTS' });
   });
 });
 
