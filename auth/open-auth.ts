@@ -1,6 +1,8 @@
 // Builds the registry's authentication from its settings at start-up: reads the htpasswd file,
 // the certificate bundle and the signing key (generating it at first start), and wires the access
 // controller the server asks on each request and, when configured, the built-in token issuer.
+// Robot accounts (auth/robot-accounts.ts) join both as a second source of identities when the
+// registry has a metadata database.
 import path from 'node:path';
 import { AccessRules, type AccessRule } from './access-rules.js';
 import { HtpasswdAccessController, TokenAccessController, type AccessController } from './access-controller.js';

@@ -3,7 +3,8 @@
 # auth.token and its built-in token endpoint, both with access rules (alice may do everything,
 # reader may only pull, everyone may pull public/*). docker login then push and pull, a wrong
 # password refused, a pull-only user denied on push with Docker's "denied" message, anonymous
-# pull of public/*, skopeo --creds, podman login, and no password in the registry's log.
+# pull of public/*, skopeo --creds, podman login, no password in the registry's log, and a robot
+# account (stowage robot create/rm) logging in with docker.
 # Uses test/e2e/lib (the private dockerd, the clients, the busybox image) without the main
 # suite's registry. Ends with one line `e2e-auth: N passed, M failed`; exits non-zero when
 # anything failed. Everything listens on 127.0.0.1 and is stopped and removed on exit.
@@ -140,6 +141,38 @@ registry_never_logged_passwords() {
   grep -q '"msg":"request"' "$REGISTRY_LOG" || fail 'the registry logged no requests at all'
 }
 
+# A robot account made with `stowage robot create` on the registry's own config (its metadata
+# database): docker login as robot$ci, a push within its grants, 'denied' outside them, and after
+# `stowage robot rm` both its logins and further pushes refused (within the 2 s the registry
+# may trust its cached row: polled, not slept).
+robot_login_push_denied_and_revoked() {
+  local kind=$1 config="$E2E_DIR/registry-$1.yml" secret i
+  run node "$STOWAGE_CLI" robot create ci --repositories 'team/**' --actions pull,push --json --config "$config"
+  secret=$(jq -r .secret <<<"$OUT")
+  run docker logout "$REG"
+  run docker login --username 'robot$ci' --password-stdin "$REG" <<<"$secret"
+  expect_contains "$OUT" 'Login Succeeded' 'docker login output of robot$ci'
+  run docker tag busybox:latest "$REG/team/robot:1"
+  run docker push "$REG/team/robot:1"
+  expect_match "$OUT" '1: digest: sha256:[0-9a-f]{64}' 'docker push output of robot$ci'
+  run docker tag busybox:latest "$REG/other/robot:1"
+  if run docker push "$REG/other/robot:1"; then fail 'a robot pushed outside its grants'; fi
+  expect_contains "$OUT" 'denied: requested access to the resource is denied' 'docker push output outside the grants'
+  run node "$STOWAGE_CLI" robot rm ci --config "$config"
+  # Basic logins are checked at /v2/ (htpasswd) or at /token (token): poll whichever checks them.
+  local login_url="http://$REG/v2/"
+  [[ $kind == token ]] && login_url="http://$REG/token?service=stowage-e2e"
+  for ((i = 0; i < 50; i++)); do
+    [[ "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -u "robot\$ci:$secret" "$login_url")" == 401 ]] && break
+    sleep 0.1
+  done
+  run docker tag busybox:latest "$REG/team/robot:2"
+  if run docker push "$REG/team/robot:2"; then fail 'a removed robot pushed'; fi
+  if run docker login --username 'robot$ci' --password-stdin "$REG" <<<"$secret"; then fail 'a removed robot logged in'; fi
+  if grep -qF -e "$secret" "$REGISTRY_LOG"; then fail "a robot's secret appears in $REGISTRY_LOG"; fi
+  run docker logout "$REG"
+}
+
 run_client_checks() {
   local kind=$1
   check "$kind: docker login refuses a wrong password" docker_login_refuses_wrong_password
@@ -154,6 +187,7 @@ run_client_checks() {
   check "$kind: skopeo --creds inspects and copies, refuses without" skopeo_uses_creds
   check "$kind: podman login, push and pull" podman_login_push_pull
   check "$kind: no password in the registry log" registry_never_logged_passwords
+  check "$kind: a robot logs in, pushes within its grants only, and is refused after robot rm" robot_login_push_denied_and_revoked "$kind"
 }
 
 # --- htpasswd -------------------------------------------------------------------------------
