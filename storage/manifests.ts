@@ -26,6 +26,7 @@ import type { BlobStore } from './blobs.js';
 import type { MetadataStore, Page, PageRequest } from './metadata/metadata-store.js';
 import { manifestFacts } from './metadata/facts.js';
 import { crashPoint } from './crash-points.js';
+import { KeyedLock } from './keyed-lock.js';
 import { ImmutableTags, type MatchedRule } from './immutable-tags.js';
 import { decodeRevision, encodeRevision, mediaTypeOfBytes, type RevisionRecord, type StoredRevision } from './revision-link.js';
 
@@ -67,7 +68,7 @@ export class ManifestStore {
   ) {}
 
   /** Protected tags being written by this process, by repository and tag: one at a time. */
-  private readonly tagWrites = new Map<string, Promise<unknown>>();
+  private readonly tagWrites = new KeyedLock();
 
   // Immutable tags are enforced here, in the one write path of tags, not in a Repository
   // decorator: a push (put by tag), a delete (by tag, or by digest with its tags) and a retag
@@ -82,17 +83,8 @@ export class ManifestStore {
   // refused and puts storage's link back to the committed digest.
 
   /** Runs write alone among this process's writes of the same protected tag. */
-  private async underTagLock<T>(name: string, tag: string, write: () => Promise<T>): Promise<T> {
-    const key = `${name}:${tag}`;
-    const before = this.tagWrites.get(key) ?? Promise.resolve();
-    const mine = before.catch(() => {}).then(write);
-    const settled = mine.catch(() => {});
-    this.tagWrites.set(key, settled);
-    try {
-      return await mine;
-    } finally {
-      if (this.tagWrites.get(key) === settled) this.tagWrites.delete(key);
-    }
+  private underTagLock<T>(name: string, tag: string, write: () => Promise<T>): Promise<T> {
+    return this.tagWrites.run(`${name}:${tag}`, write);
   }
 
   /** DENIED if the protected tag exists and points at another digest (read from storage, not a cache). */

@@ -14,6 +14,7 @@ import { HashingStage, digestOf, digestOfBytes, digestOfStream } from './hashing
 import { assertDigest } from './grammar.js';
 import { uploadDataKey, uploadPrefix, uploadStartedAtKey, uploadsPrefix } from './layout.js';
 import type { BlobInfo, BlobStore } from './blobs.js';
+import { KeyedLock } from './keyed-lock.js';
 
 export interface UploadStatus {
   id: string;
@@ -43,7 +44,7 @@ export class UploadStore {
   // Bounded, because clients may start uploads and never finish them. Losing an entry is safe:
   // finish() then hashes the stored bytes again.
   private readonly running: LRUCache<string, RunningHash>;
-  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly locks = new KeyedLock();
 
   constructor(
     private readonly driver: StorageDriver,
@@ -234,17 +235,8 @@ export class UploadStore {
   }
 
   /** Serialises operations on one upload within this process (chunks must not interleave). */
-  private async locked<T>(name: string, id: string, fn: () => Promise<T>): Promise<T> {
-    const key = this.key(name, id);
-    const previous = this.locks.get(key) ?? Promise.resolve();
-    const run = previous.then(fn, fn);
-    const settled = run.catch(() => {});
-    this.locks.set(key, settled);
-    try {
-      return await run;
-    } finally {
-      if (this.locks.get(key) === settled) this.locks.delete(key);
-    }
+  private locked<T>(name: string, id: string, fn: () => Promise<T>): Promise<T> {
+    return this.locks.run(this.key(name, id), fn);
   }
 }
 
