@@ -2,7 +2,7 @@
 // values as null, one shape per kind of thing (openapi.yaml describes each).
 import type { ImageDetails } from '../../storage/image-details.js';
 import type { ImageConfig } from '../../storage/image-config.js';
-import type { RepositorySummary, TagSummary } from '../../storage/metadata/metadata-queries.js';
+import type { ManifestSummary, RepositorySummary, TagSummary } from '../../storage/metadata/metadata-queries.js';
 
 export function time(ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString();
@@ -26,22 +26,25 @@ export function repositoryJson(r: RepositorySummary) {
   };
 }
 
+/** What a tag's row and an image share: the manifest's facts, times and pulls. */
+function manifestJson(m: ManifestSummary | TagSummary) {
+  return {
+    digest: m.digest,
+    mediaType: m.mediaType,
+    artifactType: m.artifactType ?? null,
+    size: m.size,
+    platforms: m.platforms,
+    created: m.created ?? null,
+    pushed: time(m.pushedAt),
+    pushedBy: m.pushedBy ?? null,
+    lastPulled: time(m.lastPulledAt),
+    pulls: m.pullCount,
+  };
+}
+
 /** immutable: a `stowage.immutable` rule protects the tag (the web UI offers no delete for it). */
 export function tagJson(t: TagSummary, immutable: boolean) {
-  return {
-    tag: t.tag,
-    digest: t.digest,
-    mediaType: t.mediaType,
-    artifactType: t.artifactType ?? null,
-    size: t.size,
-    platforms: t.platforms,
-    created: t.created ?? null,
-    pushed: time(t.pushedAt),
-    pushedBy: t.pushedBy ?? null,
-    lastPulled: time(t.lastPulledAt),
-    pulls: t.pullCount,
-    immutable,
-  };
+  return { tag: t.tag, ...manifestJson(t), immutable };
 }
 
 function imageConfigJson(c: ImageConfig) {
@@ -72,17 +75,8 @@ function imageConfigJson(c: ImageConfig) {
 export function imageJson(d: ImageDetails) {
   return {
     name: d.name,
-    digest: d.digest,
-    mediaType: d.mediaType,
-    artifactType: d.artifactType ?? null,
+    ...manifestJson(d),
     manifestSize: d.manifestSize,
-    size: d.size,
-    platforms: d.platforms,
-    created: d.created ?? null,
-    pushed: time(d.pushedAt),
-    pushedBy: d.pushedBy ?? null,
-    lastPulled: time(d.lastPulledAt),
-    pulls: d.pullCount,
     tag: d.tag ? { name: d.tag.name, pushed: time(d.tag.pushedAt), lastPulled: time(d.tag.lastPulledAt), pulls: d.tag.pullCount } : null,
     tags: d.tags,
     config: d.config ?? null,

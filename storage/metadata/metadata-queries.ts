@@ -207,9 +207,10 @@ export class MetadataQueries {
       .innerJoin('manifests as m', 'm.id', 't.manifest_id')
       .select([
         't.name',
-        't.pushed_at as tag_pushed_at',
-        't.last_pulled_at as tag_last_pulled_at',
-        't.pull_count as tag_pull_count',
+        // The tag's own times and pulls, under the names summaryOf reads.
+        't.pushed_at',
+        't.last_pulled_at',
+        't.pull_count',
         'm.digest',
         'm.media_type',
         'm.artifact_type',
@@ -225,22 +226,7 @@ export class MetadataQueries {
     if (page.n !== undefined) query = query.limit(page.n + 1);
     const rows = await query.execute();
     return pageOf(
-      rows.map((r) => {
-        const tag: TagSummary = {
-          tag: r.name,
-          digest: r.digest,
-          mediaType: r.media_type,
-          size: Number(r.total_size),
-          platforms: parsePlatforms(r.platforms),
-          pushedAt: Number(r.tag_pushed_at),
-          pullCount: Number(r.tag_pull_count),
-        };
-        if (r.artifact_type) tag.artifactType = r.artifact_type;
-        if (r.created) tag.created = r.created;
-        if (r.pushed_by) tag.pushedBy = r.pushed_by;
-        if (r.tag_last_pulled_at !== null) tag.lastPulledAt = Number(r.tag_last_pulled_at);
-        return tag;
-      }),
+      rows.map((r): TagSummary => ({ tag: r.name, ...summaryOf(r) })),
       page.n,
     );
   }
