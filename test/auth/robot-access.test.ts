@@ -86,24 +86,28 @@ describe.each(DATABASE_KINDS)('robot accounts with htpasswd on $name', (kind) =>
     ]);
     expect(list.text).not.toContain(robot.secret);
     expect(list.text).not.toContain('secret');
-    // Bad input: 400; a name taken: 409; an unknown robot: 404.
+    // Bad input: 400; a name taken: 409; an unknown robot: 404. None of them changes what is stored.
+    const before = await reg.storage.robots!.list();
     for (const body of [
       { name: 'Bad', repositories: ['a'], actions: ['pull'] },
       { name: 'ok', repositories: ['../a'], actions: ['pull'] },
       { name: 'ok', repositories: ['a'], actions: ['fly'] },
       { name: 'ok', repositories: ['a'], actions: ['pull'], expires: '9y' },
     ]) {
-      expect((await reg.request.post('/admin/robots').set('Authorization', ADMIN).send(body)).status, JSON.stringify(body)).toBe(400);
+      expectError(await reg.request.post('/admin/robots').set('Authorization', ADMIN).send(body), 400, 'UNSUPPORTED');
     }
-    expect(
-      (
-        await reg.request
-          .post('/admin/robots')
-          .set('Authorization', ADMIN)
-          .send({ name: 'ci', repositories: ['a'], actions: ['pull'] })
-      ).status,
-    ).toBe(409);
+    expectError(
+      await reg.request
+        .post('/admin/robots')
+        .set('Authorization', ADMIN)
+        .send({ name: 'ci', repositories: ['a'], actions: ['pull'] }),
+      409,
+      'UNSUPPORTED',
+    );
     expectError(await reg.request.delete('/admin/robots/nobody').set('Authorization', ADMIN), 404, 'NAME_UNKNOWN');
+    expect(await reg.storage.robots!.list()).toEqual(before);
+    // The robot whose name was asked for again keeps its secret.
+    expectAnswer(await reg.request.get('/v2/').set('Authorization', asRobot), 200);
   });
 
   it('lets a robot push and pull within its grants only, and refuses it after removal', async () => {
