@@ -92,7 +92,9 @@ export async function startS3rver(options: { buckets?: string[] } = { buckets: [
       const closing = server.close();
       server.httpServer?.closeAllConnections();
       await closing;
-      await fsp.rm(directory, { recursive: true, force: true });
+      // A request cut off mid-body (the upload-abort tests) can still be writing its file when
+      // the server has closed: rm retries on ENOTEMPTY rather than fail the cleanup.
+      await fsp.rm(directory, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 });
     },
   };
 }
