@@ -17,6 +17,8 @@ export interface RouteMatch {
   resource: Resource;
   /** Repository name, checked: as asked, then (once routed) the name the content is stored under. */
   name: string;
+  /** The name as the client wrote it (an alias, a ?ns= short name): what answers that echo a name say. */
+  asked?: string;
   /** Reference, digest or upload id from the path, percent-decoded once, unchecked. */
   param: string;
   /** The repository the request acts on; set by the dispatcher for every resource but base and catalog. */

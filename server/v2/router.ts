@@ -148,7 +148,7 @@ export function v2Router(services: Services) {
       let repository = services.repositories.open(routed, { actor: route.caller?.identity.user });
       // Webhook events come from what the repository does (notifications/listen.ts).
       if (services.notifier) repository = listen(repository, services.notifier.sinkFor(eventOrigin(ctx, route.caller?.identity.user)));
-      route = { ...route, name: routed.name, repository };
+      route = { ...route, name: routed.name, asked: route.name, repository };
     }
     const handler = ROUTES[route.resource][ctx.method];
     if (!handler) {
