@@ -16,6 +16,7 @@ import type { AccessController, Grant } from '../../auth/access-controller.js';
 import { CATALOG_ACCESS } from '../../auth/scope.js';
 import { API_ROUTES } from './api.js';
 import { UI_ROUTES } from './ui.js';
+import { Aliases } from '../v2/aliases.js';
 
 export const OPS_ROUTES = [
   { method: 'GET', path: '/' },
@@ -71,18 +72,30 @@ export function upstreamsOf(config: RegistryConfig): Array<{ prefix: string; rem
 }
 
 async function statusOf({ config, storage }: OpsDependencies, caller?: Grant): Promise<RegistryStatus> {
-  // A page of names and of each one's tags: the cost follows the page, not the registry.
   const canPull = caller ? (name: string) => caller.canPull(name) : undefined;
-  const { entries: shown } = await visiblePage((page) => storage.catalog.page(page), { n: PAGE_REPOSITORIES }, canPull);
-  const repositoryCount = canPull
-    ? (await visiblePage((page) => storage.catalog.page(page), {}, canPull)).entries.length
-    : await storage.catalog.count();
+  const aliases = new Aliases(config.stowage.aliases);
+  let shown: string[];
+  let repositoryCount: number;
+  if (aliases.empty) {
+    // A page of names and of each one's tags: the cost follows the page, not the registry.
+    shown = (await visiblePage((page) => storage.catalog.page(page), { n: PAGE_REPOSITORIES }, canPull)).entries;
+    repositoryCount = canPull ? (await visiblePage((page) => storage.catalog.page(page), {}, canPull)).entries.length : await storage.catalog.count();
+  } else {
+    // Short names count as _catalog lists them: beside their targets (that needs the whole list).
+    const all = aliases.withAliases(await storage.catalog.repositories());
+    const visible = canPull ? all.filter(canPull) : all;
+    shown = visible.slice(0, PAGE_REPOSITORIES);
+    repositoryCount = visible.length;
+  }
   const repositories = await Promise.all(
-    shown.map(async (name) => ({
-      name,
-      tags: (await storage.manifests.tagsPage(name, { n: TAGS_SHOWN }))?.items ?? [],
-      tagCount: await storage.manifests.tagCount(name),
-    })),
+    shown.map(async (name) => {
+      const stored = aliases.resolve(name)?.name ?? name;
+      return {
+        name,
+        tags: (await storage.manifests.tagsPage(stored, { n: TAGS_SHOWN }))?.items ?? [],
+        tagCount: await storage.manifests.tagCount(stored),
+      };
+    }),
   );
   const options = routeOptions(config);
   return {

@@ -3,6 +3,7 @@
 // Requests through an alias read the target's manifests and blobs (digests unchanged); writes
 // are refused unless the alias is writable. Chains resolve; a loop is a start-up error.
 import { assertName, isValidName } from '../../storage/grammar.js';
+import { compareLexically } from '../../storage/manifests.js';
 import { ConfigError, type RegistryConfig } from '../config.js';
 
 export type AliasSetting = RegistryConfig['stowage']['aliases'][string];
@@ -82,6 +83,12 @@ export class Aliases {
 
   /** The alias names to list beside the real repositories: exact aliases whose target exists,
    *  and every repository under a prefix target seen through its alias prefix. */
+  /** What _catalog and the status page list: the stored repositories and their aliases, sorted. */
+  withAliases(repositories: string[]): string[] {
+    if (this.empty) return repositories;
+    return [...new Set([...repositories, ...this.listed(repositories)])].sort(compareLexically);
+  }
+
   listed(repositories: string[]): string[] {
     const present = new Set(repositories);
     const names = new Set<string>();

@@ -38,7 +38,37 @@ describe.each(DRIVERS)('aliases on $name', (factory) => {
     expect(catalog.body.repositories).toEqual(['base/alpine', 'team/base/alpine']);
     const tags = await reg.request.get('/v2/base/alpine/tags/list');
     expect(tags.status).toBe(200);
-    expect(tags.body.tags).toEqual(['3.20']);
+    // The name asked for, not the target's (the spec's answer names the repository of the path).
+    expect(tags.body).toEqual({ name: 'base/alpine', tags: ['3.20'] });
+    const target = await reg.request.get('/v2/team/base/alpine/tags/list');
+    expect(target.body).toEqual({ name: 'team/base/alpine', tags: ['3.20'] });
+  });
+
+  it('counts repositories on the status page as _catalog lists them, aliases included', async () => {
+    const reg = registry();
+    await pushImage(reg, 'team/base/busybox', 'latest', { seed: 36 });
+    await pushImage(reg, 'team/base/alpine', '3.20', { seed: 37 });
+    await pushImage(reg, 'other/app', 'v1', { seed: 38 });
+    const catalog = await reg.request.get('/v2/_catalog');
+    expect(catalog.body.repositories).toEqual(['base/alpine', 'base/busybox', 'busybox', 'other/app', 'team/base/alpine', 'team/base/busybox']);
+    const status = await reg.request.get('/').set('Accept', 'application/json');
+    expect(status.status).toBe(200);
+    expect(status.body.repositoryCount).toBe(6);
+    // Each alias shows its target's tags.
+    expect(status.body.repositories).toEqual(catalog.body.repositories.map((name: string) => ({ name, tags: 1 })));
+  });
+
+  it("pages an exact alias's tags under the alias's name", async () => {
+    const reg = registry();
+    await pushImage(reg, 'team/base/busybox', 'a', { seed: 35 });
+    const image = await reg.request.get('/v2/team/base/busybox/manifests/a').buffer(true);
+    const put = await reg.request.put('/v2/team/base/busybox/manifests/b').set('Content-Type', image.headers['content-type']).send(image.body);
+    expect(put.status).toBe(201);
+    const first = await reg.request.get('/v2/busybox/tags/list?n=1');
+    expect(first.body).toEqual({ name: 'busybox', tags: ['a'] });
+    expect(first.headers.link).toBe('</v2/busybox/tags/list?n=1&last=a>; rel="next"');
+    const rest = await reg.request.get('/v2/busybox/tags/list?n=1&last=a');
+    expect(rest.body).toEqual({ name: 'busybox', tags: ['b'] });
   });
 
   it('refuses a push through a read-only alias with DENIED and stores nothing', async () => {

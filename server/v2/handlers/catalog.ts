@@ -4,7 +4,6 @@
 import type { Context } from 'koa';
 import { nextLink, paginate, parsePageQuery, visiblePage } from '../../pagination.js';
 import { sendJson } from '../../respond.js';
-import { compareLexically } from '../../../storage/manifests.js';
 import type { RouteMatch, Services } from '../route-types.js';
 
 export async function list(ctx: Context, route: RouteMatch, { registry, aliases }: Services): Promise<void> {
@@ -19,7 +18,7 @@ export async function list(ctx: Context, route: RouteMatch, { registry, aliases 
   // Short names are listed beside every repository they lead to: that needs the whole list.
   const stored = await registry.repositories();
   // Short names are repositories to their users: list them beside their targets.
-  const all = aliases && !aliases.empty ? [...new Set([...stored, ...aliases.listed(stored)])].sort(compareLexically) : stored;
+  const all = aliases.withAliases(stored);
   const visible = route.caller ? all.filter((name) => route.caller!.canPull(name)) : all;
   const { entries, link } = paginate(visible, page, '/v2/_catalog');
   sendJson(ctx, 200, { repositories: entries }, { Link: link });
