@@ -4,6 +4,7 @@
 // are refused unless the alias is writable. Chains resolve; a loop is a start-up error.
 import { assertName, isValidName } from '../../storage/grammar.js';
 import { compareLexically } from '../../storage/manifests.js';
+import { RegistryError } from '../../errors/registry-error.js';
 import { ConfigError, type RegistryConfig } from '../config.js';
 
 export type AliasSetting = RegistryConfig['stowage']['aliases'][string];
@@ -41,6 +42,13 @@ function parseRule(from: string, setting: AliasSetting): AliasRule {
     if (!isValidName(name)) throw new ConfigError(`stowage.aliases.${from}: "${key}" is not a valid repository name`);
   }
   return { from: source, to: destination, prefix, writable };
+}
+
+/** Refuses a write through a read-only alias (the dispatcher and `stowage rm` alike). */
+export function refuseAliasWrite(name: string, alias: ResolvedAlias | undefined): void {
+  if (alias && !alias.writable) {
+    throw new RegistryError('DENIED', `${name} is an alias of ${alias.name} and does not accept writes`, { detail: { name, target: alias.name } });
+  }
 }
 
 export class Aliases {

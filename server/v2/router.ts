@@ -17,6 +17,7 @@ import type { Handler, Resource, RouteMatch, Services } from './route-types.js';
 import { listen } from '../../notifications/listen.js';
 import type { EventOrigin } from '../../notifications/notifier.js';
 import { CATALOG_ACCESS, repositoryAccess, type Action, type ResourceAccess } from '../../auth/scope.js';
+import { refuseAliasWrite } from './aliases.js';
 
 const PATTERNS: Array<[Resource, RegExp]> = [
   ['tags', /^\/v2\/(.+)\/tags\/list$/],
@@ -128,11 +129,7 @@ export function v2Router(services: Services) {
       const routed = services.repositories.route(route.name, namespaceHint(ctx));
       const { alias, upstream } = routed;
       if (alias) {
-        if (WRITE_METHODS.has(ctx.method) && !alias.writable) {
-          throw new RegistryError('DENIED', `${route.name} is an alias of ${alias.name} and does not accept writes`, {
-            detail: { name: route.name, target: alias.name },
-          });
-        }
+        if (WRITE_METHODS.has(ctx.method)) refuseAliasWrite(route.name, alias);
         // The grant above covers the alias; the target is what is read or written, so the caller
         // needs the same actions there (and pull, to see it at all).
         const caller = route.caller;
