@@ -89,12 +89,23 @@ function accessMiddleware(config: RegistryConfig, logger: Logger, metrics: Regis
 /** Koa, with the manifest fast path (server/fast-path.ts) offered each request first. */
 class RegistryApp extends Koa {
   fastPath?: FastPath;
+  /** Called as each request begins, before anything cached answers it. */
+  beforeEach?: () => void;
 
   override callback(): ReturnType<Koa['callback']> {
     const handle = super.callback();
     const fast = this.fastPath;
-    if (!fast) return handle;
-    return (req, res) => (fast(req as IncomingMessage, res as ServerResponse) ? Promise.resolve() : handle(req, res));
+    const before = this.beforeEach ?? (() => {});
+    if (!fast) {
+      return (req, res) => {
+        before();
+        return handle(req, res);
+      };
+    }
+    return (req, res) => {
+      before();
+      return fast(req as IncomingMessage, res as ServerResponse) ? Promise.resolve() : handle(req, res);
+    };
   }
 }
 
@@ -105,6 +116,8 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   app.proxy = false;
   // Errors are answered and logged by errorMiddleware; Koa's default handler would print them again.
   app.silent = true;
+  // What a command beside the server (stowage retag, rm, gc) wrote is served from the next request on.
+  app.beforeEach = () => storage.catchUp();
   const pullThrough = proxy ?? proxyFromConfig(config, storage, logger, { observer: metrics.proxyObserver() });
   const aliases = new Aliases(config.stowage.aliases);
   const events = notifier ?? new Notifier(config.notifications?.endpoints ?? [], logger);

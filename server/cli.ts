@@ -10,6 +10,7 @@ import { startServer } from './serve.js';
 import { openStorage } from './open-storage.js';
 import { GcBusyError, collectGarbage } from '../storage/jobs/gc.js';
 import { RegistryError } from '../errors/registry-error.js';
+import { removeCommand } from './commands/remove.js';
 import { retagCommand } from './commands/images.js';
 import { diskUsageCommand, listCommand, tagsCommand } from './commands/listings.js';
 import { ApiClient, ApiError } from './commands/api-client.js';
@@ -180,8 +181,23 @@ program
   .argument('<dst>')
   .option('-c, --config <file>', 'YAML configuration file')
   .option('--json', 'print the result as JSON')
+  .option('--force', 'move a destination tag that points at another image (refused otherwise)')
   .action(
-    withStorage(async (storage, src: string, dst: string, options: { json?: boolean }) => retagCommand(storage, src, dst, !!options.json, print)),
+    withStorage(async (storage, src: string, dst: string, options: { json?: boolean; force?: boolean }) =>
+      retagCommand(storage, src, dst, options, print),
+    ),
+  );
+
+program
+  .command('rm')
+  .description('delete a tag (REPO:TAG), or a manifest and its tags (REPO@DIGEST), by the rules of DELETE /v2/<name>/manifests/<reference>')
+  .argument('<image>', 'REPO:TAG or REPO@DIGEST')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--json', 'print the result as JSON')
+  .action(
+    withStorage(async (storage, image: string, options: { config?: string; json?: boolean }) =>
+      removeCommand(storage, loadConfigOrExit(options.config).config, image, options, print),
+    ),
   );
 
 const robot = program.command('robot').description('robot accounts: credentials for CI, limited to their grants (stored in the metadata database)');

@@ -5,7 +5,9 @@
 // connection lives, tags are kept longer than the TTL (RegistryCache.live). When it is lost,
 // announcements may be missed: everything cached is dropped and entries go back to the TTL;
 // when it listens again everything is dropped once more (for what was missed meanwhile).
-// An SQLite database serves one process, whose own writes update its cache directly: no feed.
+// An SQLite database is served by one process, whose own writes update its cache directly; a
+// command run beside it (stowage retag, rm, gc) commits from another process, which SQLite's
+// data_version shows: catchUp(), called as each request begins, then drops the whole cache.
 import type { RegistryCache } from './cache.js';
 import { CHANGES_CHANNEL, decodeChange, type Change } from './metadata/changes.js';
 import type { Subscription } from './metadata/database.js';
@@ -19,6 +21,8 @@ export type FeedEvent = { type: 'change'; change: Change } | { type: 'live'; liv
 
 export class ChangeFeed {
   private subscription?: Subscription;
+  /** SQLite's data_version when catchUp() last looked. */
+  private seenVersion?: number;
   private readonly observers = new Set<(event: FeedEvent) => void>();
 
   constructor(
@@ -36,13 +40,29 @@ export class ChangeFeed {
 
   /** Listens (PostgreSQL only); throws if it cannot now. retryMs: the wait before each reconnection. */
   async start(options: { retryMs?: number } = {}): Promise<void> {
-    if (this.subscription || this.metadata.database.dialect !== 'postgres') return;
+    if (this.metadata.database.dialect !== 'postgres') {
+      this.catchUp();
+      return;
+    }
+    if (this.subscription) return;
     const heartbeatMs = Math.min(MAX_HEARTBEAT_MS, Math.max(MIN_HEARTBEAT_MS, this.ttlMs));
     this.subscription = await this.metadata.database.listen(
       CHANGES_CHANNEL,
       { message: (payload) => this.apply(decodeChange(payload)), live: (live) => this.setLive(live) },
       { heartbeatMs, retryMs: options.retryMs },
     );
+  }
+
+  /**
+   * SQLite: drops everything cached when another process has written to the database since the
+   * last call, so that a request that begins after a CLI command ended sees what it did.
+   */
+  catchUp(): void {
+    const version = this.metadata.database.otherProcessesVersion();
+    if (version === undefined) return;
+    const seen = this.seenVersion;
+    this.seenVersion = version;
+    if (seen !== undefined && seen !== version) this.apply({ kind: 'everything' });
   }
 
   async stop(): Promise<void> {

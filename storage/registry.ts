@@ -99,6 +99,11 @@ export class RegistryStorage implements Registry {
     await this.metadata?.database.close();
   }
 
+  /** Drops what the cache holds if another process wrote to the metadata database since (SQLite). */
+  catchUp(): void {
+    this.changes?.catchUp();
+  }
+
   /** Whether the storage answers now (readiness). */
   check(): Promise<void> {
     return this.driver.check();

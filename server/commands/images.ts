@@ -1,14 +1,29 @@
 // `stowage retag`: links an image under another name, working on storage directly (safe while
 // the server runs). The views (`ls`, `du`, `tags`) read the JSON API instead: listings.ts.
+import { RegistryError } from '../../errors/registry-error.js';
 import type { RegistryStorage } from '../../storage/registry.js';
 import { parseImageReference, retag } from '../../storage/jobs/retag.js';
 
 type Print = (line: string) => void;
 
-export async function retagCommand(storage: RegistryStorage, source: string, destination: string, json: boolean, print: Print): Promise<void> {
+export async function retagCommand(
+  storage: RegistryStorage,
+  source: string,
+  destination: string,
+  options: { json?: boolean; force?: boolean },
+  print: Print,
+): Promise<void> {
+  const json = !!options.json;
   const src = parseImageReference(source);
   const dst = parseImageReference(destination);
-  const result = await retag(storage, src, dst);
+  const result = await retag(storage, src, dst, { force: options.force }).catch((err: unknown) => {
+    // The same refusal as the API's, worded for the command line.
+    if (err instanceof RegistryError && err.code === 'DENIED' && err.status === 409) {
+      const { name, tag, current } = err.detail as { name: string; tag: string; current: string };
+      throw new RegistryError('DENIED', `${name}:${tag} points at ${current}, another image; pass --force to move it`, { status: 409 });
+    }
+    throw err;
+  });
   if (json) return print(JSON.stringify({ source, destination, ...result }));
   const target = dst.reference
     ? `${dst.name}:${dst.reference}`

@@ -21,24 +21,25 @@ export interface AdminDependencies {
 
 const MAX_BODY = 64 * 1024;
 
-function requestedImages(body: Buffer): { source: string; destination: string } {
+function requestedImages(body: Buffer): { source: string; destination: string; force: boolean } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch {
     throw new RegistryError('UNSUPPORTED', 'the body must be JSON: {"source": "repo:tag", "destination": "repo[:tag]"}', { status: 400 });
   }
-  const { source, destination } = (parsed ?? {}) as Record<string, unknown>;
+  const { source, destination, force } = (parsed ?? {}) as Record<string, unknown>;
   if (typeof source !== 'string' || typeof destination !== 'string') {
     throw new RegistryError('UNSUPPORTED', 'source and destination must be strings', { status: 400 });
   }
-  return { source, destination };
+  if (force !== undefined && typeof force !== 'boolean') throw new RegistryError('UNSUPPORTED', 'force must be true or false', { status: 400 });
+  return { source, destination, force: force === true };
 }
 
 export function registerAdminRoutes(router: Router, { storage, options, access }: AdminDependencies): void {
   router.post('/admin/retag', async (ctx: Context) => {
     if (options.readOnly) throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode');
-    const { source, destination } = requestedImages(await readLimitedBody(ctx.req, MAX_BODY));
+    const { source, destination, force } = requestedImages(await readLimitedBody(ctx.req, MAX_BODY));
     const src = parseImageReference(source);
     const dst = parseImageReference(destination);
     if (access) {
@@ -47,7 +48,7 @@ export function registerAdminRoutes(router: Router, { storage, options, access }
         repositoryAccess(dst.name, ['push', 'delete']),
       ]);
     }
-    const result = await retag(storage, src, dst);
+    const result = await retag(storage, src, dst, { force });
     sendJson(ctx, 201, { source, destination, ...result });
   });
 }

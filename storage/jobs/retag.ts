@@ -71,11 +71,23 @@ async function linkManifest(
   result.manifests++;
 }
 
+export interface RetagOptions {
+  /** Move a destination tag that points at another digest (refused otherwise). */
+  force?: boolean;
+}
+
 /**
  * Links source (by tag or digest) into destination; the destination tag defaults to the
- * source's tag. Throws MANIFEST_UNKNOWN when the source does not exist.
+ * source's tag. Throws MANIFEST_UNKNOWN when the source does not exist, and DENIED (409) when
+ * the destination tag points at another image, unless forced: a retag that silently moved a
+ * tag someone pushed would lose their image's name.
  */
-export async function retag(storage: RegistryStorage, source: ImageReference, destination: ImageReference): Promise<RetagResult> {
+export async function retag(
+  storage: RegistryStorage,
+  source: ImageReference,
+  destination: ImageReference,
+  options: RetagOptions = {},
+): Promise<RetagResult> {
   const sourceRef = source.reference ?? 'latest';
   const manifest = await storage.manifests.get(source.name, sourceRef);
   const tag = destination.reference ?? (isDigestReference(sourceRef) ? undefined : sourceRef);
@@ -84,6 +96,15 @@ export async function retag(storage: RegistryStorage, source: ImageReference, de
   }
   // An immutable destination tag on another digest is refused before anything is linked.
   if (tag !== undefined) await storage.manifests.checkTagWrite(destination.name, assertTag(tag), manifest.digest);
+  if (tag !== undefined && !options.force) {
+    const current = await storage.manifests.storedTagTarget(destination.name, tag);
+    if (current !== undefined && current !== manifest.digest) {
+      throw new RegistryError('DENIED', `${destination.name}:${tag} points at ${current}, not ${manifest.digest}; retag with force to move it`, {
+        status: 409,
+        detail: { name: destination.name, tag, current, digest: manifest.digest },
+      });
+    }
+  }
   const result: RetagResult = { digest: manifest.digest, manifests: 0, blobs: 0, missing: [] };
   await linkManifest(storage, source.name, destination.name, manifest.digest, result, new Set());
   if (tag !== undefined) await storage.manifests.tag(destination.name, assertTag(tag), manifest.digest, { strict: result.missing.length === 0 });

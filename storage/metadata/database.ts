@@ -53,6 +53,8 @@ export class MetadataDatabase {
   private readonly local = new Set<{ channel: string; handlers: ListenHandlers }>();
   /** PostgreSQL's LISTEN connections, one per listen(). */
   private readonly remote = new Set<PgListener>();
+  /** SQLite's PRAGMA data_version: changes when another connection (process) commits. */
+  private dataVersion?: { get(): unknown };
 
   private constructor(
     readonly db: Kysely<MetadataSchema>,
@@ -75,6 +77,7 @@ export class MetadataDatabase {
       connection.pragma('busy_timeout = 10000');
       connection.pragma('foreign_keys = ON');
       database = new MetadataDatabase(new Kysely<MetadataSchema>({ dialect: new SqliteDialect({ database: connection }) }), 'sqlite', location);
+      database.dataVersion = connection.prepare('PRAGMA data_version').pluck();
     } else {
       const pg = loadPg();
       const parsers = pg.types;
@@ -99,6 +102,15 @@ export class MetadataDatabase {
       throw err;
     }
     return database;
+  }
+
+  /**
+   * SQLite: a number that changes whenever another process has committed to the database since
+   * (a CLI command beside the server); about 2 µs to read. PostgreSQL: undefined (its changes
+   * are announced, see listen()).
+   */
+  otherProcessesVersion(): number | undefined {
+    return this.dataVersion ? Number(this.dataVersion.get()) : undefined;
   }
 
   /** Tells every process on this database (and this one) that something changed. */

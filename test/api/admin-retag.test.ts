@@ -31,6 +31,27 @@ describe.each(DRIVERS)('POST /admin/retag on $name', (factory) => {
     expect(hostile.body.errors[0].code).toBe('NAME_INVALID');
   });
 
+  it('refuses to move a tag that points at another image unless force is true', async () => {
+    const reg = registry();
+    const a = await pushImage(reg, 'app', 'latest', { seed: 43 });
+    const b = await pushImage(reg, 'app', 'next', { seed: 44 });
+    const refused = await reg.request.post('/admin/retag').send({ source: 'app:next', destination: 'app:latest' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.errors[0]).toMatchObject({
+      code: 'DENIED',
+      detail: { name: 'app', tag: 'latest', current: a.manifest.digest, digest: b.manifest.digest },
+    });
+    expect((await reg.request.head('/v2/app/manifests/latest')).headers['docker-content-digest']).toBe(a.manifest.digest);
+    const badForce = await reg.request.post('/admin/retag').send({ source: 'app:next', destination: 'app:latest', force: 'yes' });
+    expect(badForce.status).toBe(400);
+    expect((await reg.request.head('/v2/app/manifests/latest')).headers['docker-content-digest']).toBe(a.manifest.digest);
+    const forced = await reg.request.post('/admin/retag').send({ source: 'app:next', destination: 'app:latest', force: true });
+    expect(forced.status).toBe(201);
+    expect((await reg.request.head('/v2/app/manifests/latest')).headers['docker-content-digest']).toBe(b.manifest.digest);
+    // The same image again is no move.
+    expect((await reg.request.post('/admin/retag').send({ source: 'app:next', destination: 'app:latest' })).status).toBe(201);
+  });
+
   it('answers MANIFEST_UNKNOWN for a missing source', async () => {
     const reg = registry();
     const res = await reg.request.post('/admin/retag').send({ source: 'nothing:here', destination: 'x' });

@@ -81,9 +81,9 @@ describe.each(DRIVERS)('retag on $name', (factory) => {
     const lines: string[] = [];
     const print = (line: string) => void lines.push(line);
 
-    await retagCommand(reg.storage, 'team/app:v1', 'app', false, print);
+    await retagCommand(reg.storage, 'team/app:v1', 'app', {}, print);
     expect(lines.pop()).toBe(`app:v1 -> ${image.manifest.digest} (1 manifests, 2 blobs linked, no bytes copied)`);
-    await retagCommand(reg.storage, 'team/app:v1', 'copy:v2', true, print);
+    await retagCommand(reg.storage, 'team/app:v1', 'copy:v2', { json: true }, print);
     expect(JSON.parse(lines.pop()!)).toMatchObject({ source: 'team/app:v1', destination: 'copy:v2', digest: image.manifest.digest, manifests: 1 });
   });
 });
