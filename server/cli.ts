@@ -3,8 +3,10 @@
 // gc, scrub and retag work on the configured storage directly and are safe while it serves;
 // ls, du and tags ask a running registry's JSON API (/api/v1/).
 import * as os from 'node:os';
-import { Command } from 'commander';
-import { ConfigError, loadConfig, parseDuration, type LoadedConfig } from './config.js';
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, loadConfig, parseDuration, type CommandLineSettings, type LoadedConfig } from './config.js';
+import { explainStartupError, startupLine } from './startup-report.js';
+import { PACKAGE } from './version.js';
 import { createLogger, flushBeforeExit } from './logger.js';
 import { startServer } from './serve.js';
 import { openStorage } from './open-storage.js';
@@ -23,9 +25,9 @@ const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
 };
 
-function loadConfigOrExit(file?: string): LoadedConfig {
+function loadConfigOrExit(file?: string, commandLine: CommandLineSettings = {}): LoadedConfig {
   try {
-    return loadConfig(file);
+    return loadConfig(file, process.env, commandLine);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`stowage: ${err.message}\n`);
@@ -61,14 +63,42 @@ function withStorage<A extends unknown[]>(
 }
 
 const program = new Command();
-program.name('stowage').description('A private OCI container image registry with a pull-through proxy');
+program
+  .name('stowage')
+  .description('A private OCI container image registry with a pull-through proxy')
+  .version(PACKAGE.version, '-V, --version', 'print the version');
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('a port is a number from 0 to 65535');
+  return port;
+}
 
 program
   .command('serve')
   .description('run the registry (default: port 5000, data under ./data)')
   .option('-c, --config <file>', 'YAML configuration file (registry:2 config.yml keys)')
-  .action(async (options: { config?: string }) => {
-    const loaded = loadConfigOrExit(options.config);
+  .option('--addr <host:port>', 'listen here (sets http.addr), e.g. 127.0.0.1:5000 or :5000')
+  .option('-p, --port <port>', 'listen on this port (sets the port of http.addr)', parsePort)
+  .option('--data <dir>', 'keep the data in this directory (sets storage.filesystem.rootdirectory)')
+  .addHelpText(
+    'after',
+    `
+Settings come from the config file, then REGISTRY_* environment variables (as registry:2 reads
+them: REGISTRY_ and the key path in upper case joined by _), then these options. For example:
+  REGISTRY_CONFIGURATION_PATH=/etc/stowage/config.yml   the config file (like --config)
+  REGISTRY_HTTP_ADDR=:5000                              http.addr
+  REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/var/lib/stowage
+  REGISTRY_STORAGE_DELETE_ENABLED=true                  allow DELETE of manifests and blobs
+  REGISTRY_STORAGE_S3_BUCKET=registry                   (and _REGIONENDPOINT, _ACCESSKEY, _SECRETKEY)
+  REGISTRY_AUTH_HTPASSWD_PATH=/etc/stowage/htpasswd     (and REGISTRY_AUTH_HTPASSWD_REALM)
+  REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io a whole-registry pull-through cache
+  REGISTRY_LOG_LEVEL=debug
+  REGISTRY_STOWAGE_DATABASE_URL=postgres://user:pw@host:5432/stowage
+PORT=5010 is used when nothing else sets http.addr (as platforms that assign a port expect).`,
+  )
+  .action(async (options: { config?: string; addr?: string; port?: number; data?: string }) => {
+    const loaded = loadConfigOrExit(options.config, { addr: options.addr, port: options.port, data: options.data });
     const logger = createLogger(loaded.config.log.level);
     for (const warning of loaded.warnings) logger.warn(warning);
     // Signals are heard from the start: one that arrives while the server is still starting
@@ -103,11 +133,13 @@ program
         process.stderr.write(`stowage: ${err.message}\n`);
         process.exit(2);
       }
-      // Storage that cannot be opened, a port in use: say why in one line (the stack at debug).
-      const detail = loaded.config.log.level === 'debug' || loaded.config.log.level === 'trace' ? (err as Error).stack : (err as Error).message;
-      process.stderr.write(`stowage: cannot start: ${detail}\n`);
+      // Storage that cannot be opened, a port in use: say why and what to change in one line (the stack at debug).
+      const debug = loaded.config.log.level === 'debug' || loaded.config.log.level === 'trace';
+      process.stderr.write(`stowage: cannot start: ${explainStartupError(err, loaded.config)}\n${debug ? `${(err as Error).stack}\n` : ''}`);
       process.exit(1);
     }
+    // Once, in words, beside the JSON log: where to point clients, and where the bytes go.
+    process.stderr.write(`${startupLine(loaded.config, running.port, running.tls)}\n`);
     if (stopping) shutDown(running);
   });
 

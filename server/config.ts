@@ -454,10 +454,89 @@ function applyEnvironment(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, 
   }
 }
 
+/** The keys the schema allows at a path of the raw config (array indexes step into the element). */
+function keysAt(path: PropertyKey[]): string[] {
+  let node: SchemaNode = schema as unknown as SchemaNode;
+  for (const segment of path) {
+    const def = unwrap(node)._zod.def as SchemaNode['_zod']['def'] & { element?: SchemaNode };
+    if (typeof segment === 'number' && def.element) node = def.element;
+    else if (def.shape && typeof segment === 'string' && segment in def.shape) node = def.shape[segment];
+    else return [];
+  }
+  return Object.keys(unwrap(node)._zod.def.shape ?? {});
+}
+
+/** Edit distance (insertions, deletions, substitutions, swaps of neighbours). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/** The known key a misspelt one most likely meant: within 2 edits (1 for short keys), or a case slip. */
+export function nearestKey(key: string, known: string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = candidate === key.toLowerCase() ? 0 : editDistance(key.toLowerCase(), candidate);
+    if (distance <= (key.length <= 4 ? 1 : 2) && (!best || distance < best.distance)) best = { key: candidate, distance };
+  }
+  return best?.key;
+}
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   const where = issue.path.join('.') || '(top level)';
-  if (issue.code === 'unrecognized_keys') return `unknown key ${issue.keys.map((k) => [...issue.path, k].join('.')).join(', ')}`;
+  if (issue.code === 'unrecognized_keys') {
+    const known = keysAt(issue.path);
+    return issue.keys
+      .map((k) => {
+        const near = nearestKey(k, known);
+        return `unknown key ${[...issue.path, k].join('.')}${near ? `; did you mean ${[...issue.path, near].join('.')}?` : ''}`;
+      })
+      .join('\n  ');
+  }
   return `${where}: ${issue.message}`;
+}
+
+/** What `stowage serve --addr/--port/--data` set, over the file and the environment. */
+export interface CommandLineSettings {
+  addr?: string;
+  port?: number;
+  data?: string;
+}
+
+function applyCommandLine(raw: Record<string, unknown>, settings: CommandLineSettings, env: NodeJS.ProcessEnv): void {
+  const section = (key: string): Record<string, unknown> => {
+    if (typeof raw[key] !== 'object' || raw[key] === null) raw[key] = {};
+    return raw[key] as Record<string, unknown>;
+  };
+  if (settings.addr !== undefined && settings.port !== undefined) throw new ConfigError('--addr and --port both set the listening address: give one');
+  const http = raw.http as Record<string, unknown> | undefined;
+  if (settings.addr !== undefined) {
+    parseListenAddress(settings.addr);
+    section('http').addr = settings.addr;
+  } else if (settings.port !== undefined || (http?.addr === undefined && env.PORT)) {
+    // --port keeps the host the config listens on; PORT (what platforms set) only fills a gap.
+    const port = settings.port ?? Number(env.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) {
+      throw new ConfigError(
+        settings.port !== undefined ? `--port ${settings.port} is not a port (0-65535)` : `PORT=${env.PORT} is not a port (0-65535)`,
+      );
+    }
+    const host = typeof http?.addr === 'string' ? parseListenAddress(http.addr).host : undefined;
+    section('http').addr = `${host === undefined ? '' : host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+  if (settings.data !== undefined) {
+    const storage = section('storage');
+    if (storage.s3 !== undefined) throw new ConfigError('--data sets storage.filesystem.rootdirectory, but this config stores in storage.s3');
+    if (typeof storage.filesystem !== 'object' || storage.filesystem === null) storage.filesystem = {};
+    (storage.filesystem as Record<string, unknown>).rootdirectory = settings.data;
+  }
 }
 
 export interface LoadedConfig {
@@ -467,7 +546,7 @@ export interface LoadedConfig {
 }
 
 /** Loads, overrides and validates the configuration. Throws ConfigError with every problem named. */
-export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env, commandLine: CommandLineSettings = {}): LoadedConfig {
   let raw: unknown = {};
   const source = file ?? env.REGISTRY_CONFIGURATION_PATH ?? '(defaults)';
   const path = file ?? env.REGISTRY_CONFIGURATION_PATH;
@@ -488,6 +567,7 @@ export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env):
   const warnings: string[] = [];
   const { REGISTRY_CONFIGURATION_PATH: _ignored, ...overrides } = env;
   applyEnvironment(raw as Record<string, unknown>, overrides, warnings);
+  applyCommandLine(raw as Record<string, unknown>, commandLine, env);
   const result = schema.safeParse(raw);
   if (!result.success) {
     throw new ConfigError(`invalid configuration (${source}):\n  ${result.error.issues.map(describeIssue).join('\n  ')}`);

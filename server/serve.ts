@@ -17,6 +17,8 @@ import type { Logger } from './logger.js';
 export interface RunningServer {
   server: http.Server | https.Server;
   port: number;
+  /** Whether it serves HTTPS (http.tls). */
+  tls: boolean;
   /** Port of the http.debug metrics server, when configured. */
   debugPort?: number;
   close(): Promise<void>;
@@ -76,6 +78,7 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   return {
     server,
     port: actualPort,
+    tls: tls !== undefined,
     debugPort: debug?.port,
     close: () =>
       new Promise<void>((resolve) => {

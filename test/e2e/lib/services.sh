@@ -4,7 +4,7 @@
 # listens on 127.0.0.1 only and logs to $E2E_DIR/logs/NAME.log; cleanup stops them all, then
 # whatever else names $E2E_DIR, and removes the directory.
 
-STOWAGE_CLI="$ROOT/dist/server/cli.js"
+STOWAGE_CLI="$ROOT/dist/stowage.mjs"
 declare -A STARTED=() E2E_GRACE=()
 E2E_PIDS=()
 E2E_BEFORE_STOPPING=()

@@ -42,7 +42,7 @@ need_tools() {
 
 # Runs `npm run build` unless dist/ exists and is newer than every source file.
 build_stowage() {
-  local cli="$ROOT/dist/server/cli.js"
+  local cli="$ROOT/dist/stowage.mjs"
   if [[ -f "$cli" ]] && [[ -z "$(find "$ROOT/server" "$ROOT/storage" "$ROOT/auth" "$ROOT/errors" "$ROOT/tsconfig.json" "$ROOT/tsconfig.build.json" "$ROOT/package.json" \
     -newer "$cli" \( -name '*.ts' -o -name '*.json' \) -print -quit 2>/dev/null)" ]]; then
     return 0
