@@ -55,7 +55,7 @@ export function listen(repository: Repository, sink: EventSink): Repository {
     },
   };
   const listeningUploads: RepositoryUploads = {
-    start: () => uploads.start(),
+    start: (options) => uploads.start(options),
     status: (id) => uploads.status(id),
     append: (id, source, options) => uploads.append(id, source, options),
     cancel: (id) => uploads.cancel(id),
@@ -89,20 +89,24 @@ export function listen(repository: Repository, sink: EventSink): Repository {
       });
       return manifest;
     },
-    async put(reference, bytes, contentType) {
-      const result = await manifests.put(reference, bytes, contentType);
-      sink({
-        action: 'push',
-        target: {
-          repository: name,
-          digest: result.digest,
-          tag: tagOf(reference),
-          mediaType: contentType,
-          size: bytes.length,
-          length: bytes.length,
-          url: manifestUrl(result.digest),
-        },
-      });
+    async put(reference, bytes, contentType, options) {
+      const result = await manifests.put(reference, bytes, contentType, options);
+      // One event per tag the push set (the reference's and each ?tag=), as a push of each would send.
+      const tags = [tagOf(reference), ...(options?.tags ?? [])].filter((tag) => tag !== undefined);
+      for (const tag of tags.length > 0 ? tags : [undefined]) {
+        sink({
+          action: 'push',
+          target: {
+            repository: name,
+            digest: result.digest,
+            tag,
+            mediaType: contentType,
+            size: bytes.length,
+            length: bytes.length,
+            url: manifestUrl(result.digest),
+          },
+        });
+      }
       return result;
     },
     async delete(reference) {

@@ -30,6 +30,8 @@ export interface ProxyRoute {
   name: string;
   /** The repository as the upstream names it. */
   remoteName: string;
+  /** The ?ns= host that chose this upstream (answered as OCI-Namespace), when one did. */
+  namespace?: string;
 }
 
 /** One upstream as configured: what a `stowage.proxies` entry holds (server/proxy-from-config.ts). */
@@ -86,7 +88,7 @@ export class ProxyRouter {
       const upstream = this.upstreams.find((u) => u.hosts.has(host));
       if (upstream) {
         const local = upstream.prefix ? `${upstream.prefix}/${name}` : name;
-        return { upstream, name: assertName(local), remoteName: remoteNameOf(upstream, name) };
+        return { upstream, name: assertName(local), remoteName: remoteNameOf(upstream, name), namespace: ns };
       }
     }
     for (const upstream of this.prefixed) {

@@ -56,6 +56,16 @@ export function assertDigest(digest: string): ParsedDigest {
   return parsed;
 }
 
+/** The algorithm of ?digest-algorithm= (end-4c): one we can verify, or DIGEST_INVALID (400). */
+export function assertDigestAlgorithm(algorithm: string): DigestAlgorithm {
+  if (!Object.hasOwn(DIGEST_ALGORITHMS, algorithm)) {
+    throw new RegistryError('DIGEST_INVALID', `unsupported digest algorithm: use ${Object.keys(DIGEST_ALGORITHMS).join(' or ')}`, {
+      detail: { algorithm: algorithm.slice(0, 100) },
+    });
+  }
+  return algorithm as DigestAlgorithm;
+}
+
 /** A reference is a tag or a digest; anything with a colon must be a valid digest. */
 export function isDigestReference(reference: string): boolean {
   return reference.includes(':');

@@ -4,6 +4,8 @@
 import type { Readable, Writable } from 'node:stream';
 import { RegistryError } from '../errors/registry-error.js';
 import type { BlobStore } from './blobs.js';
+import { isDigestReference } from './grammar.js';
+import { digestOfBytes } from './hashing.js';
 import type { Catalog } from './catalog.js';
 import type { ManifestStore } from './manifests.js';
 import type { UploadStore } from './uploads.js';
@@ -12,6 +14,7 @@ import type {
   BlobInfo,
   BlobStat,
   CachedManifest,
+  DigestAlgorithm,
   Descriptor,
   PutManifestResult,
   UploadStatus,
@@ -70,8 +73,8 @@ class LocalUploads implements RepositoryUploads {
     private readonly name: string,
     private readonly store: UploadStore,
   ) {}
-  start(): Promise<UploadStatus> {
-    return this.store.start(this.name);
+  start(options: { algorithm?: DigestAlgorithm } = {}): Promise<UploadStatus> {
+    return this.store.start(this.name, options.algorithm);
   }
   status(id: string): Promise<UploadStatus> {
     return this.store.status(this.name, id);
@@ -106,8 +109,15 @@ class LocalManifests implements RepositoryManifests {
   stat(reference: string): Promise<CachedManifest> {
     return this.store.get(this.name, reference);
   }
-  put(reference: string, bytes: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
-    return this.store.put(this.name, reference, bytes, contentType, { actor: this.actor });
+  async put(reference: string, bytes: Buffer, contentType: string | undefined, options: { tags?: string[] } = {}): Promise<PutManifestResult> {
+    const tags = options.tags ?? [];
+    if (tags.length === 0) return this.store.put(this.name, reference, bytes, contentType, { actor: this.actor });
+    // Every tag is checked (immutability) before the manifest is stored, so a refused one leaves nothing.
+    const digest = isDigestReference(reference) ? reference : digestOfBytes(bytes);
+    for (const tag of tags) await this.store.checkTagWrite(this.name, tag, digest);
+    const result = await this.store.put(this.name, reference, bytes, contentType, { actor: this.actor });
+    for (const tag of tags) await this.store.tag(this.name, tag, result.digest);
+    return result;
   }
   delete(reference: string): Promise<void> {
     return this.store.delete(this.name, reference);

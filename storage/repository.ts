@@ -11,8 +11,9 @@ import type { BlobInfo } from './blobs.js';
 import type { UploadStatus } from './uploads.js';
 import type { PutManifestResult } from './manifests.js';
 import type { Page, PageRequest } from './metadata/metadata-store.js';
+import type { DigestAlgorithm } from './grammar.js';
 
-export type { ByteRange, BlobInfo, CachedManifest, Descriptor, Page, PageRequest, PutManifestResult, UploadStatus };
+export type { ByteRange, BlobInfo, CachedManifest, DigestAlgorithm, Descriptor, Page, PageRequest, PutManifestResult, UploadStatus };
 
 /** What a HEAD of a blob learns. */
 export interface BlobStat {
@@ -50,7 +51,8 @@ export interface ChunkOptions {
 }
 
 export interface RepositoryUploads {
-  start(): Promise<UploadStatus>;
+  /** algorithm: the digest the client will finish with (?digest-algorithm=), hashed as bytes arrive. */
+  start(options?: { algorithm?: DigestAlgorithm }): Promise<UploadStatus>;
   status(id: string): Promise<UploadStatus>;
   append(id: string, source: Readable, options?: ChunkOptions): Promise<UploadStatus>;
   finish(id: string, digest: string, source?: Readable, options?: ChunkOptions): Promise<BlobInfo>;
@@ -64,7 +66,11 @@ export interface RepositoryManifests {
   get(reference: string): Promise<CachedManifest>;
   /** The same manifest for a HEAD: not a pull. Throws MANIFEST_UNKNOWN. */
   stat(reference: string): Promise<CachedManifest>;
-  put(reference: string, bytes: Buffer, contentType: string | undefined): Promise<PutManifestResult>;
+  /**
+   * Stores a manifest under a tag or digest; options.tags (?tag=, end-7b) are pointed at it too.
+   * A tag that may not be written refuses the whole push before anything is stored.
+   */
+  put(reference: string, bytes: Buffer, contentType: string | undefined, options?: { tags?: string[] }): Promise<PutManifestResult>;
   /** Deletes a tag, or a manifest by digest with the tags on it. */
   delete(reference: string): Promise<void>;
 }

@@ -11,7 +11,7 @@ import type { StorageDriver } from './drivers/driver.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { isNotFound } from './errors.js';
 import { HashingStage, digestOf, digestOfBytes, digestOfStream } from './hashing.js';
-import { assertDigest } from './grammar.js';
+import { assertDigest, type DigestAlgorithm } from './grammar.js';
 import { uploadDataKey, uploadPrefix, uploadStartedAtKey, uploadsPrefix } from './layout.js';
 import type { BlobInfo, BlobStore } from './blobs.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -27,6 +27,8 @@ export interface UploadStatus {
 interface RunningHash {
   hash: Hash;
   size: number;
+  /** The algorithm the client asked for when it started (?digest-algorithm=, sha256 by default). */
+  algorithm: DigestAlgorithm;
 }
 
 export interface UploadStoreOptions {
@@ -67,12 +69,13 @@ export class UploadStore {
     this.running.purgeStale();
   }
 
-  async start(name: string): Promise<UploadStatus> {
+  /** algorithm: what the running hash computes, so that finish() need not read the bytes again. */
+  async start(name: string, algorithm: DigestAlgorithm = 'sha256'): Promise<UploadStatus> {
     const id = randomUUID();
     const startedAt = new Date();
     // The data object appears with the first bytes; until then startedat alone says it exists.
     await this.driver.putContent(uploadStartedAtKey(name, id), startedAt.toISOString());
-    this.running.set(this.key(name, id), { hash: createHash('sha256'), size: 0 });
+    this.running.set(this.key(name, id), { hash: createHash(algorithm), size: 0, algorithm });
     return { id, name, size: 0, startedAt };
   }
 
@@ -154,8 +157,8 @@ export class UploadStore {
       if (source) status = await this.write(name, id, status.size, source, options.signal);
       const running = this.running.get(this.key(name, id));
       let actual: string;
-      if (algorithm === 'sha256' && running && running.size === status.size) {
-        actual = digestOf(running.hash, 'sha256');
+      if (running && running.algorithm === algorithm && running.size === status.size) {
+        actual = digestOf(running.hash, algorithm);
       } else if (status.size === 0) {
         // Nothing ever arrived, so there is no data object to hash again (a restart, or sha512).
         actual = digestOfBytes(Buffer.alloc(0), algorithm);
@@ -205,6 +208,7 @@ export class UploadStore {
       this.running.delete(key);
     }
     const stage = new HashingStage(running?.hash ?? createHash('sha256'));
+    const algorithm = running?.algorithm ?? 'sha256';
     const writer = await this.driver.writer(uploadDataKey(name, id), { append: true, signal });
     try {
       await pipeline(source, stage, writer.stream, { signal });
@@ -220,7 +224,7 @@ export class UploadStore {
       running.size = size;
       this.running.set(key, running); // a live upload's hash is the last to go
     } else if (offset === 0) {
-      this.running.set(key, { hash: stage.hash, size });
+      this.running.set(key, { hash: stage.hash, size, algorithm });
     }
     return { id, name, size };
   }

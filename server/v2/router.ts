@@ -128,6 +128,8 @@ export function v2Router(services: Services) {
     if (route.name) {
       const routed = services.repositories.route(route.name, namespaceHint(ctx));
       const { alias, upstream } = routed;
+      // The spec's registry-proxying section: a registry that scoped the request by ?ns= says so.
+      if (upstream?.namespace) ctx.set('OCI-Namespace', upstream.namespace);
       if (alias) {
         if (WRITE_METHODS.has(ctx.method)) refuseAliasWrite(route.name, alias);
         // The grant above covers the alias; the target is what is read or written, so the caller

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { pushImage } from '../helpers/images.js';
-import { eventually } from '../helpers/registry-client.js';
+import { eventually, putManifest } from '../helpers/registry-client.js';
 
 interface Receiver {
   url: string;
@@ -80,6 +80,19 @@ describe.each(DRIVERS)('notifications on $name', (factory) => {
       tag: 'v1',
     });
     expect(receiver.events.find((e) => e.action === 'delete')?.target).toMatchObject({ repository: 'team/app', tag: 'v1' });
+  });
+
+  it('sends one push event per tag of a push with tag parameters', async () => {
+    const receiver = await startReceiver();
+    cleanups.push(() => receiver.close());
+    const reg = await registryNotifying(receiver.url);
+    const image = await pushImage(reg, 'team/app', 'v1');
+    const res = await putManifest(reg, 'team/app', `${image.manifest.digest}?tag=a&tag=b`, image.manifest.bytes, image.manifest.mediaType);
+    expect(res.status).toBe(201);
+    const tagged = async () =>
+      receiver.events.filter((e) => e.action === 'push' && e.target.digest === image.manifest.digest).map((e) => e.target.tag);
+    expect(await eventually(async () => (await tagged()).length === 3)).toBe(true);
+    expect((await tagged()).sort()).toEqual(['a', 'b', 'v1']);
   });
 
   it('retries with back-off until a failing receiver accepts', async () => {

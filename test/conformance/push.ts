@@ -3,6 +3,7 @@
 // the empty-layer manifest) and teardown in the OCI_DELETE_MANIFEST_BEFORE_BLOBS order.
 // Checks a later revision of the same file adds (second-chunk Range, image index and nested index
 // uploads) are marked "later revision" and kept where that revision puts them.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { expectStatus, runOnlyIf, type SuiteContext } from './suite-context.js';
 import type { ConformanceResponse } from './registry-client.js';
@@ -418,7 +419,75 @@ export function pushWorkflow(suite: SuiteContext): void {
           expectStatus(resp, '2xx');
         });
       }
+
+      // spec.md on the spec's main branch (after v1.1.1), "Pushing Manifests": tag parameters
+      // (end-7b). The tags go with the manifest in the teardown's delete by digest.
+      if (options.runPushSetup) {
+        it('PUT by digest with tag parameters should create each tag and answer OCI-Tag (spec main)', async () => {
+          const { client } = suite;
+          const tags = ['tagparam-1.2.3', 'tagparam-1.2', 'tagparam-latest'];
+          const request = client
+            .newRequest('PUT', '/v2/<name>/manifests/<digest>', { digest: manifests[1].digest })
+            .setHeader('Content-Type', 'application/vnd.oci.image.manifest.v1+json')
+            .setBody(manifests[1].content);
+          for (const tag of tags) request.addQueryParam('tag', tag);
+          const resp = await client.do(request);
+          expectStatus(resp, 201);
+          const answered = resp
+            .header('OCI-Tag')
+            .split(',')
+            .map((tag) => tag.trim());
+          for (const tag of tags) {
+            expect(answered).toContain(tag);
+            const got = await client.do(
+              client
+                .newRequest('HEAD', '/v2/<name>/manifests/<reference>', { reference: tag })
+                .setHeader('Accept', 'application/vnd.oci.image.manifest.v1+json'),
+            );
+            expectStatus(got, 200);
+            expect(got.header('Docker-Content-Digest')).toBe(manifests[1].digest);
+          }
+        });
+      }
     });
+
+    // spec.md on the spec's main branch, "Pushing a blob in chunks": ?digest-algorithm= (end-4c).
+    if (options.runPushSetup)
+      describe('Blob Upload with digest-algorithm (spec main)', () => {
+        it('POST with digest-algorithm=sha512, chunks and a sha512 digest should yield 201 and a pullable blob', async () => {
+          const { client } = suite;
+          const content = Buffer.from('a sha512 blob for the digest-algorithm check, pushed in two chunks');
+          const digest = `sha512:${createHash('sha512').update(content).digest('hex')}`;
+          let resp = await client.do(
+            client.newRequest('POST', '/v2/<name>/blobs/uploads/').setQueryParam('digest-algorithm', 'sha512').setHeader('Content-Length', '0'),
+          );
+          expectStatus(resp, 202);
+          const half = Math.floor(content.length / 2);
+          resp = await client.do(
+            client
+              .newRequest('PATCH', resp.relativeLocation())
+              .setHeader('Content-Type', 'application/octet-stream')
+              .setHeader('Content-Range', `0-${half - 1}`)
+              .setBody(content.subarray(0, half)),
+          );
+          expectStatus(resp, 202);
+          resp = await client.do(
+            client
+              .newRequest('PUT', resp.relativeLocation())
+              .setQueryParam('digest', digest)
+              .setHeader('Content-Type', 'application/octet-stream')
+              .setHeader('Content-Range', `${half}-${content.length - 1}`)
+              .setBody(content.subarray(half)),
+          );
+          expectStatus(resp, 201);
+          expect(resp.header('Docker-Content-Digest')).toBe(digest);
+          resp = await client.do(client.newRequest('GET', '/v2/<name>/blobs/<digest>', { digest }));
+          expectStatus(resp, 200);
+          expect(Buffer.compare(resp.body, content)).toBe(0);
+          resp = await client.do(client.newRequest('DELETE', '/v2/<name>/blobs/<digest>', { digest }));
+          expectStatus(resp, '2xx', 405);
+        });
+      });
 
     // every teardown spec is RunOnlyIf(runPushSetup)
     if (options.runPushSetup)

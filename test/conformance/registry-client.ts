@@ -39,6 +39,12 @@ export class ConformanceRequest {
     return this;
   }
 
+  /** One more value of a repeatable parameter (?tag=a&tag=b). */
+  addQueryParam(key: string, value: string): this {
+    this.query.append(key, value);
+    return this;
+  }
+
   setHeader(key: string, value: string): this {
     this.headers[key] = value;
     return this;
@@ -122,7 +128,11 @@ export class ConformanceClient {
 
   do(req: ConformanceRequest): Promise<ConformanceResponse> {
     const url = new URL(req.path, this.rootUrl);
-    for (const [key, value] of req.query) url.searchParams.set(key, value);
+    // The request's parameters replace the path's of the same name (every value of a repeated one).
+    for (const key of new Set(req.query.keys())) {
+      url.searchParams.delete(key);
+      for (const value of req.query.getAll(key)) url.searchParams.append(key, value);
+    }
     const headers: Record<string, string> = {
       'User-Agent': 'distribution-spec-conformance-tests',
       'Accept-Encoding': 'gzip',

@@ -146,6 +146,15 @@ describe('proxied and local repositories in one registry', () => {
     const byHost = await pull(`${proxy.url}/v2/library/alpine/manifests/3?ns=registry.example`);
     expect(byHost.status).toBe(200);
     expect(byHost.body.equals(image.manifest.bytes)).toBe(true);
+    // The spec's registry-proxying section: the ns that scoped the request comes back.
+    expect(byHost.headers.get('oci-namespace')).toBe('registry.example');
+    const tags = await fetch(`${proxy.url}/v2/library/alpine/tags/list?ns=registry.example`);
+    expect(tags.headers.get('oci-namespace')).toBe('registry.example');
+    expect(await tags.json()).toEqual({ name: 'library/alpine', tags: ['3'] });
+    // An ns no upstream serves scopes nothing, and is not echoed.
+    const unscoped = await fetch(`${proxy.url}/v2/library/alpine/manifests/3?ns=elsewhere.example`);
+    expect(unscoped.status).toBe(404);
+    expect(unscoped.headers.get('oci-namespace')).toBeNull();
     const byUpstreamHost = await pull(`${proxy.url}/v2/library/alpine/manifests/3?ns=${upstream.host}`);
     expect(byUpstreamHost.status).toBe(200);
     // Both landed in the prefixed repository, fetched once.

@@ -2,7 +2,7 @@
 // each handler parses the request, calls the upload store once and sets the spec's headers.
 import type { Context } from 'koa';
 import { RegistryError } from '../../../errors/registry-error.js';
-import { assertDigest, isValidName } from '../../../storage/grammar.js';
+import { assertDigest, assertDigestAlgorithm, isValidName } from '../../../storage/grammar.js';
 import { assertUploadId } from '../../../storage/grammar.js';
 import { hasBody } from '../../request-body.js';
 import { rangeHeader, sendEmpty } from '../../respond.js';
@@ -69,7 +69,8 @@ export async function start(ctx: Context, route: RouteMatch): Promise<void> {
     await repositoryOf(route).uploads.putMonolithic(digest, ctx.req);
     return blobCreated(ctx, route.name, digest);
   }
-  const upload = await repositoryOf(route).uploads.start();
+  const algorithm = queryString(ctx, 'digest-algorithm');
+  const upload = await repositoryOf(route).uploads.start({ algorithm: algorithm === undefined ? undefined : assertDigestAlgorithm(algorithm) });
   uploadAccepted(ctx, 202, route.name, upload.id, 0);
 }
 
