@@ -6,7 +6,7 @@ import type { Upstream } from './routing.js';
 export type ProxyLookupResult = 'hit' | 'miss' | 'revalidated' | 'stale' | 'joined' | 'error';
 
 export interface ProxyObserver {
-  lookup(upstream: Upstream, kind: 'manifest' | 'blob' | 'tags', result: ProxyLookupResult): void;
+  lookup(upstream: Upstream, kind: 'manifest' | 'blob' | 'tags' | 'referrers', result: ProxyLookupResult): void;
   upstreamBytes(upstream: Upstream, bytes: number): void;
   /** Upstream could not be asked, or answered with an error or wrong bytes (not a plain "not found"). */
   upstreamError(upstream: Upstream): void;

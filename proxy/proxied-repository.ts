@@ -24,7 +24,7 @@ export class ProxiedRepository implements Repository {
   readonly uploads: RepositoryUploads;
   readonly manifests: RepositoryManifests;
   readonly tags: RepositoryTags;
-  /** Referrers answer what is cached: upstream's are not fetched. */
+  /** Referrers: upstream's (its API, or the referrers tag schema) joined with the cached ones. */
   readonly referrers: RepositoryReferrers;
 
   constructor(local: Repository, proxy: PullThroughProxy, route: ProxyRoute) {
@@ -64,6 +64,6 @@ export class ProxiedRepository implements Repository {
     };
     // The upstream's list merged with ours has no index to page through: page the whole list.
     this.tags = { list, page: async (page) => pageOfSorted(await list(), page) };
-    this.referrers = local.referrers;
+    this.referrers = { list: (subject, artifactType) => proxy.listReferrers(route, subject, artifactType) };
   }
 }

@@ -12,6 +12,8 @@ import { BlobFills, type FilledBlob } from './blob-fill.js';
 import { ProxyCacheCap } from './cache-cap.js';
 import { ProxyManifests } from './manifest-cache.js';
 import { ProxyTagLists } from './tag-lists.js';
+import { ProxyReferrerLists } from './referrer-lists.js';
+import type { Descriptor } from '../storage/manifest-format.js';
 import type { ProxyRouter, ProxyRoute } from './routing.js';
 import { UpstreamUnavailableError } from './upstream-client.js';
 import { SILENT_OBSERVER, type ProxyObserver } from './observer.js';
@@ -37,6 +39,7 @@ export class PullThroughProxy {
   readonly manifests: ProxyManifests;
   readonly fills: BlobFills;
   readonly tagLists: ProxyTagLists;
+  readonly referrerLists: ProxyReferrerLists;
   readonly cap?: ProxyCacheCap;
   /** Per-upstream counters since start (the JSON API's proxies page). */
   readonly stats = new UpstreamStats();
@@ -63,6 +66,7 @@ export class PullThroughProxy {
     this.observer = this.stats.observing(options.observer ?? SILENT_OBSERVER);
     this.manifests = new ProxyManifests(storage, logger, options.now, cap && ((_name, _digest, size) => cap.added(size)), this.observer);
     this.tagLists = new ProxyTagLists(logger, options.now, this.observer);
+    this.referrerLists = new ProxyReferrerLists(logger, options.now, this.observer);
     this.fills = new BlobFills({
       storage,
       logger,
@@ -108,6 +112,25 @@ export class PullThroughProxy {
     }
     // A tag upstream lists that is not a valid tag here could not be pulled through us: left out.
     return [...new Set([...upstream.filter(isValidTag), ...cached])].sort(compareLexically);
+  }
+
+  /**
+   * The referrers a proxied repository answers with: upstream's (API or tag schema) joined with the
+   * cached ones, each digest once, filtered by artifactType here (upstream may not filter).
+   */
+  async listReferrers(route: ProxyRoute, subject: string, artifactType?: string): Promise<Descriptor[]> {
+    assertDigest(subject);
+    const cached = await this.storage.manifests.referrers(route.name, subject, artifactType);
+    const upstream = await this.referrerLists.upstreamReferrers(route, subject);
+    if (upstream === 'stale') return cached;
+    const seen = new Set(cached.map((d) => d.digest));
+    const joined = [...cached];
+    for (const descriptor of upstream) {
+      if (seen.has(descriptor.digest) || (artifactType !== undefined && descriptor.artifactType !== artifactType)) continue;
+      seen.add(descriptor.digest);
+      joined.push(descriptor);
+    }
+    return joined;
   }
 
   /** Whether the blob is served from cache, and its size when known (HEAD of a proxied blob). */

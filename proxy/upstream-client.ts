@@ -8,7 +8,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
-import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES } from '../storage/manifest-format.js';
+import { MANIFEST_MEDIA_TYPES, MAX_MANIFEST_BYTES, MEDIA_TYPES, type Descriptor } from '../storage/manifest-format.js';
+import { parseDigest } from '../storage/grammar.js';
 import { UpstreamPolicy } from './upstream-policy.js';
 
 /** Every manifest type we store, so upstream never down-converts (schema1) or picks for us. */
@@ -165,6 +166,41 @@ export class UpstreamClient {
     return doc.tags as string[];
   }
 
+  /**
+   * The descriptors upstream holds whose subject is the digest: its referrers API (end-12a), or,
+   * when upstream has none (404), the index the referrers tag schema keeps under the tag
+   * `<alg>-<hex>` (as clients fall back, spec "Unavailable Referrers API"). One page of the API is
+   * read; a status other than 200 or 404 is returned as is.
+   */
+  async referrers(name: string, digest: string, signal?: AbortSignal): Promise<{ status: number; manifests?: Descriptor[] }> {
+    const res = await this.send('GET', name, `/referrers/${digest}`, { accept: MEDIA_TYPES.ociIndex, signal });
+    if (res.status === 200) return { status: 200, manifests: this.readIndex(await readLimited(res.body, MAX_MANIFEST_BYTES)) };
+    res.body.resume();
+    if (res.status !== 404) return { status: res.status };
+    const tagged = await this.manifest('GET', name, digest.replace(':', '-'), signal);
+    if (tagged.status === 404) return { status: 200, manifests: [] };
+    if (tagged.status !== 200 || !tagged.bytes) return { status: tagged.status };
+    return { status: 200, manifests: this.readIndex(tagged.bytes) };
+  }
+
+  /** An index's well-formed descriptors; an answer that is not an index is an upstream failure. */
+  private readIndex(bytes: Buffer): Descriptor[] {
+    let doc: { manifests?: unknown };
+    try {
+      doc = JSON.parse(bytes.toString('utf8')) as { manifests?: unknown };
+    } catch (err) {
+      throw new UpstreamUnavailableError(`upstream ${this.host} sent an unreadable referrers index: ${(err as Error).message}`, { cause: err });
+    }
+    if (!Array.isArray(doc?.manifests)) throw new UpstreamUnavailableError(`upstream ${this.host} sent a referrers answer that is not an index`);
+    return doc.manifests.filter(isDescriptor).map((d) => ({
+      mediaType: d.mediaType,
+      digest: d.digest,
+      size: d.size,
+      ...(typeof d.artifactType === 'string' ? { artifactType: d.artifactType } : {}),
+      ...(isStringRecord(d.annotations) ? { annotations: d.annotations } : {}),
+    }));
+  }
+
   /** GET (a stream to consume) or HEAD of a blob, following redirects to storage hosts. */
   async blob(method: 'GET' | 'HEAD', name: string, digest: string, signal?: AbortSignal): Promise<UpstreamResponse> {
     return this.send(method, name, `/blobs/${digest}`, { signal, followRedirects: true });
@@ -305,6 +341,24 @@ export class UpstreamClient {
 }
 
 /** The query of a `Link: <...>; rel="next"` header's target (a path, or a URL on the upstream). */
+function isStringRecord(value: unknown): value is Record<string, string> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && Object.values(value).every((v) => typeof v === 'string');
+}
+
+/** A descriptor we can pass on: a media type, a digest we can check, a size. */
+function isDescriptor(value: unknown): value is Descriptor {
+  const d = value as Partial<Descriptor> | null;
+  return (
+    typeof d === 'object' &&
+    d !== null &&
+    typeof d.mediaType === 'string' &&
+    typeof d.digest === 'string' &&
+    parseDigest(d.digest) !== undefined &&
+    Number.isSafeInteger(d.size) &&
+    (d.size as number) >= 0
+  );
+}
+
 export function nextPageQuery(link: string | undefined): string | undefined {
   const m = link && /<([^>]+)>\s*;\s*rel="?next"?/i.exec(link);
   if (!m) return undefined;

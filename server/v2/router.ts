@@ -96,6 +96,9 @@ function targetActions(route: RouteMatch, method: string): Action[] {
 }
 
 /** containerd's mirror hint (?ns=docker.io): which registry the client meant. */
+/** The Via field of proxied answers: the protocol we received and our pseudonym. */
+export const PROXY_VIA = '1.1 stowage';
+
 function namespaceHint(ctx: Context): string | undefined {
   const ns = ctx.query.ns;
   return (Array.isArray(ns) ? ns[0] : ns) || undefined;
@@ -130,6 +133,8 @@ export function v2Router(services: Services) {
       const { alias, upstream } = routed;
       // The spec's registry-proxying section: a registry that scoped the request by ?ns= says so.
       if (upstream?.namespace) ctx.set('OCI-Namespace', upstream.namespace);
+      // RFC 9110 7.6.3: an answer that came (or may come) through a proxy names the intermediary.
+      if (upstream) ctx.set('Via', PROXY_VIA);
       if (alias) {
         if (WRITE_METHODS.has(ctx.method)) refuseAliasWrite(route.name, alias);
         // The grant above covers the alias; the target is what is read or written, so the caller
