@@ -9,7 +9,7 @@
 # Meant for a Debian 12 machine as root with no input (CI).
 set -euo pipefail
 
-PACKAGES=(docker.io skopeo podman docker-registry busybox-static mmdebstrap curl jq iptables uidmap ca-certificates chromium fonts-dejavu-core)
+PACKAGES=(docker.io containerd skopeo podman buildah docker-registry busybox-static mmdebstrap curl jq iptables uidmap ca-certificates chromium fonts-dejavu-core)
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -3,8 +3,9 @@
 # (CNCF Distribution 2.8.2) as the upstream, once anonymous and once behind its auth.token with a
 # token issuer of ours (proxy-token-issuer.mjs) whose certificate it trusts; stowage in front of
 # it in Distribution's form (the whole registry a cache, used as dockerd's registry-mirrors) and
-# in the namespaced form (stowage.proxies); skopeo copy and docker pull through stowage; then the
-# upstream stopped, and the same pulls must still succeed from the cache.
+# in the namespaced form (stowage.proxies); skopeo copy, docker pull and containerd's ctr (with the
+# README's hosts.toml, so requests carry ?ns=docker.io) through stowage; then the upstream
+# stopped, and the same pulls must still succeed from the cache.
 # Ends with one line `e2e-proxy: N passed, M failed`; exits non-zero when anything failed.
 # Everything it starts listens on 127.0.0.1, and is stopped and removed on exit.
 #   E2E_KEEP=1   keep the temporary directory (logs, data) for inspection
@@ -43,6 +44,27 @@ pull_with_skopeo() { # REF [extra skopeo flags]
   got=$(jq -r '.manifests[0].digest' "$out/index.json")
   echo "manifest digest: $got (pushed: $MANIFEST_DIGEST)"
   [[ "$got" == "$MANIFEST_DIGEST" ]]
+}
+
+# ctr image pull docker.io/library/NAME:TAG, in containerd namespace NS, with the README's
+# hosts.toml pointing docker.io at ADDR: containerd sends ?ns=docker.io, which stowage routes to
+# the upstream whose hosts name it. A namespace of its own fetches everything again.
+ctr_pull_through() { # ADDR NAME:TAG NS
+  local hosts="$E2E_DIR/certs.d" got
+  mkdir -p "$hosts/docker.io"
+  printf 'server = "https://registry-1.docker.io"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$1" >"$hosts/docker.io/hosts.toml"
+  ctr -n "$3" image pull --hosts-dir "$hosts" "docker.io/library/$2" || return 1
+  got=$(ctr -n "$3" image ls | awk -v ref="docker.io/library/$2" '$1 == ref { print $3 }')
+  echo "containerd holds docker.io/library/$2 at $got (pushed: $MANIFEST_DIGEST)"
+  [[ "$got" == "$MANIFEST_DIGEST" ]]
+}
+
+# HEAD of a manifest with ?ns=docker.io answers OCI-Namespace: docker.io and Via.
+ns_headers() { # ADDR NAME:TAG
+  local headers
+  headers=$(curl -sfI -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://$1/v2/library/${2%%:*}/manifests/${2#*:}?ns=docker.io" | tr -d '\r')
+  echo "$headers"
+  grep -qi '^oci-namespace: docker.io$' <<<"$headers" && grep -qi '^via: 1.1 stowage$' <<<"$headers"
 }
 
 docker_pull() { # REF
@@ -101,7 +123,7 @@ concurrent_cold_pulls() { # ADDR NAME
 
 # --- run ------------------------------------------------------------------------------------
 begin_suite e2e-proxy
-need_tools docker-registry skopeo dockerd curl jq node openssl /bin/busybox
+need_tools docker-registry skopeo dockerd containerd ctr curl jq node openssl /bin/busybox
 build_stowage
 prepare_clients
 
@@ -120,7 +142,8 @@ setup "stowage in Distribution's form (proxy.remoteurl) on $MIRROR" \
   "proxy: { remoteurl: \"http://$UP\", ttl: 1s }"
 setup "stowage with a namespaced upstream (stowage.proxies, prefix up/) on $NS" \
   start_stowage namespaced "${NS#*:}" "$(filesystem_storage "$E2E_DIR/namespaced-data")" \
-  "stowage: { proxies: [ { prefix: up, remoteurl: \"http://$UP\", ttl: 1s, hosts: [ upstream.example ] } ] }"
+  "stowage: { proxies: [ { prefix: up, remoteurl: \"http://$UP\", ttl: 1s, hosts: [ upstream.example, docker.io ] } ] }"
+setup "containerd of our own, for ctr" start_containerd
 setup "dockerd with registry-mirrors = http://$MIRROR" \
   start_dockerd "$(jq -n --arg m "http://$MIRROR" '{"registry-mirrors": [$m]}')" --storage-driver=vfs --bridge=none
 
@@ -134,6 +157,8 @@ check "skopeo copy through the namespaced form (up/library/e2e-proxy)" pull_with
 check "docker pull through the namespaced form" docker_pull_fresh "$NS/up/library/e2e-proxy:v1"
 check "containerd-style ?ns=upstream.example routes to that upstream" \
   bash -c "curl -sf -o /dev/null -H 'Accept: application/vnd.oci.image.manifest.v1+json' 'http://$NS/v2/library/e2e-proxy/manifests/v1?ns=upstream.example'"
+check "ctr image pull --hosts-dir (the README's hosts.toml) pulls docker.io/library/e2e-proxy through stowage" ctr_pull_through "$NS" e2e-proxy:v1 e2e
+check "containerd's ?ns=docker.io is answered with OCI-Namespace and Via" ns_headers "$NS" e2e-proxy:v1
 check "the namespaced cache shows in _catalog" catalog_has "$NS" up/library/e2e-proxy
 check "a push to a proxied name is refused" push_is_refused "$NS/up/library/e2e-proxy:pushed"
 check "a push to a local name beside it works" skopeo copy --dest-tls-verify=false "oci:$E2E_DIR/image:v1" "docker://$NS/local/e2e:v1"
@@ -145,6 +170,7 @@ check "skopeo copy by tag through the namespaced form still works" pull_with_sko
 check "skopeo copy by digest through the namespaced form still works" pull_with_skopeo "$NS/up/library/e2e-proxy@$MANIFEST_DIGEST"
 check "skopeo copy through Distribution's form still works" pull_with_skopeo "$MIRROR/library/e2e-proxy:v1"
 check "docker pull through the namespaced form still works" docker_pull_fresh "$NS/up/library/e2e-proxy:v1"
+check "ctr pulls docker.io/library/e2e-proxy through stowage into a fresh namespace" ctr_pull_through "$NS" e2e-proxy:v1 e2e-offline
 check "docker pull e2e-proxy:v1 through the registry mirror still works" docker_pull_fresh e2e-proxy:v1
 check "stowage logged that it served the last known tag" log_has "$E2E_DIR/logs/namespaced.log" "proxy serving the last known tag"
 check "skopeo list-tags lists the cached tag (v2 was never pulled)" tags_are "$NS/up/library/e2e-proxy" "v1"

@@ -38,7 +38,7 @@ start_registry() {
 }
 
 begin_suite e2e
-need_tools dockerd skopeo podman docker-registry curl jq node /bin/busybox
+need_tools dockerd skopeo podman buildah docker-registry curl jq node /bin/busybox
 [[ "$REGISTRY_KIND" != stowage ]] || build_stowage
 
 REGISTRY_PORT=$(free_port)

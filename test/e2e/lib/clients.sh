@@ -1,7 +1,8 @@
 # The real clients, each bounded by a timeout and kept off the machine's own state (sourced by
 # suite.sh): docker talks to the script's dockerd (DOCKER_HOST, DOCKER_CONFIG set by
 # start_dockerd), skopeo uses an accept-anything signature policy of ours, podman keeps its
-# storage, run state and temporary files under $E2E_DIR. curl answers come from `registry_*`.
+# storage, run state and temporary files under $E2E_DIR, and so does buildah; ctr talks to the
+# script's containerd. curl answers come from `registry_*`.
 #   E2E_DOCKER=PATH   docker client to use (default: Debian's /usr/bin/docker)
 
 CLIENT_TIMEOUT=${E2E_CLIENT_TIMEOUT:-180}
@@ -23,8 +24,18 @@ podman() {
     --storage-driver vfs --cgroup-manager cgroupfs --events-backend none "$@"
 }
 
+buildah() {
+  timeout "$CLIENT_TIMEOUT" /usr/bin/buildah \
+    --root "$E2E_DIR/buildah/root" --runroot "$E2E_DIR/buildah/run" --storage-driver vfs "$@"
+}
+
+# ctr against the suite's own containerd (start_containerd in services.sh).
+ctr() {
+  timeout "$CLIENT_TIMEOUT" /usr/bin/ctr --address "$E2E_DIR/containerd/sock" "$@"
+}
+
 prepare_clients() {
-  mkdir -p "$E2E_DIR/podman/root" "$E2E_DIR/podman/run" "$E2E_DIR/podman/tmp" "$E2E_DIR/tmp"
+  mkdir -p "$E2E_DIR/podman/root" "$E2E_DIR/podman/run" "$E2E_DIR/podman/tmp" "$E2E_DIR/buildah/root" "$E2E_DIR/buildah/run" "$E2E_DIR/tmp"
   echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$E2E_DIR/policy.json"
   echo '{}' >"$E2E_DIR/auth.json"
   # skopeo and podman: no credentials from the machine, big temporary files under $E2E_DIR.

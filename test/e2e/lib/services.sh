@@ -134,6 +134,19 @@ docker_answers() {
 # start_dockerd DAEMON_JSON DOCKERD_FLAGS...: dockerd on $E2E_DIR/docker/sock; the flags choose
 # its storage driver, bridge and registries. DOCKER_HOST and DOCKER_CONFIG point every docker
 # call there; sets DOCKERD_LOG.
+# A containerd of the script's own (root, state and socket under $E2E_DIR/containerd; the CRI
+# plugin off), for ctr (clients.sh).
+start_containerd() {
+  local dir="$E2E_DIR/containerd"
+  mkdir -p "$dir/root" "$dir/state"
+  printf 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n' >"$dir/config.toml"
+  launch containerd 10 containerd --config "$dir/config.toml" --root "$dir/root" --state "$dir/state" --address "$dir/sock"
+  wait_for 30 ctr version && return 0
+  echo "containerd did not answer within 30 s; the end of logs/containerd.log:"
+  tail -n 40 "$E2E_DIR/logs/containerd.log"
+  return 1
+}
+
 start_dockerd() {
   local dir="$E2E_DIR/docker"
   mkdir -p "$dir/root" "$dir/exec" "$dir/config"
