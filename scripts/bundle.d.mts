@@ -12,3 +12,6 @@ export interface UiManifest {
 }
 
 export function bundleUi(options?: { root?: string; outdir?: string }): Promise<UiManifest>;
+
+/** Writes dist/stowage-main.cjs, the loader dist/stowage.mjs and its code cache under root. */
+export function bundleServer(options?: { root?: string; entry?: string }): Promise<void>;

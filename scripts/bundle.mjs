@@ -1,11 +1,15 @@
-// Bundles the server into one file, dist/stowage.mjs, which `npm start` and the container run.
+// Bundles the server into one file, which `npm start`, the `stowage` bin and the container run.
 // Why: a registry that loads ~400 module files spends most of its start-up in Node's module
 // resolver and compiler; one file starts in about half the time (bench/ measures start-up).
-// The modules in dist/ (tsc's output) stay for the tests and the `stowage` bin.
-// bundle() is also what tests that run the real process use, from server/cli.ts directly.
+// bundleServer() writes it as dist/stowage-main.cjs, started by dist/stowage.mjs
+// (scripts/stowage-loader.mjs) from V8's code cache, which it writes too: compiling the bundle
+// was most of what was left. The modules in dist/ (tsc's output) stay for the tests.
+// bundle() writes one ESM file (tests bundle entry points of their own with it).
 // bundleUi() builds the web UI (ui/src/, Preact + htm) for the browser into dist/ui/, which
 // server/routes/ui.ts serves; running this file does both.
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -31,6 +35,42 @@ export function bundle({ entryPoints, outfile } = DEFAULT) {
     // Some dependencies are CommonJS and call require(): give the ESM bundle one.
     banner: { js: "import { createRequire as __stowageRequire } from 'node:module'; const require = __stowageRequire(import.meta.url);" },
   });
+}
+
+/**
+ * The server as it is run: dist/stowage-main.cjs (CommonJS, so that it can be compiled with a
+ * code cache: Node 20 has none for ES modules), dist/stowage.mjs (the loader) and the code cache
+ * dist/stowage-main.cjs.cache, made by running the loader once in its writing mode.
+ */
+export async function bundleServer({ root = ROOT, entry = join(root, 'dist/server/cli.js') } = {}) {
+  const main = join(root, 'dist/stowage-main.cjs');
+  // What the one-file ES module build used to leave there.
+  for (const old of ['dist/stowage.mjs.map', 'dist/stowage.mjs.LEGAL.txt']) await rm(join(root, old), { force: true });
+  await build({
+    entryPoints: [entry],
+    outfile: main,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    sourcemap: true,
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'linked',
+    logLevel: 'warning',
+    // import.meta means the bundle's own file, as it does in the ES module build.
+    define: { 'import.meta.url': '__stowageModuleUrl', 'import.meta.dirname': '__dirname' },
+    banner: { js: 'const __stowageModuleUrl = require("node:url").pathToFileURL(__filename).href;' },
+  });
+  // The loader compiles the bundle inside a function, where "#!" is not allowed; a comment keeps
+  // the line numbers the source map gives. The last line is the build id the cache must carry.
+  const source = (await readFile(main, 'utf8')).replace(/^#!.*/, '//');
+  const id = createHash('sha256').update(source).digest('hex');
+  await writeFile(main, `${source.replace(/\n*$/, '')}\n//# stowageBuild=${id}`);
+  const loader = join(root, 'dist/stowage.mjs');
+  await copyFile(join(root, 'scripts/stowage-loader.mjs'), loader);
+  await chmod(loader, 0o755);
+  execFileSync(process.execPath, [loader], { env: { ...process.env, STOWAGE_WRITE_CODE_CACHE: '1' }, stdio: 'inherit' });
 }
 
 /**
@@ -86,6 +126,6 @@ export async function bundleUi({ root = ROOT, outdir = join(root, 'dist/ui') } =
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await bundle();
+  await bundleServer();
   await bundleUi();
 }

@@ -10,6 +10,10 @@ import { REPOSITORY_GLOB_RE, TAG_GLOB_RE } from '../storage/immutable-tags.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+
+// The schema parses one config, once, at start-up: zod's JIT (a parser compiled per object schema
+// with new Function) costs more than it saves on a single parse (a few ms of start-up).
+z.config({ jitless: true });
 import type { AuthSettings } from '../auth/open-auth.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

@@ -2,7 +2,7 @@
 // REGISTRY_* overrides in --help, one plain start-up line (URL and data directory), and start-up
 // failures that name the setting to change (a port in use, a data directory it may not write, a
 // misspelt config key).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';

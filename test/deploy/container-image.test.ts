@@ -46,7 +46,8 @@ describe('deploy/Dockerfile', () => {
     const build = dockerfile.stages.find((s) => instructionsOf(s, 'RUN').some((r) => r.includes('npm run build')))!;
     const copies = instructionsOf(build, 'COPY').map(parseCopy);
     const ui = copies.findIndex((c) => c.sources.includes('ui'));
-    const bundler = copies.findIndex((c) => c.sources.includes('scripts/bundle.mjs'));
+    // The bundler and the loader it writes as dist/stowage.mjs.
+    const bundler = copies.findIndex((c) => c.sources.includes('scripts/bundle.mjs') && c.sources.includes('scripts/stowage-loader.mjs'));
     expect(ui).toBeGreaterThanOrEqual(0);
     expect(copies[ui].destination).toBe('./ui');
     expect(bundler).toBeGreaterThanOrEqual(0);
@@ -117,7 +118,7 @@ describe('deploy/Dockerfile', () => {
     const entrypoint = execForm(instructionsOf(final, 'ENTRYPOINT')[0]);
     expect(entrypoint[0]).toBe('node');
     expect(entrypoint[1]).toBe('/app/dist/stowage.mjs');
-    expect(readRepoFile('scripts/bundle.mjs')).toContain("outfile: 'dist/stowage.mjs'");
+    expect(readRepoFile('scripts/bundle.mjs')).toContain("const loader = join(root, 'dist/stowage.mjs');");
     expect(existsSync(join(ROOT, 'server/cli.ts'))).toBe(true);
     expect(readRepoFile('tsconfig.json')).toMatch(/"outDir":\s*"dist"/);
     expect(execForm(instructionsOf(final, 'CMD')[0])).toEqual(['serve']);

@@ -24,9 +24,9 @@ describe('deploy/stowage.service', () => {
     const [node, script, ...args] = setting('ExecStart')!.split(/\s+/);
     expect(node).toMatch(/^\/usr\/(local\/)?bin\/node$/);
     expect(script.startsWith(`${INSTALL_DIR}/dist/`)).toBe(true);
-    // dist/stowage.mjs is the bundle scripts/bundle.mjs makes of server/cli.ts.
+    // dist/stowage.mjs is the loader scripts/bundle.mjs writes beside its bundle of server/cli.ts.
     expect(script.slice(`${INSTALL_DIR}/dist/`.length)).toBe('stowage.mjs');
-    expect(readRepoFile('scripts/bundle.mjs')).toContain("outfile: 'dist/stowage.mjs'");
+    expect(readRepoFile('scripts/bundle.mjs')).toContain("const loader = join(root, 'dist/stowage.mjs');");
     expect(existsSync(join(ROOT, 'server/cli.ts'))).toBe(true);
     expect(args).toEqual(['serve']);
     expect(readRepoFile('deploy/README.md')).toContain(`cd ${INSTALL_DIR}`);
