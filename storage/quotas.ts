@@ -16,6 +16,7 @@ import { KeyedLock } from './keyed-lock.js';
 import type { Descriptor } from './manifest-format.js';
 import type { MetadataStore } from './metadata/metadata-store.js';
 import { QuotaQueries } from './metadata/quota-queries.js';
+import { CostlyAggregate } from './metadata/costly-aggregate.js';
 
 export interface QuotaRule {
   /** Globs over repository names: `*` within one component, `**` across. */
@@ -43,6 +44,11 @@ interface CompiledQuota {
   patterns: RegExp[];
 }
 
+interface Measured {
+  usedBytes: number;
+  repositories: Array<{ id: number; name: string }>;
+}
+
 /** Seams for tests: where a push stands between its quota check and its link. */
 export interface QuotaHooks {
   /** A push passed its checks and holds its quotas' locks; it links once this resolves. */
@@ -52,6 +58,12 @@ export interface QuotaHooks {
 export class Quotas {
   private readonly quotas: CompiledQuota[];
   private readonly queries?: QuotaQueries;
+  /**
+   * Each quota's usage for upload starts and reports: recomputed after any write of this
+   * process, else reused a while when costly (storage/metadata/costly-aggregate.ts). A push's
+   * check never uses it: it reads the database under the quota's lock.
+   */
+  private readonly measured: CostlyAggregate<Measured>[];
 
   constructor(
     rules: QuotaRule[] = [],
@@ -63,6 +75,18 @@ export class Quotas {
     this.quotas = rules.map((rule, i) => ({ number: i + 1, rule, patterns: rule.repositories.map(compileGlob) }));
     if (this.quotas.length > 0 && !metadata) throw new Error('stowage.quotas needs the metadata database (stowage.database)');
     this.queries = metadata && new QuotaQueries(metadata);
+    this.measured = this.quotas.map(
+      (quota) =>
+        new CostlyAggregate(
+          () => this.measure(quota),
+          () => metadata!.writeCount,
+        ),
+    );
+  }
+
+  private async measure(quota: CompiledQuota): Promise<Measured> {
+    const repositories = await this.queries!.coveredRepositories(quota.rule.repositories, quota.patterns);
+    return { repositories, usedBytes: await this.queries!.usedBytes(repositories.map((r) => r.id)) };
   }
 
   /** Whether any quota is configured. */
@@ -95,9 +119,8 @@ export class Quotas {
   /** 403 DENIED if a quota covering the repository is at or over its limit: an upload could not fit. */
   async admitUpload(name: string): Promise<void> {
     for (const quota of this.covering(name)) {
-      const ids = await this.queries!.coveredRepositoryIds(quota.rule.repositories, quota.patterns);
-      const used = await this.queries!.usedBytes(ids);
-      if (used >= quota.rule.maxbytes) throw refusal(quota, name, used, 0, 'no upload can fit');
+      const { usedBytes } = await this.measured[quota.number - 1].get();
+      if (usedBytes >= quota.rule.maxbytes) throw refusal(quota, name, usedBytes, 0, 'no upload can fit');
     }
   }
 
@@ -105,14 +128,14 @@ export class Quotas {
   async usage(): Promise<QuotaUsage[]> {
     const out: QuotaUsage[] = [];
     for (const quota of this.quotas) {
-      const covered = await this.queries!.coveredRepositories(quota.rule.repositories, quota.patterns);
+      const { usedBytes, repositories } = await this.measured[quota.number - 1].get();
       out.push({
         number: quota.number,
         repositories: quota.rule.repositories,
         maxBytes: quota.rule.maxbytes,
-        usedBytes: await this.queries!.usedBytes(covered.map((r) => r.id)),
-        repositoryCount: covered.length,
-        repositoryNames: covered.map((r) => r.name),
+        usedBytes,
+        repositoryCount: repositories.length,
+        repositoryNames: repositories.map((r) => r.name),
       });
     }
     return out;
