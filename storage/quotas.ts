@@ -89,6 +89,11 @@ export class Quotas {
     return { repositories, usedBytes: await this.queries!.usedBytes(repositories.map((r) => r.id)) };
   }
 
+  /** The quotas as configured, in config order. */
+  get rules(): QuotaRule[] {
+    return this.quotas.map((q) => q.rule);
+  }
+
   /** Whether any quota is configured. */
   get enabled(): boolean {
     return this.quotas.length > 0;
