@@ -7,9 +7,10 @@
 //
 // What holds: within one process, the check of a push and its link (revision, tag, database
 // commit) run under a per-quota lock, so two pushes that each fit alone but not together cannot
-// both succeed. Across replicas nothing serialises them: each checks what the database has
-// committed, so concurrent pushes through different replicas may overshoot a quota by at most
-// what they add together; the next push sees the total and is refused.
+// both succeed. Across processes (replicas, `stowage retag` beside the server) nothing serialises
+// them: each checks what the database has committed, so pushes at the same moment through
+// different processes may overshoot a quota by at most what they add together; the next push
+// sees the total and is refused.
 import { RegistryError } from '../errors/registry-error.js';
 import { compileGlob } from './grammar.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -129,7 +130,7 @@ export class Quotas {
     }
   }
 
-  /** Every quota with its usage now, in config order. */
+  /** Every quota with its usage (as measured for upload starts), in config order. */
   async usage(): Promise<QuotaUsage[]> {
     const out: QuotaUsage[] = [];
     for (const quota of this.quotas) {

@@ -110,6 +110,9 @@ describe.each(DATABASE_KINDS)('quotas over HTTP ($name)', (kind) => {
     expect(section[0]).toMatch(/^QUOTA\s+USED\s+MAX\s+USE%\s+REPOSITORIES$/);
     expect(section[1]).toMatch(/^\s*1\s+\d+(\.\d)? KiB\s+\d+(\.\d)? KiB\s+\d+(\.\d)?%\s+team\/\*\*$/);
     expect(section[2]).toMatch(/^\s*2\s+0 B\s+1\.0 MiB\s+0%\s+solo$/);
+    const json: string[] = [];
+    await diskUsageCommand(new ApiClient({ url: reg.url }), undefined, true, (line) => json.push(line));
+    expect(JSON.parse(json[0]).quotas).toEqual(await quotas());
   });
 });
 
