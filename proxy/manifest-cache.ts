@@ -126,7 +126,7 @@ export class ProxyManifests {
         detail: { name: route.name, reference, digest, sent: answer.digest },
       });
     }
-    await this.storage.manifests.put(route.name, digest, answer.bytes, answer.contentType, { checkReferences: false });
+    await this.storage.manifests.put(route.name, digest, answer.bytes, answer.contentType, { checkReferences: false, cache: true });
     if (!isDigestReference(reference)) {
       await this.storage.manifests.tag(route.name, reference, digest, { strict: false, cache: true });
       await this.writeTagRecord(route.name, reference, digest);

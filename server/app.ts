@@ -123,6 +123,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   const events = notifier ?? new Notifier(config.notifications?.endpoints ?? [], logger);
   // Names are routed once, for the dispatcher and the fast path alike (server/v2/name-routing.ts).
   const repositories = new RepositoryRouter(storage, pullThrough, aliases);
+  metrics.observeQuotas(storage.quotas);
   const routeV2 = v2Router({
     registry: storage,
     repositories,

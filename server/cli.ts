@@ -315,7 +315,7 @@ apiCommand('ls', 'list repositories (whose names start with PREFIX) with tag and
   .argument('[prefix]')
   .action(withApi(async (client, options, prefix: string | undefined) => listCommand(client, prefix, !!options.json, print)));
 
-apiCommand('du', 'the size of each repository (or of REPO and those under it) and the total')
+apiCommand('du', 'the size of each repository (or of REPO and those under it), the total, and each quota used and allowed')
   .argument('[repository]')
   .action(withApi(async (client, options, name: string | undefined) => diskUsageCommand(client, name, !!options.json, print)));
 

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { parseDatabaseUrl } from '../storage/metadata/database.js';
 import { REPOSITORY_GLOB_RE, TAG_GLOB_RE } from '../storage/immutable-tags.js';
+import { parseByteSize } from './byte-size.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -389,6 +390,27 @@ const schema = z.strictObject({
             repositories: z.array(z.string().regex(REPOSITORY_GLOB_RE, 'a glob over repository names: a-z 0-9 . _ - / * ?')).min(1),
             tags: z.array(z.string().regex(TAG_GLOB_RE, 'a glob over tag names: A-Z a-z 0-9 . _ - * ?, at most 128 characters')).min(1),
           }),
+        )
+        .default([]),
+      /** Storage limits per group of repositories (storage/quotas.ts); absent: none. */
+      quotas: z
+        .array(
+          z.strictObject({
+            repositories: z.array(z.string().regex(REPOSITORY_GLOB_RE, 'a glob over repository names: a-z 0-9 . _ - / * ?')).min(1),
+            /** A number of bytes or a size such as 10GiB or 500MB. */
+            maxbytes: z.union([z.number(), z.string()]).transform((value, ctx) => {
+              try {
+                return parseByteSize(value);
+              } catch (err) {
+                ctx.addIssue({ code: 'custom', message: (err as Error).message });
+                return z.NEVER;
+              }
+            }),
+          }),
+        )
+        .refine(
+          (quotas) => new Set(quotas.map((q) => q.repositories.join(','))).size === quotas.length,
+          'two quotas name the same repositories: merge them',
         )
         .default([]),
       /** Bytes the pull-through cache may hold; past it the least recently pulled images go. 0: no cap. */

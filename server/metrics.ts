@@ -2,6 +2,7 @@
 // (tests, replicas) do not share counters. Recorded once per request by the access middleware.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ProxyObserver } from '../proxy/observer.js';
+import type { Quotas } from '../storage/quotas.js';
 
 export class RegistryMetrics {
   readonly registry = new Registry();
@@ -98,6 +99,34 @@ export class RegistryMetrics {
       upstreamBytes: (upstream, bytes) => this.proxyUpstreamBytes.inc({ upstream: upstream.client.host }, bytes),
       upstreamError: (upstream) => this.proxyUpstreamErrors.inc({ upstream: upstream.client.host }),
     };
+  }
+
+  private quotaGauges = false;
+
+  /**
+   * Each quota's used and allowed bytes, labelled by its repositories' globs, read from the
+   * metadata database when scraped (storage/quotas.ts: reused while costly, until this process writes).
+   */
+  observeQuotas(quotas: Quotas): void {
+    if (!quotas.enabled || this.quotaGauges) return;
+    this.quotaGauges = true;
+    const label = (repositories: string[]) => repositories.join(',');
+    const limit = new Gauge({
+      name: 'stowage_quota_limit_bytes',
+      help: 'Bytes a quota (stowage.quotas) allows its repositories, by their globs',
+      labelNames: ['quota'] as const,
+      registers: [this.registry],
+    });
+    for (const rule of quotas.rules) limit.set({ quota: label(rule.repositories) }, rule.maxbytes);
+    new Gauge({
+      name: 'stowage_quota_used_bytes',
+      help: 'Deduplicated bytes of the blobs the manifests of a quota’s repositories reference, by their globs',
+      labelNames: ['quota'] as const,
+      registers: [this.registry],
+      async collect() {
+        for (const quota of await quotas.usage()) this.set({ quota: label(quota.repositories) }, quota.usedBytes);
+      },
+    });
   }
 
   /** Process metrics (CPU, memory, event loop); only for the served process, not every test app. */

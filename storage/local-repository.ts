@@ -10,6 +10,7 @@ import type { Catalog } from './catalog.js';
 import type { ManifestStore } from './manifests.js';
 import type { UploadStore } from './uploads.js';
 import type { PullRecorder } from './metadata/pull-recorder.js';
+import type { Quotas } from './quotas.js';
 import type {
   BlobInfo,
   BlobStat,
@@ -39,6 +40,8 @@ export interface LocalStores {
   catalog: Catalog;
   /** Counts pulls for the metadata database, when there is one. */
   pulls?: PullRecorder;
+  /** Storage limits: an upload into a repository whose quota is full is refused when it starts. */
+  quotas?: Quotas;
 }
 
 // Each part is a small class with methods on its prototype: a repository is made per request, and
@@ -72,8 +75,12 @@ class LocalUploads implements RepositoryUploads {
   constructor(
     private readonly name: string,
     private readonly store: UploadStore,
+    private readonly quotas: Quotas | undefined,
   ) {}
-  start(options: { algorithm?: DigestAlgorithm } = {}): Promise<UploadStatus> {
+  // Only the start of an upload is checked (POST, or a monolithic POST ?digest=): its bytes are
+  // not counted until a manifest references them, where the exact check is (storage/quotas.ts).
+  async start(options: { algorithm?: DigestAlgorithm } = {}): Promise<UploadStatus> {
+    if (this.quotas?.enabled) await this.quotas.admitUpload(this.name);
     return this.store.start(this.name, options.algorithm);
   }
   status(id: string): Promise<UploadStatus> {
@@ -88,7 +95,8 @@ class LocalUploads implements RepositoryUploads {
   cancel(id: string): Promise<void> {
     return this.store.cancel(this.name, id);
   }
-  putMonolithic(digest: string, source: Readable, signal?: AbortSignal): Promise<BlobInfo> {
+  async putMonolithic(digest: string, source: Readable, signal?: AbortSignal): Promise<BlobInfo> {
+    if (this.quotas?.enabled) await this.quotas.admitUpload(this.name);
     return this.store.putMonolithic(this.name, digest, source, signal);
   }
 }
@@ -167,7 +175,7 @@ export class LocalRepository implements Repository {
     context: RepositoryContext = {},
   ) {
     this.blobs = new LocalBlobs(name, stores.blobs);
-    this.uploads = new LocalUploads(name, stores.uploads);
+    this.uploads = new LocalUploads(name, stores.uploads, stores.quotas);
     this.manifests = new LocalManifests(name, stores.manifests, context.actor, stores.pulls);
     this.tags = new LocalTags(name, stores.manifests, stores.catalog);
     this.referrers = new LocalReferrers(name, stores.manifests);

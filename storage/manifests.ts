@@ -28,6 +28,7 @@ import { manifestFacts } from './metadata/facts.js';
 import { crashPoint } from './crash-points.js';
 import { KeyedLock } from './keyed-lock.js';
 import { ImmutableTags, type MatchedRule } from './immutable-tags.js';
+import { Quotas } from './quotas.js';
 import { decodeRevision, encodeRevision, mediaTypeOfBytes, type RevisionRecord, type StoredRevision } from './revision-link.js';
 
 /** Something a stored manifest needs in storage, and how to put it back if we hold its bytes. */
@@ -49,6 +50,8 @@ export interface PutManifestOptions {
   checkReferences?: boolean;
   /** Who pushed it (recorded in the metadata database). */
   actor?: string;
+  /** The pull-through cache storing what its upstream answered: no quota refuses it. */
+  cache?: boolean;
 }
 
 export class ManifestStore {
@@ -65,6 +68,8 @@ export class ManifestStore {
     private readonly layout: LayoutKind = 'stowage',
     /** Tags that never move nor go (`stowage.immutable`): enforced by put, tag and delete below. */
     private readonly immutable: ImmutableTags = new ImmutableTags(),
+    /** Storage limits (`stowage.quotas`): put below checks and links under them. */
+    private readonly quotas: Quotas = new Quotas(),
   ) {}
 
   /** Protected tags being written by this process, by repository and tag: one at a time. */
@@ -179,6 +184,20 @@ export class ManifestStore {
     bytes: Buffer,
     contentType: string | undefined,
     options: PutManifestOptions = {},
+  ): Promise<PutManifestResult> {
+    // Quotas (storage/quotas.ts) check the blobs the manifest references before anything is
+    // written, and hold their locks until the push is committed. A manifest that does not parse
+    // is checked for nothing here: store refuses it with the right error.
+    if (options.cache || !this.quotas.enabled) return this.putUnderRules(name, reference, bytes, contentType, options);
+    return this.quotas.admitManifest(name, quotaBlobsOf(bytes, contentType), () => this.putUnderRules(name, reference, bytes, contentType, options));
+  }
+
+  private async putUnderRules(
+    name: string,
+    reference: string,
+    bytes: Buffer,
+    contentType: string | undefined,
+    options: PutManifestOptions,
   ): Promise<PutManifestResult> {
     const matched = isDigestReference(reference) ? undefined : this.immutable.ruleFor(name, assertTag(reference));
     if (!matched) return this.store(name, reference, bytes, contentType, options);
@@ -650,6 +669,17 @@ function revisionOf(digest: string, size: number, manifest: { mediaType: string;
   const revision: RevisionRecord = { digest, mediaType: manifest.mediaType, size };
   if (manifest.subject) revision.subject = manifest.subject.digest;
   return revision;
+}
+
+/** The blobs a manifest references, for its quota check; none when it does not parse (store refuses it). */
+function quotaBlobsOf(bytes: Buffer, contentType: string | undefined): Descriptor[] {
+  if (bytes.length > MAX_MANIFEST_BYTES) return [];
+  try {
+    return parseManifest(bytes, contentType).blobs;
+  } catch (err) {
+    if (err instanceof RegistryError) return [];
+    throw err;
+  }
 }
 
 /** A push whose references a concurrent garbage collection took before they were retained. */

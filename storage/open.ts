@@ -18,6 +18,7 @@ import { MetadataStore } from './metadata/metadata-store.js';
 import { ensureImported } from './metadata/import.js';
 import { isNotFound } from './errors.js';
 import { ImmutableTags, type ImmutableTagRule } from './immutable-tags.js';
+import { Quotas, type QuotaRule } from './quotas.js';
 import { BLOBS_ROOT, DISTRIBUTION_ROOT, LAYOUT_VERSION_KEY, REPOSITORIES_ROOT, type LayoutKind } from './layout.js';
 
 export interface StorageSettings {
@@ -48,6 +49,8 @@ export interface OpenOptions {
   importExisting?: boolean;
   /** Tags that never move nor go (`stowage.immutable`, storage/immutable-tags.ts). */
   immutable?: ImmutableTagRule[];
+  /** Storage limits per group of repositories (`stowage.quotas`, storage/quotas.ts). */
+  quotas?: QuotaRule[];
 }
 
 export async function openRegistryStorage(
@@ -78,10 +81,11 @@ export async function openRegistryStorageOn(
     await driver.check();
     const layout = await detectLayout(driver);
     const immutable = new ImmutableTags(options.immutable);
+    const quotas = new Quotas(options.quotas, metadata);
     storage =
       layout === 'distribution'
-        ? new RegistryStorage(new SubtreeDriver(driver, DISTRIBUTION_ROOT), cache, metadata, layout, immutable)
-        : new RegistryStorage(driver, cache, metadata, layout, immutable);
+        ? new RegistryStorage(new SubtreeDriver(driver, DISTRIBUTION_ROOT), cache, metadata, layout, immutable, quotas)
+        : new RegistryStorage(driver, cache, metadata, layout, immutable, quotas);
     await storage.open();
     // A database that has never seen this storage learns what it holds before anything is served.
     if (metadata && options.importExisting !== false) await ensureImported(storage, metadata);

@@ -26,6 +26,7 @@ import { ChangeFeed } from './change-feed.js';
 import { DatabaseClaim } from './database-claim.js';
 import { ImmutableTags } from './immutable-tags.js';
 import { RobotStore } from './metadata/robots.js';
+import { Quotas } from './quotas.js';
 
 export class RegistryStorage implements Registry {
   readonly cache: RegistryCache;
@@ -56,11 +57,13 @@ export class RegistryStorage implements Registry {
     readonly layout: LayoutKind = 'stowage',
     /** Tags that never move nor go (`stowage.immutable`). */
     readonly immutable: ImmutableTags = new ImmutableTags(),
+    /** Storage limits (`stowage.quotas`, storage/quotas.ts): pushes and upload starts are checked. */
+    readonly quotas: Quotas = new Quotas(),
   ) {
     this.cache = new RegistryCache(cacheOptions);
     this.blobs = new BlobStore(driver, this.cache, metadata ? (name) => metadata.ensureRepository(name) : undefined);
     this.uploads = new UploadStore(driver, this.blobs);
-    this.manifests = new ManifestStore(driver, this.blobs, this.cache, metadata, layout, immutable);
+    this.manifests = new ManifestStore(driver, this.blobs, this.cache, metadata, layout, immutable, quotas);
     this.catalog = new Catalog(driver, this.cache, metadata);
     this.proxyRecords = new ProxyRecords(driver);
     if (metadata) {

@@ -1,7 +1,7 @@
 // `stowage ls`, `du` and `tags`: what a running registry's JSON API (/api/v1/) says it holds,
 // as aligned tables for people or, with --json, one JSON document for scripts. Only what the
 // caller may pull is shown, as the API filters it.
-import type { ApiClient } from './api-client.js';
+import { ApiError, type ApiClient } from './api-client.js';
 
 type Print = (line: string) => void;
 
@@ -12,6 +12,16 @@ export interface ApiRepository {
   tags: number;
   manifests: number;
   lastPushed: string | null;
+}
+
+/** A quota as GET /api/v1/quotas lists it. */
+export interface ApiQuota {
+  number: number;
+  repositories: string[];
+  usedBytes: number;
+  maxBytes: number;
+  percent: number;
+  repositoryCount: number;
 }
 
 /** A tag as GET /api/v1/tags/{name} lists it. */
@@ -60,13 +70,33 @@ export async function diskUsageCommand(client: ApiClient, name: string | undefin
   const all = await collect(client.pages<ApiRepository>(repositoriesPath(name), 'repositories'));
   const repositories = name ? all.filter((r) => r.name === name || r.name.startsWith(`${name}/`)) : all;
   const total = repositories.reduce((sum, r) => sum + r.size, 0);
-  if (json) return print(JSON.stringify({ repositories: repositories.map((r) => ({ name: r.name, size: r.size })), total }));
+  const quotas = await quotasOf(client);
+  if (json) return print(JSON.stringify({ repositories: repositories.map((r) => ({ name: r.name, size: r.size })), total, quotas }));
   printTable(
     print,
     ['SIZE', 'REPOSITORY'],
     [...repositories.map((r) => [formatBytes(r.size), r.name]), [formatBytes(total), 'total']],
     [true, false],
   );
+  if (quotas.length === 0) return;
+  // Blobs shared within a quota count once there, so a quota's USED is not the sum of the sizes above.
+  print('');
+  printTable(
+    print,
+    ['QUOTA', 'USED', 'MAX', 'USE%', 'REPOSITORIES'],
+    quotas.map((q) => [String(q.number), formatBytes(q.usedBytes), formatBytes(q.maxBytes), `${q.percent}%`, q.repositories.join(',')]),
+    [true, true, true, true, false],
+  );
+}
+
+/** The quotas the caller may see; none from a registry older than GET /api/v1/quotas. */
+async function quotasOf(client: ApiClient): Promise<ApiQuota[]> {
+  try {
+    return (await client.get<{ quotas: ApiQuota[] }>('/api/v1/quotas')).quotas;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return [];
+    throw err;
+  }
 }
 
 /** `stowage tags REPO`: its tags with digest, size, platforms, times and pulls. */

@@ -44,6 +44,7 @@ import {
 import { registerRegistryRoutes, REGISTRY_ROUTES } from './api-registry.js';
 import { CONTENT_ROUTES, registerContentRoutes } from './api-content.js';
 import { PROXY_ROUTES, registerProxyRoutes } from './api-proxies.js';
+import { QUOTA_ROUTES, registerQuotaRoutes } from './api-quotas.js';
 
 export { API_PREFIX, DEFAULT_API_PAGE, MAX_API_PAGE, type ApiDependencies } from './api-request.js';
 
@@ -56,6 +57,7 @@ export const API_ROUTES = [
   ...REGISTRY_ROUTES,
   ...CONTENT_ROUTES,
   ...PROXY_ROUTES,
+  ...QUOTA_ROUTES,
 ] as const;
 
 const ORDERS = ['asc', 'desc'] as const;
@@ -112,6 +114,7 @@ export function registerApiRoutes(router: Router, deps: ApiDependencies): void {
   registerRegistryRoutes(router, deps);
   registerContentRoutes(router, deps);
   registerProxyRoutes(router, deps);
+  registerQuotaRoutes(router, deps);
 }
 
 /**

@@ -22,9 +22,9 @@ start_registry() {
   case "$REGISTRY_KIND" in
     stowage)
       BLOBS_DIR="$data/blobs"
-      # cases/95-immutable-tags.sh: a rule over a name no other case uses.
+      # cases/95-immutable-tags.sh and 96-quotas.sh: rules over names no other case uses.
       start_stowage registry "$REGISTRY_PORT" "$(filesystem_storage "$data" delete)" \
-        'stowage: { immutable: [ { repositories: ["immutable/**"], tags: ["v*"] } ] }'
+        'stowage: { immutable: [ { repositories: ["immutable/**"], tags: ["v*"] } ], quotas: [ { repositories: ["quota/**"], maxbytes: 5MB } ] }'
       ;;
     distribution)
       BLOBS_DIR="$data/docker/registry/v2/blobs"
