@@ -39,7 +39,7 @@ import { skopeoWorkload } from './workloads/skopeo-copy.js';
 import { smallBlobWorkload } from './workloads/small-blobs.js';
 import { soakRun } from './workloads/soak.js';
 import { FSYNC_COLUMN, fsyncSection, NO_FSYNC } from './workloads/fsync.js';
-import { startupWorkload } from './workloads/startup.js';
+import { startupSection, startupWorkload } from './workloads/startup.js';
 import { scaleRun } from './workloads/scale.js';
 import { uiRun } from './workloads/ui.js';
 
@@ -220,7 +220,13 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
       await ceilings.stop();
     }
   }
-  if (wanted('startup')) results.push(await runInterleaved(startup, [{ name: 'stowage' }, { name: 'reference' }], options.startupRounds, log));
+  if (wanted('startup')) {
+    // npm start runs the checkout's own build: only when that is the build measured.
+    const npm = options.stowageRev || options.stowageCli !== STOWAGE_ENTRY ? [] : [{ name: 'stowage-npm' }];
+    results.push(
+      await runInterleaved(startup, [{ name: 'stowage' }, ...npm, { name: 'node-floor' }, { name: 'reference' }], options.startupRounds, log),
+    );
+  }
   const selected = workloads.filter((w) => wanted(w.id));
   const soak = options.soakSeconds !== undefined && wanted('soak');
   const clients = options.clients !== undefined && wanted('clients');
@@ -268,6 +274,8 @@ async function runAll(options: Options, workDir: string, loadBefore: number, loa
     if (clients) sections.push(await clientsRun(ctx, [stowage.target, reference.target], options.clients!, options.clientSeconds));
     await stopAll();
   }
+  const startupTable = startupSection(results.find((r) => r.id === 'startup'));
+  if (startupTable) sections.push(startupTable);
   // Its own registries, after the others have stopped.
   if (wanted('scale')) sections.push(await scaleRun(ctx));
   if (wanted('ui')) sections.push(await uiRun(ctx));

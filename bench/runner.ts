@@ -56,6 +56,17 @@ export function summarize(values: number[]): Summary | undefined {
   return { median, min: sorted[0], max: sorted[sorted.length - 1], n: sorted.length };
 }
 
+/** "median (min–max)" of a target's metric, "**error**" when it failed, "" when it did not run. */
+export function summaryCell(result: WorkloadResult, target: string, key: string, digits?: number): string {
+  const outcome = result.outcomes.get(target);
+  if (!outcome) return '';
+  if (outcome.error) return '**error**';
+  const s = summarize(outcome.samples[key] ?? []);
+  if (!s) return '';
+  const f = (v: number) => formatNumber(v, digits);
+  return `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
+}
+
 /** The median of a target's metric, if the target ran without error. */
 export function medianOf(result: WorkloadResult | undefined, target: string, metric: string): number | undefined {
   const outcome = result?.outcomes.get(target);

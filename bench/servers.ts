@@ -30,6 +30,8 @@ export const LABELS: Record<string, string> = {
   'stowage-nofsync': 'stowage with fsync off',
   'node-http': 'bare Node http (ceiling)',
   'stowage-s3-pg': 'stowage on S3 (s3rver) + PostgreSQL',
+  'stowage-npm': 'stowage by npm start',
+  'node-floor': "bare Node http server (Node's own start-up)",
 };
 
 /** Every child started here and not yet stopped, so that an interrupted run can stop them all. */
@@ -130,6 +132,8 @@ export interface RegistrySetup {
   storagePid?: number;
   /** stowage.database.url (`sqlite:PATH` or `postgres://...`); builds before the database refuse it. */
   database?: string;
+  /** How stowage is started: `node <stowageCli> serve` (the package's bin), or `npm start` in the checkout. */
+  launcher?: 'node' | 'npm';
 }
 
 /** Spawns a tracked child with a clean environment, its output appended to `logFile`. */
@@ -200,9 +204,11 @@ export async function launchRegistry(kind: RegistryKind, workDir: string, id: st
   const logFile = join(dir, 'server.log');
   const started = performance.now();
   const child =
-    kind === 'stowage'
-      ? spawnLogged(process.execPath, [stowageCli, 'serve', '--config', configFile], logFile)
-      : spawnLogged(REFERENCE_BINARY, ['serve', configFile], logFile);
+    kind === 'reference'
+      ? spawnLogged(REFERENCE_BINARY, ['serve', configFile], logFile)
+      : setup.launcher === 'npm'
+        ? spawnLogged('npm', ['start', '--silent', '--', '--config', configFile], logFile, { cwd: REPO_ROOT })
+        : spawnLogged(process.execPath, [stowageCli, 'serve', '--config', configFile], logFile);
   try {
     await waitForOk(child, port, '/v2/', logFile);
   } catch (error) {
@@ -277,6 +283,27 @@ export async function runCommand(command: string, args: string[], logFile: strin
   const ms = performance.now() - started;
   if (ms >= limitMs) throw new Error(`${command} ${args.join(' ')} killed after ${Math.round(limitMs / 1000)} s`);
   return { code, ms, stdout, peakRssBytes };
+}
+
+/** Node's own floor for start-up: a bare http server answering 200, started like stowage. */
+export async function launchNodeFloor(workDir: string, id: string): Promise<LaunchedServer> {
+  const port = await freePort();
+  const logFile = join(workDir, `${id}.log`);
+  const started = performance.now();
+  const script = `require('node:http').createServer((q, s) => s.end('{}')).listen(${port}, '127.0.0.1')`;
+  const child = spawnLogged(process.execPath, ['-e', script], logFile);
+  await waitForOk(child, port, '/v2/', logFile);
+  return {
+    target: {
+      name: 'node-floor',
+      label: LABELS['node-floor'],
+      base: new URL(`http://127.0.0.1:${port}`),
+      agent: keepAliveAgent(1),
+      pid: child.pid ?? 0,
+    },
+    readyMs: performance.now() - started,
+    stop: () => stopChild(child),
+  };
 }
 
 /**

@@ -2,21 +2,13 @@
 // `storage.filesystem.fsync: false`, interleaved with the others, and a section sets the two
 // stowage figures side by side. Opt-in, because builds before the setting existed refuse it.
 import type { Section } from '../report.js';
-import { formatNumber, medianOf, summarize, type WorkloadResult } from '../runner.js';
+import { formatNumber, medianOf, summaryCell, type WorkloadResult } from '../runner.js';
 
 export const NO_FSYNC = 'stowage-nofsync';
 /** The workloads that write, where syncing can cost anything. */
 export const FSYNC_COLUMN = ['push-monolithic', 'push-chunked', 'push-small', 'manifest-put'];
 
-function cell(result: WorkloadResult, target: string, key: string, digits?: number): string {
-  const outcome = result.outcomes.get(target);
-  if (!outcome) return '';
-  if (outcome.error) return '**error**';
-  const s = summarize(outcome.samples[key] ?? []);
-  if (!s) return '';
-  const f = (v: number) => formatNumber(v, digits);
-  return `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
-}
+const cell = summaryCell;
 
 export function fsyncSection(results: WorkloadResult[]): Section {
   const rows = [
