@@ -11,8 +11,7 @@ import type { CachedManifest } from '../storage/cache.js';
 import { BlobFills, type FilledBlob } from './blob-fill.js';
 import { ProxyCacheCap } from './cache-cap.js';
 import { ProxyManifests } from './manifest-cache.js';
-import { ProxyTagLists } from './tag-lists.js';
-import { ProxyReferrerLists } from './referrer-lists.js';
+import { upstreamReferrerLists, upstreamTagLists, type UpstreamLists } from './upstream-lists.js';
 import type { Descriptor } from '../storage/manifest-format.js';
 import type { ProxyRouter, ProxyRoute } from './routing.js';
 import { UpstreamUnavailableError } from './upstream-client.js';
@@ -38,8 +37,8 @@ export class PullThroughProxy {
   readonly router: ProxyRouter;
   readonly manifests: ProxyManifests;
   readonly fills: BlobFills;
-  readonly tagLists: ProxyTagLists;
-  readonly referrerLists: ProxyReferrerLists;
+  readonly tagLists: UpstreamLists<string[] | undefined>;
+  readonly referrerLists: UpstreamLists<Descriptor[]>;
   readonly cap?: ProxyCacheCap;
   /** Per-upstream counters since start (the JSON API's proxies page). */
   readonly stats = new UpstreamStats();
@@ -65,8 +64,8 @@ export class PullThroughProxy {
     const cap = this.cap;
     this.observer = this.stats.observing(options.observer ?? SILENT_OBSERVER);
     this.manifests = new ProxyManifests(storage, logger, options.now, cap && ((_name, _digest, size) => cap.added(size)), this.observer);
-    this.tagLists = new ProxyTagLists(logger, options.now, this.observer);
-    this.referrerLists = new ProxyReferrerLists(logger, options.now, this.observer);
+    this.tagLists = upstreamTagLists(logger, options.now, this.observer);
+    this.referrerLists = upstreamReferrerLists(logger, options.now, this.observer);
     this.fills = new BlobFills({
       storage,
       logger,
@@ -101,7 +100,7 @@ export class PullThroughProxy {
    */
   async listTags(route: ProxyRoute): Promise<string[] | undefined> {
     const cached = await this.storage.manifests.listTags(route.name);
-    const upstream = await this.tagLists.upstreamTags(route);
+    const upstream = await this.tagLists.get(route);
     if (upstream === 'stale' || upstream === undefined) {
       if (cached.length > 0 || (await this.storage.catalog.exists(route.name))) return cached;
       if (upstream === 'stale')
@@ -121,7 +120,7 @@ export class PullThroughProxy {
   async listReferrers(route: ProxyRoute, subject: string, artifactType?: string): Promise<Descriptor[]> {
     assertDigest(subject);
     const cached = await this.storage.manifests.referrers(route.name, subject, artifactType);
-    const upstream = await this.referrerLists.upstreamReferrers(route, subject);
+    const upstream = await this.referrerLists.get(route, subject);
     if (upstream === 'stale') return cached;
     const seen = new Set(cached.map((d) => d.digest));
     const joined = [...cached];
