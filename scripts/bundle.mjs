@@ -18,20 +18,25 @@ import { build } from 'esbuild';
 const DEFAULT = { entryPoints: ['dist/server/cli.js'], outfile: 'dist/stowage.mjs' };
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
+/** What every server bundle shares. */
+const SERVER_BUILD = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  // Smaller to parse at start-up; names are kept so stack traces stay readable.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: 'linked',
+  logLevel: 'warning',
+};
+
 export function bundle({ entryPoints, outfile } = DEFAULT) {
   return build({
+    ...SERVER_BUILD,
     entryPoints,
     outfile,
-    bundle: true,
-    platform: 'node',
     format: 'esm',
-    target: 'node20',
-    sourcemap: true,
-    // Smaller to parse at start-up; names are kept so stack traces stay readable.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'linked',
-    logLevel: 'warning',
     // Some dependencies are CommonJS and call require(): give the ESM bundle one.
     banner: { js: "import { createRequire as __stowageRequire } from 'node:module'; const require = __stowageRequire(import.meta.url);" },
   });
@@ -47,17 +52,10 @@ export async function bundleServer({ root = ROOT, entry = join(root, 'dist/serve
   // What the one-file ES module build used to leave there.
   for (const old of ['dist/stowage.mjs.map', 'dist/stowage.mjs.LEGAL.txt']) await rm(join(root, old), { force: true });
   await build({
+    ...SERVER_BUILD,
     entryPoints: [entry],
     outfile: main,
-    bundle: true,
-    platform: 'node',
     format: 'cjs',
-    target: 'node20',
-    sourcemap: true,
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: 'linked',
-    logLevel: 'warning',
     // import.meta means the bundle's own file, as it does in the ES module build.
     define: { 'import.meta.url': '__stowageModuleUrl', 'import.meta.dirname': '__dirname' },
     banner: { js: 'const __stowageModuleUrl = require("node:url").pathToFileURL(__filename).href;' },

@@ -1,14 +1,14 @@
 // `stowage rm`: the DELETE of the API from the registry's machine, by the same rules (deletes
 // enabled, not read-only, aliases and caches refuse, immutable tags stay), and as a user runs it
 // beside a server on the same storage, which serves the deletion from the next request on.
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import supertest from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DRIVERS } from '../helpers/drivers.js';
 import { useTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
 import { pushImage, pushManifest } from '../helpers/images.js';
 import { ACCEPT_ALL } from '../helpers/content.js';
-import { BUNDLE, bundleStowage, kill, makeInstallation } from '../helpers/stowage-process.js';
+import { bundleStowage, kill, makeInstallation } from '../helpers/stowage-process.js';
 import { parseRemoval, removeCommand } from '../../server/commands/remove.js';
 
 function remover(reg: TestRegistry, config = reg.config) {
@@ -113,10 +113,7 @@ describe('the stowage rm command beside a running server', () => {
 
   it('exits 0 and 1 as documented, and the server stops serving what it deleted at once', async () => {
     const inst = await makeInstallation('stowage-rm-cli-');
-    const run = (...args: string[]) => {
-      const res = spawnSync(process.execPath, [BUNDLE, 'rm', ...args, '--config', inst.config], { encoding: 'utf8' });
-      return { status: res.status, stdout: res.stdout, stderr: res.stderr };
-    };
+    const run = (...args: string[]) => inst.command('rm', ...args);
     let server: ChildProcess | undefined;
     try {
       server = inst.run(['serve']);

@@ -1,10 +1,10 @@
 // `stowage retag` as a user runs it, beside a running server on the same storage: a tag that
 // points elsewhere is not moved without --force, and what the command links the server serves
 // at once (its caches learn the change from the metadata database, not from a timer).
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import supertest from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE, bundleStowage, kill, makeInstallation } from '../helpers/stowage-process.js';
+import { bundleStowage, kill, makeInstallation } from '../helpers/stowage-process.js';
 import { pushImage } from '../helpers/images.js';
 import type { TestRegistry } from '../helpers/test-registry.js';
 import { ACCEPT_ALL } from '../helpers/content.js';
@@ -14,10 +14,7 @@ describe('the stowage retag command beside a running server', () => {
 
   it('refuses to move a tag without --force, and the server serves each change at once', async () => {
     const inst = await makeInstallation('stowage-retag-cli-');
-    const run = (...args: string[]) => {
-      const res = spawnSync(process.execPath, [BUNDLE, 'retag', ...args, '--config', inst.config], { encoding: 'utf8' });
-      return { status: res.status, stdout: res.stdout, stderr: res.stderr };
-    };
+    const run = (...args: string[]) => inst.command('retag', ...args);
     let server: ChildProcess | undefined;
     try {
       server = inst.run(['serve']);

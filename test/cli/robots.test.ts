@@ -1,14 +1,14 @@
 // `stowage robot create|ls|rm`: the commands' output on SQLite and PostgreSQL, then the real CLI's
 // exit statuses (0, 1 for a name taken or an unknown robot, 2 for invalid input) and its robots
 // logging in to a registry that shares the database.
-import { spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { filesystemDriverFactory } from '../helpers/drivers.js';
 import { basic } from '../helpers/credentials.js';
 import { DATABASE_KINDS } from '../helpers/metadata-databases.js';
-import { BUNDLE, bundleStowage, kill, makeInstallation } from '../helpers/stowage-process.js';
+import { bundleStowage, kill, makeInstallation } from '../helpers/stowage-process.js';
 import { writeHtpasswd } from '../helpers/credentials.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { useTestRegistry } from '../helpers/test-registry.js';
@@ -64,10 +64,7 @@ describe('the stowage robot command', () => {
     const htpasswd = path.join(usersDir, 'htpasswd');
     await writeHtpasswd(htpasswd, { admin: 'admin-pw' });
     const inst = await makeInstallation('stowage-robot-cli-', [`auth: { htpasswd: { realm: stowage, path: "${htpasswd}" } }`]);
-    const run = (...args: string[]) => {
-      const res = spawnSync(process.execPath, [BUNDLE, 'robot', ...args, '--config', inst.config], { encoding: 'utf8' });
-      return { status: res.status, stdout: res.stdout, stderr: res.stderr };
-    };
+    const run = (...args: string[]) => inst.command('robot', ...args);
     let server: ChildProcess | undefined;
     try {
       const created = run('create', 'ci', '--repositories', 'team/**', '--actions', 'pull', '--expires', '1d', '--json');

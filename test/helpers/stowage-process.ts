@@ -1,7 +1,7 @@
 // The real stowage process for the crash tests: the CLI bundled as production bundles it (beside
 // node_modules, so the packages it leaves out resolve as in the real one), spawned with a config
 // file, waited for, and killed with SIGKILL.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fsp from 'node:fs/promises';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -45,6 +45,8 @@ export interface Installation {
   stderr: string[];
   /** Starts `stowage <args> --config <config>` with extra environment variables. */
   run(args: string[], env?: Record<string, string>): ChildProcess;
+  /** Runs `stowage <args> --config <config>` to its end (a command beside the server). */
+  command(...args: string[]): { status: number | null; stdout: string; stderr: string };
   /** Waits until the server answers GET /v2/ (or exits, which throws). */
   ready(child: ChildProcess): Promise<void>;
   remove(): Promise<void>;
@@ -83,6 +85,10 @@ export async function makeInstallation(prefix: string, configLines: string[] = [
         if (stderr.length > 20) stderr.shift();
       });
       return child;
+    },
+    command(...args) {
+      const res = spawnSync(process.execPath, [BUNDLE, ...args, '--config', config], { encoding: 'utf8' });
+      return { status: res.status, stdout: res.stdout, stderr: res.stderr };
     },
     async ready(child) {
       const deadline = Date.now() + 20_000;
