@@ -1,0 +1,52 @@
+// stowage.retention as the runner (storage/retention/run.ts) takes it: the compiled policies, the
+// grace period and deleteuntagged of stowage.gc for the collection that follows, and the
+// repositories it never touches: the pull-through cache's (stowage.proxies prefixes, or all of
+// them when the whole registry mirrors one upstream), which have their own eviction.
+import { RetentionPolicies } from '../storage/retention/policy.js';
+import type { RetentionOptions } from '../storage/retention/run.js';
+import { RegistryError } from '../errors/registry-error.js';
+import { parseDuration, type RegistryConfig } from './config.js';
+
+export type RetentionSettings = Omit<RetentionOptions, 'dryRun' | 'now' | 'onDelete' | 'repository'>;
+
+/** The runner's settings; undefined when the config has no stowage.retention. */
+export function retentionSettings(config: RegistryConfig): RetentionSettings | undefined {
+  const retention = config.stowage.retention;
+  if (!retention) return undefined;
+  const prefixes = config.stowage.proxies.map((p) => p.prefix);
+  const mirror = config.proxy !== undefined;
+  return {
+    policies: new RetentionPolicies(retention.policies),
+    graceMs: config.stowage.gc.graceMs,
+    gcDeleteUntagged: config.stowage.gc.deleteuntagged,
+    skip: (name) => mirror || prefixes.some((prefix) => name === prefix || name.startsWith(`${prefix}/`)),
+  };
+}
+
+/**
+ * "Evaluate as if at this time": an ISO 8601 time, milliseconds since the epoch, or a duration
+ * from now with a sign ("+30d", "-2h"). For previews ("what goes next month") and tests.
+ */
+export function parseEvaluationTime(value: string, now = Date.now()): number {
+  const text = value.trim();
+  const relative = /^([+-])(.+)$/.exec(text);
+  try {
+    if (relative) return now + (relative[1] === '-' ? -1 : 1) * parseDuration(relative[2]);
+  } catch {
+    throw badTime(value);
+  }
+  if (/^\d+$/.test(text)) return Number(text);
+  const parsed = Date.parse(text);
+  if (Number.isNaN(parsed)) throw badTime(value);
+  return parsed;
+}
+
+function badTime(value: string): RegistryError {
+  return new RegistryError(
+    'UNSUPPORTED',
+    `now: "${value.slice(0, 100)}" is not a time (ISO 8601, ms since the epoch, or +/- a duration such as +30d)`,
+    {
+      status: 400,
+    },
+  );
+}
