@@ -55,6 +55,8 @@ export interface TagDecision {
 export interface ManifestDecision {
   digest: string;
   reason: string;
+  /** The deleted manifests that reference it (its indexes, its subject): if one stays, it stays. */
+  parents?: string[];
 }
 
 export interface RepositoryPlan {
@@ -201,12 +203,18 @@ export function planRepository(facts: RepositoryFacts, policy: RetentionPolicy, 
   const incoming = new Map<string, number>([...doomed].map((d) => [d, 0]));
   for (const d of doomed) for (const next of edges.get(d) ?? []) if (doomed.has(next)) incoming.set(next, incoming.get(next)! + 1);
   const ready = [...doomed].filter((d) => incoming.get(d) === 0).sort();
+  const parentsOf = new Map<string, string[]>();
+  for (const d of doomed) for (const next of edges.get(d) ?? []) if (doomed.has(next)) parentsOf.set(next, [...(parentsOf.get(next) ?? []), d]);
+  const decision = (digest: string): ManifestDecision => {
+    const parents = parentsOf.get(digest);
+    return parents ? { digest, reason: reasonFor(known.get(digest)!), parents } : { digest, reason: reasonFor(known.get(digest)!) };
+  };
   const manifestsDeleted: ManifestDecision[] = [];
   const placed = new Set<string>();
   while (ready.length > 0) {
     const digest = ready.shift()!;
     placed.add(digest);
-    manifestsDeleted.push({ digest, reason: reasonFor(known.get(digest)!) });
+    manifestsDeleted.push(decision(digest));
     for (const next of edges.get(digest) ?? []) {
       if (!doomed.has(next)) continue;
       incoming.set(next, incoming.get(next)! - 1);
@@ -214,7 +222,7 @@ export function planRepository(facts: RepositoryFacts, policy: RetentionPolicy, 
     }
   }
   // A cycle cannot occur with content addressing; should one, its members still go, last.
-  for (const digest of [...doomed].sort()) if (!placed.has(digest)) manifestsDeleted.push({ digest, reason: reasonFor(known.get(digest)!) });
+  for (const digest of [...doomed].sort()) if (!placed.has(digest)) manifestsDeleted.push(decision(digest));
 
   return { repository: facts.repository, policy: policy.number, tagsDeleted, tagsKept, manifestsDeleted };
 }

@@ -101,8 +101,16 @@ export async function runRetention(storage: RegistryStorage, options: RetentionO
     for (const decision of plan.tagsDeleted) {
       if (await deleteTag(storage, repository, decision, report)) await options.onDelete?.({ repository: name, ...decision });
     }
+    // A manifest left alone keeps what it references: its children and referrers stay too.
+    const spared = new Set<string>();
     for (const decision of plan.manifestsDeleted) {
-      if (await deleteManifest(storage, repository, decision, report)) await options.onDelete?.({ repository: name, ...decision });
+      const { parents, ...deletion } = decision;
+      const parent = parents?.find((p) => spared.has(p));
+      if (parent !== undefined) {
+        spared.add(decision.digest);
+        report.skipped.push({ repository: name, digest: decision.digest, reason: `${parent}, which references it, was left alone` });
+      } else if (await deleteManifest(storage, repository, decision, report)) await options.onDelete?.({ repository: name, ...deletion });
+      else spared.add(decision.digest);
     }
   }
   if (!dryRun) {

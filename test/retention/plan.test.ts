@@ -173,7 +173,7 @@ describe('retention planner: manifests', () => {
     const p = plan(f, policy([{ patterns: ['^new$'] }]));
     expect(p.manifestsDeleted).toEqual([
       { digest: d('index1'), reason: 'its tags were deleted (old)' },
-      { digest: d('amd64'), reason: `listed only by index ${d('index1')}, which is deleted` },
+      { digest: d('amd64'), reason: `listed only by index ${d('index1')}, which is deleted`, parents: [d('index1')] },
     ]);
   });
 
