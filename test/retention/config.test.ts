@@ -49,7 +49,9 @@ describe('stowage.retention', () => {
   });
 
   it('defaults patterns to every tag and keeptags to none, and takes no interval', () => {
-    const config = configFrom({ stowage: { retention: { policies: [{ repositories: ['a'], keeptags: [{ mostrecentlypushedcount: 1 }] }, { repositories: ['b'] }] } } });
+    const config = configFrom({
+      stowage: { retention: { policies: [{ repositories: ['a'], keeptags: [{ mostrecentlypushedcount: 1 }] }, { repositories: ['b'] }] } },
+    });
     expect(config.stowage.retention).toEqual({
       policies: [
         { repositories: ['a'], deleteuntagged: false, keeptags: [{ patterns: ['.*'], mostrecentlypushedcount: 1 }] },
@@ -59,7 +61,9 @@ describe('stowage.retention', () => {
   });
 
   it('refuses a pattern that is not a regular expression, naming the key', () => {
-    const bad = { stowage: { retention: { policies: [{ repositories: ['team/**'], keeptags: [{ patterns: ['^v'] }, { patterns: ['ok', '(unclosed'] }] }] } } };
+    const bad = {
+      stowage: { retention: { policies: [{ repositories: ['team/**'], keeptags: [{ patterns: ['^v'] }, { patterns: ['ok', '(unclosed'] }] }] } },
+    };
     expect(() => configFrom(bad)).toThrow(ConfigError);
     expect(() => configFrom(bad)).toThrow(/stowage\.retention\.policies\.0\.keeptags\.1\.patterns\.1: not a valid regular expression: .*unclosed/);
   });
@@ -79,7 +83,9 @@ describe('stowage.retention', () => {
 
   it("never touches the pull-through cache's repositories", () => {
     const policies = [{ repositories: ['**'] }];
-    const config = configFrom({ stowage: { retention: { policies }, proxies: [{ prefix: 'dockerhub', remoteurl: 'https://registry-1.docker.io' }] } });
+    const config = configFrom({
+      stowage: { retention: { policies }, proxies: [{ prefix: 'dockerhub', remoteurl: 'https://registry-1.docker.io' }] },
+    });
     const { skip } = retentionSettings(config)!;
     expect(skip!('dockerhub/library/busybox')).toBe(true);
     expect(skip!('dockerhub')).toBe(true);

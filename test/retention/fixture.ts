@@ -40,29 +40,33 @@ export interface Seeded {
   untouched: PushedImage;
 }
 
-/** What the seeded registry holds and how old each tag is (days), pulled-ago where pulled. */
+/**
+ * What the seeded registry holds and how old each tag is (days), pulled-ago where pulled. Pushed
+ * into storage directly (the stores the API writes through), so that it works with auth on.
+ */
 export async function seedRegistry(reg: TestRegistry): Promise<Seeded> {
   const app = 'team/app';
-  const v1 = await pushImage(reg, app, 'v1', { seed: 101 });
-  const v2 = await pushImage(reg, app, 'v2', { seed: 102 });
-  const v3 = await pushImage(reg, app, 'v3', { seed: 103 });
-  await pushManifest(reg, app, 'latest', v3.manifest);
-  const pulled = await pushImage(reg, app, 'old-but-pulled', { seed: 104 });
-  const release = await pushImage(reg, app, 'release-1', { seed: 105 });
-  const amd64 = await pushImage(reg, app, 'multi-amd64', { seed: 106 });
-  const arm64 = await pushImage(reg, app, 'multi-arm64', { seed: 107 });
-  const multi = await pushIndex(reg, app, 'multi', [amd64.manifest, arm64.manifest]);
+  const storage = reg.storage;
+  const v1 = await pushImage(storage, app, 'v1', { seed: 101 });
+  const v2 = await pushImage(storage, app, 'v2', { seed: 102 });
+  const v3 = await pushImage(storage, app, 'v3', { seed: 103 });
+  await pushManifest(storage, app, 'latest', v3.manifest);
+  const pulled = await pushImage(storage, app, 'old-but-pulled', { seed: 104 });
+  const release = await pushImage(storage, app, 'release-1', { seed: 105 });
+  const amd64 = await pushImage(storage, app, 'multi-amd64', { seed: 106 });
+  const arm64 = await pushImage(storage, app, 'multi-arm64', { seed: 107 });
+  const multi = await pushIndex(storage, app, 'multi', [amd64.manifest, arm64.manifest]);
   // The children of the index lose their own tags: only the index reaches them.
-  await reg.request.delete(`/v2/${app}/manifests/multi-amd64`).expect(202);
-  await reg.request.delete(`/v2/${app}/manifests/multi-arm64`).expect(202);
+  await storage.manifests.delete(app, 'multi-amd64');
+  await storage.manifests.delete(app, 'multi-arm64');
   // A signature of v1 (a referrer, untagged).
   const signatureBlob = blobOf('signature of v1');
-  await pushBlob(reg, app, signatureBlob);
-  await pushBlob(reg, app, EMPTY_CONFIG);
+  await pushBlob(storage, app, signatureBlob);
+  await pushBlob(storage, app, EMPTY_CONFIG);
   const signature = ociArtifact('application/vnd.example.signature', [signatureBlob], v1.manifest.descriptor);
-  await pushManifest(reg, app, signature.digest, signature);
+  await pushManifest(storage, app, signature.digest, signature);
   // A repository no policy covers.
-  const untouched = await pushImage(reg, 'other/app', 'v0', { seed: 108 });
+  const untouched = await pushImage(storage, 'other/app', 'v0', { seed: 108 });
 
   const now = Date.now();
   const db = reg.storage.metadata!.database.db;
