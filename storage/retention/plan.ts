@@ -42,6 +42,11 @@ export interface PlanOptions {
   now: number;
   /** Anything pushed within this many ms before now is kept. */
   graceMs: number;
+  /**
+   * The clock's real time, when `now` is another (a preview of next month): the grace period
+   * then counts back from the earlier of the two, so a real push is never too recent to keep.
+   */
+  realNow?: number;
   /** The immutability rule protecting a tag (its description), if any. */
   immutable?: (tag: string) => string | undefined;
 }
@@ -151,7 +156,7 @@ function closure(roots: Iterable<string>, edges: Map<string, string[]>): Set<str
 
 export function planRepository(facts: RepositoryFacts, policy: RetentionPolicy, options: PlanOptions): RepositoryPlan {
   const { now } = options;
-  const recentSince = now - Math.max(0, options.graceMs);
+  const recentSince = Math.min(now, options.realNow ?? now) - Math.max(0, options.graceMs);
   const tagsKept: TagDecision[] = [];
   const tagsDeleted: TagDecision[] = [];
 

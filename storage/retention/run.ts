@@ -85,6 +85,7 @@ export async function runRetention(storage: RegistryStorage, options: RetentionO
     const facts = await retentionFacts(metadata, name);
     const plan = planRepository(facts, policy, {
       now,
+      realNow: Date.now(),
       graceMs,
       immutable: (tag) => {
         const matched = storage.immutable.ruleFor(name, tag);

@@ -136,6 +136,16 @@ describe('retention planner: never deleted', () => {
     expect(deleted(p)).toEqual(['old']);
   });
 
+  it('counts the grace period from the real time when evaluating as if later', () => {
+    const young = { ...tag('young', 'young', 0), pushedAt: NOW - GRACE / 2 };
+    const f = facts([young, tag('old', 'old', 2)]);
+    const later = planRepository(f, policy([{ patterns: ['^none$'] }]), { now: NOW + 30 * DAY, realNow: NOW, graceMs: GRACE });
+    expect(kept(later)).toEqual(['young']);
+    expect(later.manifestsDeleted.map((m) => m.digest)).toEqual([d('old')]);
+    // Without the real time, a month on, the young tag is old.
+    expect(kept(planRepository(f, policy([{ patterns: ['^none$'] }]), { now: NOW + 30 * DAY, graceMs: GRACE }))).toEqual([]);
+  });
+
   it('keeps an immutable tag, naming its rule', () => {
     const p = plan(facts([tag('v1', 'v1', 50), tag('x', 'x', 50)]), policy([{ patterns: ['^none$'] }]), (t) =>
       t === 'v1' ? 'stowage.immutable rule 1' : undefined,
