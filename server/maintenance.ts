@@ -7,7 +7,7 @@ import { GcBusyError, collectGarbage } from '../storage/jobs/gc.js';
 import { purgeUploads } from '../storage/jobs/upload-purge.js';
 import type { RegistryConfig } from './config.js';
 import { runRetention } from '../storage/retention/run.js';
-import { retentionSettings } from './retention.js';
+import { realRunRefusal, retentionSettings } from './retention.js';
 import type { Logger } from './logger.js';
 
 /** Runs job every intervalMs, never two at once; returns the stopper. */
@@ -73,7 +73,10 @@ export function startMaintenance(config: RegistryConfig, storage: RegistryStorag
   }
   const retention = retentionSettings(config);
   const retentionInterval = config.stowage.retention?.intervalMs;
-  if (retention && retentionInterval !== undefined) {
+  const refusal = realRunRefusal(config);
+  if (retention && retentionInterval !== undefined && refusal) {
+    logger.warn({ reason: refusal.message }, 'stowage.retention.interval is set, but retention may not delete: not scheduled');
+  } else if (retention && retentionInterval !== undefined) {
     stoppers.push(
       every(retentionInterval, async () => {
         try {

@@ -6,6 +6,7 @@ import { RetentionPolicies } from '../storage/retention/policy.js';
 import type { RetentionOptions } from '../storage/retention/run.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { parseDuration, type RegistryConfig } from './config.js';
+import { routeOptions } from './route-options.js';
 
 export type RetentionSettings = Omit<RetentionOptions, 'dryRun' | 'now' | 'onDelete' | 'repository'>;
 
@@ -21,6 +22,23 @@ export function retentionSettings(config: RegistryConfig): RetentionSettings | u
     gcDeleteUntagged: config.stowage.gc.deleteuntagged,
     skip: (name) => mirror || prefixes.some((prefix) => name === prefix || name.startsWith(`${prefix}/`)),
   };
+}
+
+/**
+ * Why a real run may not delete, by the API's rules (as `stowage rm`): the registry read-only
+ * (storage.maintenance.readonly) or deletes disabled (storage.delete.enabled). Dry runs always may.
+ */
+export function realRunRefusal(config: RegistryConfig): RegistryError | undefined {
+  const rules = routeOptions(config);
+  if (rules.readOnly) return new RegistryError('UNSUPPORTED', 'the registry is in read-only mode (storage.maintenance.readonly)');
+  if (!rules.deleteEnabled) return new RegistryError('UNSUPPORTED', 'deletes are disabled (storage.delete.enabled)');
+  return undefined;
+}
+
+/** Throws realRunRefusal's error, if any. */
+export function refuseRealRun(config: RegistryConfig): void {
+  const refusal = realRunRefusal(config);
+  if (refusal) throw refusal;
 }
 
 /**

@@ -1,12 +1,13 @@
 // `stowage retention run [--dry-run] [--json] [--now TIME]`: the retention policies
 // (stowage.retention) run on the configured storage directly, safe while the server runs, as
 // `stowage gc` is. Prints one row per tag or manifest deleted (or, dry, that would be) with the
-// reason, then the totals; exit status 0, 2 when the config has no stowage.retention, 75 when
+// reason, then the totals. A real run follows the API's rules (refused read-only or with deletes
+// disabled: exit 1). Exit status 0, 2 when the config has no stowage.retention, 75 when
 // another collection holds the lease (the deletions are made; the blobs go with the next one).
 import type { RegistryStorage } from '../../storage/registry.js';
 import { runRetention, type RetentionReport } from '../../storage/retention/run.js';
 import type { RegistryConfig } from '../config.js';
-import { parseEvaluationTime, retentionSettings } from '../retention.js';
+import { parseEvaluationTime, refuseRealRun, retentionSettings } from '../retention.js';
 
 type Print = (line: string) => void;
 
@@ -49,6 +50,7 @@ export async function retentionRunCommand(
     out.note('stowage: the configuration has no stowage.retention policies');
     return 2;
   }
+  if (!options.dryRun) refuseRealRun(config);
   const now = options.now === undefined ? undefined : parseEvaluationTime(options.now);
   const report = await runRetention(storage, { ...settings, dryRun: options.dryRun, now });
   if (options.json) out.print(JSON.stringify(report));

@@ -1,6 +1,6 @@
 // The retention policies (stowage.retention) over HTTP, for admins: GET /admin/retention/plan is a
 // dry run (what a run would delete, and why), POST /admin/retention/run runs them (tags, then
-// manifests, then garbage collection) and answers the report. Both take ?now= to evaluate as if
+// manifests, then garbage collection; refused read-only or with deletes disabled) and answers the report. Both take ?now= to evaluate as if
 // at another time. An admin is a user named in stowage.auth.admins (as for /admin/robots); a
 // robot never is one, and without auth nobody is. Registered on the router of server/router.ts.
 import type Router from '@koa/router';
@@ -10,9 +10,8 @@ import type { AccessController } from '../../auth/access-controller.js';
 import type { RegistryStorage } from '../../storage/registry.js';
 import { runRetention } from '../../storage/retention/run.js';
 import type { RegistryConfig } from '../config.js';
-import { routeOptions } from '../route-options.js';
 import { sendJson } from '../respond.js';
-import { parseEvaluationTime, retentionSettings, type RetentionSettings } from '../retention.js';
+import { parseEvaluationTime, refuseRealRun, retentionSettings, type RetentionSettings } from '../retention.js';
 
 export interface AdminRetentionDependencies {
   config: RegistryConfig;
@@ -48,7 +47,7 @@ export function registerAdminRetentionRoutes(router: Router, deps: AdminRetentio
   });
   router.post('/admin/retention/run', async (ctx: Context) => {
     const settings = await asAdmin(ctx, deps);
-    if (routeOptions(deps.config).readOnly) throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode');
+    refuseRealRun(deps.config);
     sendJson(ctx, 200, await runRetention(deps.storage, { ...settings, now: evaluationTime(ctx) }));
   });
 }
