@@ -7,7 +7,8 @@ import { GcBusyError, collectGarbage } from '../storage/jobs/gc.js';
 import { purgeUploads } from '../storage/jobs/upload-purge.js';
 import type { RegistryConfig } from './config.js';
 import { runRetention } from '../storage/retention/run.js';
-import { realRunRefusal, retentionSettings } from './retention.js';
+import { realRunRefusal, retentionRepositories, retentionSettings } from './retention.js';
+import type { Notifier } from '../notifications/notifier.js';
 import type { Logger } from './logger.js';
 
 /** Runs job every intervalMs, never two at once; returns the stopper. */
@@ -30,7 +31,7 @@ function every(intervalMs: number, job: () => Promise<void>): () => void {
 /** How often expired cache entries are dropped: a scan of at most ~70,000 entries, about a millisecond. */
 export const CACHE_PURGE_INTERVAL_MS = 15_000;
 
-export function startMaintenance(config: RegistryConfig, storage: RegistryStorage, logger: Logger): () => void {
+export function startMaintenance(config: RegistryConfig, storage: RegistryStorage, logger: Logger, notifier?: Notifier): () => void {
   const stoppers: Array<() => void> = [];
   // Memory then follows what was used within the cache TTL, not everything since start-up.
   stoppers.push(
@@ -82,6 +83,7 @@ export function startMaintenance(config: RegistryConfig, storage: RegistryStorag
         try {
           const report = await runRetention(storage, {
             ...retention,
+            repository: retentionRepositories(storage, notifier),
             onDelete: (deletion) => logger.info(deletion, 'retention deleted'),
           });
           logger.info(

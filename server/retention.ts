@@ -3,6 +3,10 @@
 // repositories it never touches: the pull-through cache's (stowage.proxies prefixes, or all of
 // them when the whole registry mirrors one upstream), which have their own eviction.
 import { RetentionPolicies } from '../storage/retention/policy.js';
+import type { RegistryStorage } from '../storage/registry.js';
+import type { Repository } from '../storage/repository.js';
+import { listen } from '../notifications/listen.js';
+import type { Notifier } from '../notifications/notifier.js';
 import type { RetentionOptions } from '../storage/retention/run.js';
 import { RegistryError } from '../errors/registry-error.js';
 import { parseDuration, type RegistryConfig } from './config.js';
@@ -22,6 +26,24 @@ export function retentionSettings(config: RegistryConfig): RetentionSettings | u
     gcDeleteUntagged: config.stowage.gc.deleteuntagged,
     skip: (name) => mirror || prefixes.some((prefix) => name === prefix || name.startsWith(`${prefix}/`)),
   };
+}
+
+/**
+ * The repositories a run deletes through: storage's, wrapped for webhook events when endpoints are
+ * configured (delete events, as a DELETE through the API sends; actor: the admin who asked, if any).
+ */
+export function retentionRepositories(
+  storage: RegistryStorage,
+  notifier: Notifier | undefined,
+  actor?: string,
+): ((name: string) => Repository) | undefined {
+  if (!notifier?.enabled) return undefined;
+  const sink = notifier.sinkFor({
+    request: { id: '', addr: '', host: '', method: 'DELETE', useragent: 'stowage retention' },
+    actor,
+    localAddr: '',
+  });
+  return (name) => listen(storage.repository(name), sink);
 }
 
 /**

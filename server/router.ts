@@ -17,6 +17,7 @@ import { registerApiRoutes } from './routes/api.js';
 import { registerUiRoutes } from './routes/ui.js';
 import { routeOptions } from './route-options.js';
 import type { PullThroughProxy } from '../proxy/pull-through.js';
+import type { Notifier } from '../notifications/notifier.js';
 
 export interface RouterDependencies extends OpsDependencies {
   /** The built-in token endpoint's issuer (stowage.auth.issuer); without it /token answers 405. */
@@ -26,6 +27,8 @@ export interface RouterDependencies extends OpsDependencies {
   /** Robot accounts (with auth and a metadata database), managed by admins at /admin/robots. */
   robots?: RobotAccounts;
   admins?: ReadonlySet<string>;
+  /** Webhook notifications (when endpoints are configured), for deletions outside /v2 (retention). */
+  notifier?: Notifier;
 }
 
 function notFound(ctx: Context): never {
@@ -38,7 +41,13 @@ export function createRouter(deps: RouterDependencies): Router {
   registerOpsRoutes(router, deps);
   registerAdminRoutes(router, { storage: deps.storage, options: routeOptions(deps.config), access: deps.access });
   registerAdminRobotRoutes(router, { access: deps.access, robots: deps.robots, admins: deps.admins ?? new Set() });
-  registerAdminRetentionRoutes(router, { config: deps.config, storage: deps.storage, access: deps.access, admins: deps.admins ?? new Set() });
+  registerAdminRetentionRoutes(router, {
+    config: deps.config,
+    storage: deps.storage,
+    access: deps.access,
+    admins: deps.admins ?? new Set(),
+    notifier: deps.notifier,
+  });
   registerApiRoutes(router, { config: deps.config, storage: deps.storage, access: deps.access, proxy: deps.proxy });
   registerUiRoutes(router);
   // Instead of passing the request on: nothing after the router answers it.

@@ -11,17 +11,23 @@ import type { RegistryStorage } from '../../storage/registry.js';
 import { runRetention } from '../../storage/retention/run.js';
 import type { RegistryConfig } from '../config.js';
 import { sendJson } from '../respond.js';
-import { parseEvaluationTime, refuseRealRun, retentionSettings, type RetentionSettings } from '../retention.js';
+import { parseEvaluationTime, refuseRealRun, retentionRepositories, retentionSettings, type RetentionSettings } from '../retention.js';
+import type { Notifier } from '../../notifications/notifier.js';
 
 export interface AdminRetentionDependencies {
   config: RegistryConfig;
   storage: RegistryStorage;
   access?: AccessController;
   admins: ReadonlySet<string>;
+  /** Webhook notifications: a run's deletions send delete events, as the API's DELETE does. */
+  notifier?: Notifier;
 }
 
-/** The settings, once the caller is shown to be an admin (401 anonymous, 403 anyone else). */
-async function asAdmin(ctx: Context, { config, access, admins }: AdminRetentionDependencies): Promise<RetentionSettings> {
+/** The settings and the admin, once the caller is shown to be one (401 anonymous, 403 anyone else). */
+async function asAdmin(
+  ctx: Context,
+  { config, access, admins }: AdminRetentionDependencies,
+): Promise<{ settings: RetentionSettings; admin: string }> {
   if (!access) throw new RegistryError('DENIED', 'retention over HTTP needs auth (auth.htpasswd or auth.token) and stowage.auth.admins');
   const grant = await access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, []);
   const user = grant.identity.user;
@@ -30,7 +36,7 @@ async function asAdmin(ctx: Context, { config, access, admins }: AdminRetentionD
   }
   const settings = retentionSettings(config);
   if (!settings) throw new RegistryError('UNSUPPORTED', 'the configuration has no stowage.retention policies', { status: 404 });
-  return settings;
+  return { settings, admin: user };
 }
 
 function evaluationTime(ctx: Context): number | undefined {
@@ -42,12 +48,13 @@ function evaluationTime(ctx: Context): number | undefined {
 
 export function registerAdminRetentionRoutes(router: Router, deps: AdminRetentionDependencies): void {
   router.get('/admin/retention/plan', async (ctx: Context) => {
-    const settings = await asAdmin(ctx, deps);
+    const { settings } = await asAdmin(ctx, deps);
     sendJson(ctx, 200, await runRetention(deps.storage, { ...settings, dryRun: true, now: evaluationTime(ctx) }));
   });
   router.post('/admin/retention/run', async (ctx: Context) => {
-    const settings = await asAdmin(ctx, deps);
+    const { settings, admin } = await asAdmin(ctx, deps);
     refuseRealRun(deps.config);
-    sendJson(ctx, 200, await runRetention(deps.storage, { ...settings, now: evaluationTime(ctx) }));
+    const repository = retentionRepositories(deps.storage, deps.notifier, admin);
+    sendJson(ctx, 200, await runRetention(deps.storage, { ...settings, repository, now: evaluationTime(ctx) }));
   });
 }

@@ -1,13 +1,15 @@
 // The retention admin API (server/routes/admin-retention.ts): GET /admin/retention/plan and POST
 // /admin/retention/run answer only users of stowage.auth.admins (401 anonymous, 403 anyone else or
 // without auth), ?now= evaluates as if at another time, and the run deletes what the plan listed.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { expectAnswer, expectError } from '../helpers/expect-answer.js';
 import { basic } from '../helpers/credentials.js';
 import { filesystemDriverFactory } from '../helpers/drivers.js';
 import { DATABASE_KINDS } from '../helpers/metadata-databases.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
-import { DELETED_TAGS, KEPT_TAGS, RETENTION_CONFIG, blobStored, freedBlobs, seedRegistry } from '../retention/fixture.js';
+import { DELETED_TAGS, KEPT_TAGS, RETENTION_CONFIG, blobStored, deletedManifests, freedBlobs, seedRegistry } from '../retention/fixture.js';
 import type { RetentionReport } from '../../storage/retention/run.js';
 
 const USERS = { admin: 'admin-pw-5c1d', reader: 'reader-pw-77b0' };
@@ -80,5 +82,42 @@ describe.each(DATABASE_KINDS)('the retention admin API with htpasswd on $name', 
     reg = await start(RETENTION_CONFIG.stowage.retention, { storage: { maintenance: { readonly: { enabled: true } } } });
     expectError(await reg.request.post('/admin/retention/run').set('Authorization', ADMIN), 405, 'UNSUPPORTED');
     expectAnswer(await reg.request.get('/admin/retention/plan').set('Authorization', ADMIN), 200);
+  });
+
+  it('sends a webhook delete event for each deletion of a run, naming the admin', async () => {
+    const events: Array<{ action: string; target: { tag?: string; digest?: string; repository: string }; actor: { name?: string } }> = [];
+    const receiver = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        events.push(...(JSON.parse(Buffer.concat(chunks).toString()) as { events: typeof events }).events);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/events`;
+      reg = await start(RETENTION_CONFIG.stowage.retention, {
+        notifications: { endpoints: [{ name: 'listener', url, timeout: '500ms', backoff: '50ms' }] },
+      });
+      const seeded = await seedRegistry(reg);
+      expectAnswer(await reg.request.post('/admin/retention/run').set('Authorization', ADMIN), 200);
+      const deletes = () => events.filter((e) => e.action === 'delete' && e.target.repository === 'team/app');
+      await expect.poll(() => deletes().length, { timeout: 10_000 }).toBe(DELETED_TAGS.length + deletedManifests(seeded).length);
+      expect(
+        deletes()
+          .flatMap((e) => (e.target.tag ? [e.target.tag] : []))
+          .sort(),
+      ).toEqual(DELETED_TAGS);
+      expect(
+        deletes()
+          .flatMap((e) => (e.target.tag ? [] : [e.target.digest]))
+          .sort(),
+      ).toEqual(deletedManifests(seeded));
+      expect(new Set(deletes().map((e) => e.actor.name))).toEqual(new Set(['admin']));
+    } finally {
+      receiver.closeAllConnections();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
   });
 });

@@ -8,6 +8,8 @@ import { createLogger } from '../../server/logger.js';
 import { startMaintenance } from '../../server/maintenance.js';
 import { filesystemDriverFactory } from '../helpers/drivers.js';
 import { startTestRegistry, type TestRegistry } from '../helpers/test-registry.js';
+import type { EventDraft } from '../../notifications/listen.js';
+import type { Notifier } from '../../notifications/notifier.js';
 import { DELETED_TAGS, KEPT_TAGS, RETENTION_CONFIG, seedRegistry } from './fixture.js';
 
 const HOUR = 3_600_000;
@@ -44,7 +46,10 @@ describe('the retention timer', () => {
     await seedRegistry(reg);
     vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
     const { lines, logger } = keptLog();
-    const stop = startMaintenance(withInterval(), reg.storage, logger);
+    // Webhook events of the deletions, as a Notifier with endpoints would send them.
+    const drafts: EventDraft[] = [];
+    const notifier = { enabled: true, sinkFor: () => (draft: EventDraft) => drafts.push(draft) } as unknown as Notifier;
+    const stop = startMaintenance(withInterval(), reg.storage, logger, notifier);
     try {
       await vi.advanceTimersByTimeAsync(HOUR - 1);
       expect(lines.filter((l) => l.msg === 'retention done')).toEqual([]);
@@ -55,6 +60,8 @@ describe('the retention timer', () => {
       expect(deleted).toHaveLength(DELETED_TAGS.length + 5);
       expect(lines.find((l) => l.msg === 'retention done')).toMatchObject({ tagsDeleted: 2, manifestsDeleted: 5, skipped: 0 });
       expect(((await reg.request.get('/v2/team/app/tags/list')).body.tags as string[]).sort()).toEqual(KEPT_TAGS);
+      expect(drafts.map((d) => d.action)).toEqual(Array(DELETED_TAGS.length + 5).fill('delete'));
+      expect(drafts.flatMap((d) => (d.target.tag ? [d.target.tag] : []))).toEqual(DELETED_TAGS);
     } finally {
       stop();
     }
