@@ -3,7 +3,7 @@
 // may not see it, anonymous visitors to sign in; nothing is deleted by looking.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchBrowser, openPage, screenshot, startRegistry, type RegistryProcess } from './harness.js';
+import { launchBrowser, openPage, screenshot, seriousViolations, startRegistry, type RegistryProcess } from './harness.js';
 import { pushImageWithSkopeo, type Credentials } from './content.js';
 
 const admin: Credentials = { user: 'admin', password: 'admin-ui-password' };
@@ -68,6 +68,19 @@ describe('the retention page', () => {
       await screenshot(page, 'retention');
       expect(errors).toEqual([]);
       expect(await tags()).toEqual(['latest', 'v1', 'v2']);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('axe-core finds no serious or critical violation on the retention page', async () => {
+    const { context, page } = await openPage(browser, { bypassCSP: true });
+    try {
+      await signIn(page, admin);
+      await page.goto(`${registry.url}/ui/retention`);
+      await page.locator('[data-testid="retention-totals"]').waitFor();
+      await page.locator('summary').first().click();
+      expect(await seriousViolations(page)).toEqual([]);
     } finally {
       await context.close();
     }
