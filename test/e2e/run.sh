@@ -22,7 +22,7 @@ start_registry() {
   case "$REGISTRY_KIND" in
     stowage)
       BLOBS_DIR="$data/blobs"
-      # cases/95-immutable-tags.sh, 96-quotas.sh and 96-retention.sh: rules over names no other case uses.
+      # cases/95-immutable-tags.sh, 96-quotas.sh and 97-retention.sh: rules over names no other case uses.
       start_stowage registry "$REGISTRY_PORT" "$(filesystem_storage "$data" delete)" \
         'stowage: { immutable: [ { repositories: ["immutable/**"], tags: ["v*"] } ], quotas: [ { repositories: ["quota/**"], maxbytes: 5MB } ],' \
         '  gc: { grace: 1s }, retention: { policies: [ { repositories: ["retention/**"],' \
