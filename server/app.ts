@@ -163,6 +163,7 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
       proxy: pullThrough,
       robots: auth?.robots,
       admins: auth?.admins,
+      notifier: events.enabled ? events : undefined,
     }).routes(),
   );
   return app;

@@ -20,6 +20,7 @@ import { scrubCommand } from './commands/scrub.js';
 import { reindexCommand } from './commands/reindex.js';
 import { robotCreateCommand, robotListCommand, robotRemoveCommand } from './commands/robots.js';
 import type { OpenOptions } from '../storage/open.js';
+import { retentionRunCommand } from './commands/retention.js';
 
 const print = (line: string): void => {
   process.stdout.write(`${line}\n`);
@@ -270,6 +271,27 @@ robot
   .action(
     withStorage(async (storage, name: string) => {
       process.exitCode = await robotRemoveCommand(storage, name, { print, note });
+    }),
+  );
+
+program
+  .command('retention')
+  .description('tag retention (stowage.retention): delete the tags no policy keeps, the manifests that orphans, then collect garbage')
+  .command('run')
+  .description('run the policies now; with --dry-run, list what would be deleted and why')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--dry-run', 'delete nothing: list what a run would delete, and why')
+  .option('--now <time>', 'evaluate the policies as if at this time: ISO 8601, ms since the epoch, or +/-duration (+30d)')
+  .option('--json', 'print the report as JSON')
+  .action(
+    withStorage(async (storage, options: { config?: string; dryRun?: boolean; json?: boolean; now?: string }) => {
+      const { config } = loadConfigOrExit(options.config);
+      process.exitCode = await retentionRunCommand(
+        storage,
+        config,
+        { dryRun: !!options.dryRun, json: !!options.json, now: options.now },
+        { print, note },
+      );
     }),
   );
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { parseDatabaseUrl } from '../storage/metadata/database.js';
 import { REPOSITORY_GLOB_RE, TAG_GLOB_RE } from '../storage/immutable-tags.js';
 import { parseByteSize } from './byte-size.js';
+import { regexProblem } from '../storage/retention/policy.js';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -202,6 +203,43 @@ const stowageHttpSchema = z
     maxuploadsperclient: z.number().int().positive().default(64),
   })
   .transform(inMs('idletimeout', 'headerstimeout'));
+
+/** A regular expression over tag names, checked at start-up. */
+const tagRegex = z.string().superRefine((pattern, ctx) => {
+  const problem = regexProblem(pattern);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `not a valid regular expression: ${problem}` });
+});
+
+/** stowage.retention: policies list what to keep; every other tag of a covered repository goes. */
+const retentionSchema = z
+  .strictObject({
+    /** Run by the server this often (off unless set); `stowage retention run` any time. */
+    interval: duration.optional(),
+    policies: z
+      .array(
+        z.strictObject({
+          repositories: z.array(z.string().regex(REPOSITORY_GLOB_RE, 'a glob over repository names: a-z 0-9 . _ - / * ?')).min(1),
+          /** Also delete manifests already untagged before the run (older than stowage.gc.grace). */
+          deleteuntagged: z.boolean().default(false),
+          keeptags: z
+            .array(
+              z
+                .strictObject({
+                  /** Regular expressions over tag names (unanchored); default: every tag. */
+                  patterns: z.array(tagRegex).min(1).default(['.*']),
+                  mostrecentlypushedcount: z.number().int().nonnegative().optional(),
+                  mostrecentlypulledcount: z.number().int().nonnegative().optional(),
+                  pushedwithin: duration.optional(),
+                  pulledwithin: duration.optional(),
+                })
+                .transform(inMs('pushedwithin', 'pulledwithin')),
+            )
+            .default([]),
+        }),
+      )
+      .default([]),
+  })
+  .transform(inMs('interval'));
 
 const schema = z.strictObject({
   version: z.union([z.string(), z.number()]).optional(),
@@ -415,6 +453,8 @@ const schema = z.strictObject({
         .default([]),
       /** Bytes the pull-through cache may hold; past it the least recently pulled images go. 0: no cap. */
       proxycache: z.strictObject({ maxbytes: z.number().int().nonnegative().default(0) }).prefault({}),
+      /** Tag retention policies in zot's shape (storage/retention/); absent: nothing is deleted. */
+      retention: retentionSchema.optional(),
     })
     .prefault({}),
 });

@@ -1,10 +1,14 @@
 // Timers the server runs beside requests: purging stale upload sessions (Distribution's
 // storage.maintenance.uploadpurging, on by default: older than 168h, every 24h), dropping expired
-// cache entries, and, when stowage.gc.interval is set, garbage collection (the same as `stowage gc`).
+// cache entries, and, when stowage.gc.interval is set, garbage collection (the same as `stowage gc`);
+// when stowage.retention.interval is set, the retention policies (`stowage retention run`).
 import type { RegistryStorage } from '../storage/registry.js';
 import { GcBusyError, collectGarbage } from '../storage/jobs/gc.js';
 import { purgeUploads } from '../storage/jobs/upload-purge.js';
 import type { RegistryConfig } from './config.js';
+import { runRetention } from '../storage/retention/run.js';
+import { realRunRefusal, retentionRepositories, retentionSettings } from './retention.js';
+import type { Notifier } from '../notifications/notifier.js';
 import type { Logger } from './logger.js';
 
 /** Runs job every intervalMs, never two at once; returns the stopper. */
@@ -27,7 +31,7 @@ function every(intervalMs: number, job: () => Promise<void>): () => void {
 /** How often expired cache entries are dropped: a scan of at most ~70,000 entries, about a millisecond. */
 export const CACHE_PURGE_INTERVAL_MS = 15_000;
 
-export function startMaintenance(config: RegistryConfig, storage: RegistryStorage, logger: Logger): () => void {
+export function startMaintenance(config: RegistryConfig, storage: RegistryStorage, logger: Logger, notifier?: Notifier): () => void {
   const stoppers: Array<() => void> = [];
   // Memory then follows what was used within the cache TTL, not everything since start-up.
   stoppers.push(
@@ -64,6 +68,30 @@ export function startMaintenance(config: RegistryConfig, storage: RegistryStorag
         } catch (err) {
           if (err instanceof GcBusyError) logger.info({ since: err.since }, 'garbage collection skipped: another one is running');
           else logger.error({ err }, 'garbage collection failed');
+        }
+      }),
+    );
+  }
+  const retention = retentionSettings(config);
+  const retentionInterval = config.stowage.retention?.intervalMs;
+  const refusal = realRunRefusal(config);
+  if (retention && retentionInterval !== undefined && refusal) {
+    logger.warn({ reason: refusal.message }, 'stowage.retention.interval is set, but retention may not delete: not scheduled');
+  } else if (retention && retentionInterval !== undefined) {
+    stoppers.push(
+      every(retentionInterval, async () => {
+        try {
+          const report = await runRetention(storage, {
+            ...retention,
+            repository: retentionRepositories(storage, notifier),
+            onDelete: (deletion) => logger.info(deletion, 'retention deleted'),
+          });
+          logger.info(
+            { tagsDeleted: report.tagsDeleted, manifestsDeleted: report.manifestsDeleted, skipped: report.skipped.length, gc: report.gc },
+            'retention done',
+          );
+        } catch (err) {
+          logger.error({ err }, 'retention failed');
         }
       }),
     );

@@ -10,12 +10,14 @@ import type { TokenIssuer } from '../auth/token-issuer.js';
 import { registerOpsRoutes, type OpsDependencies } from './routes/ops.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAdminRobotRoutes } from './routes/admin-robots.js';
+import { registerAdminRetentionRoutes } from './routes/admin-retention.js';
 import type { RobotAccounts } from '../auth/robot-accounts.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerApiRoutes } from './routes/api.js';
 import { registerUiRoutes } from './routes/ui.js';
 import { routeOptions } from './route-options.js';
 import type { PullThroughProxy } from '../proxy/pull-through.js';
+import type { Notifier } from '../notifications/notifier.js';
 
 export interface RouterDependencies extends OpsDependencies {
   /** The built-in token endpoint's issuer (stowage.auth.issuer); without it /token answers 405. */
@@ -25,6 +27,8 @@ export interface RouterDependencies extends OpsDependencies {
   /** Robot accounts (with auth and a metadata database), managed by admins at /admin/robots. */
   robots?: RobotAccounts;
   admins?: ReadonlySet<string>;
+  /** Webhook notifications (when endpoints are configured), for deletions outside /v2 (retention). */
+  notifier?: Notifier;
 }
 
 function notFound(ctx: Context): never {
@@ -37,6 +41,13 @@ export function createRouter(deps: RouterDependencies): Router {
   registerOpsRoutes(router, deps);
   registerAdminRoutes(router, { storage: deps.storage, options: routeOptions(deps.config), access: deps.access });
   registerAdminRobotRoutes(router, { access: deps.access, robots: deps.robots, admins: deps.admins ?? new Set() });
+  registerAdminRetentionRoutes(router, {
+    config: deps.config,
+    storage: deps.storage,
+    access: deps.access,
+    admins: deps.admins ?? new Set(),
+    notifier: deps.notifier,
+  });
   registerApiRoutes(router, { config: deps.config, storage: deps.storage, access: deps.access, proxy: deps.proxy });
   registerUiRoutes(router);
   // Instead of passing the request on: nothing after the router answers it.

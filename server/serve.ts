@@ -11,6 +11,7 @@ import { ConfigError, authSettingsFrom, parseListenAddress, type RegistryConfig 
 import { openAuth } from '../auth/open-auth.js';
 import { openStorage } from './open-storage.js';
 import { startMaintenance } from './maintenance.js';
+import { Notifier } from '../notifications/notifier.js';
 import { startDebugServer } from './debug-server.js';
 import type { Logger } from './logger.js';
 
@@ -35,7 +36,9 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   const metrics = new RegistryMetrics();
   metrics.collectProcessMetrics();
   const auth = await openAuth(authSettingsFrom(config), logger, storage.robots);
-  const app = createApp({ config, storage, logger, metrics, auth });
+  // One notifier for the requests and the retention timer's deletions.
+  const notifier = new Notifier(config.notifications?.endpoints ?? [], logger);
+  const app = createApp({ config, storage, logger, metrics, auth, notifier });
   const limits = config.stowage.http;
   const headersMs = limits.headerstimeoutMs;
   const serverOptions: http.ServerOptions = {
@@ -45,7 +48,7 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   };
   const tls = tlsOptions(config);
   const server = tls ? https.createServer({ ...serverOptions, ...tls }, app.callback()) : http.createServer(serverOptions, app.callback());
-  const stopMaintenance = startMaintenance(config, storage, logger);
+  const stopMaintenance = startMaintenance(config, storage, logger, notifier);
   // Large blob uploads may take long: no whole-request deadline, but a connection that stays
   // silent for the idle timeout is destroyed (slow-loris uploads), its upload left as it was.
   server.requestTimeout = 0;

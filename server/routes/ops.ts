@@ -30,6 +30,9 @@ export const OPS_ROUTES = [
   { method: 'GET', path: '/admin/robots' },
   { method: 'POST', path: '/admin/robots' },
   { method: 'DELETE', path: '/admin/robots/{robot}' },
+  // Served by server/routes/admin-retention.ts.
+  { method: 'GET', path: '/admin/retention/plan' },
+  { method: 'POST', path: '/admin/retention/run' },
   // Served by server/routes/token.ts (405 unless stowage.auth.issuer is set).
   { method: 'GET', path: '/token' },
   { method: 'POST', path: '/token' },

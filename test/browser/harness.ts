@@ -29,8 +29,12 @@ export interface RegistryOptions {
   /** How the users sign in: Basic (auth.htpasswd), or Bearer tokens from stowage's own /token. */
   auth?: 'htpasswd' | 'token';
   access?: string[];
+  /** Users of stowage.auth.admins. */
+  admins?: string[];
   /** More YAML lines at the top level. */
   extra?: string[];
+  /** YAML lines under `stowage:` (beside the auth section the options above write). */
+  stowage?: string[];
 }
 
 /** Starts `node dist/stowage.mjs serve` on a free port with a data directory of its own. */
@@ -43,6 +47,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     `http: { addr: "127.0.0.1:${port}" }`,
     `storage: { filesystem: { rootdirectory: "${path.join(dir, 'data')}" }, delete: { enabled: true } }`,
   ];
+  const stowage: string[] = [];
   if (options.users) {
     const htpasswd = path.join(dir, 'htpasswd');
     await writeHtpasswd(htpasswd, options.users);
@@ -53,9 +58,12 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Regi
     } else {
       lines.push(`auth: { htpasswd: { realm: stowage, path: "${htpasswd}" } }`);
     }
+    if (options.admins) stowageAuth.push(`    admins: ${JSON.stringify(options.admins)}`);
     if (options.access) stowageAuth.push('    access:', ...options.access.map((l) => `      ${l}`));
-    if (stowageAuth.length > 0) lines.push('stowage:', '  auth:', ...stowageAuth);
+    if (stowageAuth.length > 0) stowage.push('  auth:', ...stowageAuth);
   }
+  stowage.push(...(options.stowage ?? []).map((l) => `  ${l}`));
+  if (stowage.length > 0) lines.push('stowage:', ...stowage);
   lines.push(...(options.extra ?? []));
   const config = path.join(dir, 'config.yml');
   await fsp.writeFile(config, lines.join('\n') + '\n');

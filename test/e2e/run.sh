@@ -22,9 +22,11 @@ start_registry() {
   case "$REGISTRY_KIND" in
     stowage)
       BLOBS_DIR="$data/blobs"
-      # cases/95-immutable-tags.sh and 96-quotas.sh: rules over names no other case uses.
+      # cases/95-immutable-tags.sh, 96-quotas.sh and 97-retention.sh: rules over names no other case uses.
       start_stowage registry "$REGISTRY_PORT" "$(filesystem_storage "$data" delete)" \
-        'stowage: { immutable: [ { repositories: ["immutable/**"], tags: ["v*"] } ], quotas: [ { repositories: ["quota/**"], maxbytes: 5MB } ] }'
+        'stowage: { immutable: [ { repositories: ["immutable/**"], tags: ["v*"] } ], quotas: [ { repositories: ["quota/**"], maxbytes: 5MB } ],' \
+        '  gc: { grace: 1s }, retention: { policies: [ { repositories: ["retention/**"],' \
+        '    keeptags: [ { patterns: ["^v[0-9]+"], mostrecentlypushedcount: 2 }, { patterns: [".*"], pulledwithin: 720h }, { patterns: ["^latest$"] } ] } ] } }'
       ;;
     distribution)
       BLOBS_DIR="$data/docker/registry/v2/blobs"
@@ -38,7 +40,7 @@ start_registry() {
 }
 
 begin_suite e2e
-need_tools dockerd skopeo podman buildah docker-registry curl jq node /bin/busybox
+need_tools dockerd skopeo podman buildah docker-registry curl jq node sqlite3 /bin/busybox
 [[ "$REGISTRY_KIND" != stowage ]] || build_stowage
 
 REGISTRY_PORT=$(free_port)

@@ -23,6 +23,7 @@ describe('the UI URL scheme', () => {
     expect(parseRoute(`/ui/r/nginx/d/${DIGEST}`)).toEqual({ page: 'image', name: 'nginx', reference: DIGEST, by: 'digest' });
     expect(parseRoute('/ui/proxies')).toEqual({ page: 'proxies' });
     expect(parseRoute('/ui/usage/')).toEqual({ page: 'usage' });
+    expect(parseRoute('/ui/retention')).toEqual({ page: 'retention' });
     expect(parseRoute('/ui/sign-in')).toEqual({ page: 'sign-in' });
     for (const bad of ['/ui/r/', '/ui/r/UPPER', '/ui/r/team/web/d/not-a-digest:', '/ui/whatever', '/elsewhere']) {
       expect(parseRoute(bad).page, bad).toBe('not-found');

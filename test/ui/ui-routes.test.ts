@@ -84,6 +84,7 @@ describe('the web UI routes', () => {
       `/ui/r/team/web/d/sha256:${'a'.repeat(64)}?platform=x`,
       '/ui/proxies',
       '/ui/usage',
+      '/ui/retention',
       '/ui/sign-in',
       '/ui/no/such/page',
     ]) {

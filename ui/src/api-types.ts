@@ -177,3 +177,24 @@ export interface Usage {
     estimated: boolean;
   };
 }
+
+/** GET /admin/retention/plan: what a retention run would delete, and why (openapi RetentionReport). */
+export interface RetentionDecision {
+  tag: string;
+  digest: string;
+  reason: string;
+}
+
+export interface RetentionPlan {
+  dryRun: boolean;
+  evaluatedAt: string;
+  repositories: Array<{
+    repository: string;
+    policy: number;
+    tagsDeleted: RetentionDecision[];
+    tagsKept: RetentionDecision[];
+    manifestsDeleted: Array<{ digest: string; reason: string }>;
+  }>;
+  tagsDeleted: number;
+  manifestsDeleted: number;
+}

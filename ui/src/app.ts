@@ -14,6 +14,7 @@ import { RepositoryPage } from './pages/repository.js';
 import { ImagePage } from './pages/image.js';
 import { ProxiesPage } from './pages/proxies.js';
 import { UsagePage } from './pages/usage.js';
+import { RetentionPage } from './pages/retention.js';
 import { SignInPage } from './pages/sign-in.js';
 import { NotFoundPage } from './pages/not-found.js';
 
@@ -43,6 +44,7 @@ function Header({ route }: { route: Route }) {
         <${NavLink} href=${homeUrl()} active=${onRepositories}>Repositories<//>
         <${NavLink} href=${pageUrl.proxies} active=${route.page === 'proxies'}>Proxies<//>
         <${NavLink} href=${pageUrl.usage} active=${route.page === 'usage'}>Usage<//>
+        <${NavLink} href=${pageUrl.retention} active=${route.page === 'retention'}>Retention<//>
       </nav>
       <div class="topbar-end">
         <${ThemeToggle} />
@@ -81,6 +83,8 @@ function Page({ route, query }: { route: Route; query: URLSearchParams }) {
       return html`<${ProxiesPage} />`;
     case 'usage':
       return html`<${UsagePage} />`;
+    case 'retention':
+      return html`<${RetentionPage} />`;
     case 'sign-in':
       return html`<${SignInPage} />`;
     default:

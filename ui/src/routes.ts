@@ -4,7 +4,7 @@
 //   /ui/r/<name>                  a repository (?q= tag filter); the name may hold "/"
 //   /ui/r/<name>/t/<tag>          the image a tag points at
 //   /ui/r/<name>/d/<digest>       an image by digest (?platform=<digest> picks an index's child)
-//   /ui/proxies, /ui/usage, /ui/sign-in
+//   /ui/proxies, /ui/usage, /ui/retention, /ui/sign-in
 // A repository whose name has a segment "t" or "d" followed by one more segment reads as an
 // image link; the name grammar allows it, nobody names repositories so.
 
@@ -16,6 +16,7 @@ export type Route =
   | { page: 'image'; name: string; reference: string; by: 'tag' | 'digest' }
   | { page: 'proxies' }
   | { page: 'usage' }
+  | { page: 'retention' }
   | { page: 'sign-in' }
   | { page: 'not-found'; path: string };
 
@@ -36,7 +37,7 @@ export function parseRoute(pathname: string): Route {
   if (path === BASE || path === '') return { page: 'home' };
   if (!path.startsWith(`${BASE}/`)) return { page: 'not-found', path: pathname };
   const rest = path.slice(BASE.length + 1);
-  if (rest === 'proxies' || rest === 'usage' || rest === 'sign-in') return { page: rest };
+  if (rest === 'proxies' || rest === 'usage' || rest === 'retention' || rest === 'sign-in') return { page: rest };
   if (rest.startsWith('r/')) {
     const segments = rest.slice(2).split('/').map(decode);
     const n = segments.length;
@@ -82,6 +83,7 @@ export function imageUrl(name: string, reference: string, platform?: string): st
 export const pageUrl = {
   proxies: `${BASE}/proxies`,
   usage: `${BASE}/usage`,
+  retention: `${BASE}/retention`,
   signIn: `${BASE}/sign-in`,
 };
 
