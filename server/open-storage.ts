@@ -14,5 +14,5 @@ export function storageSettings(config: RegistryConfig): StorageSettings {
 }
 
 export function openStorage(config: RegistryConfig, options: OpenOptions = {}): Promise<RegistryStorage> {
-  return openRegistryStorage(storageSettings(config), process.env, { immutable: config.stowage.immutable, ...options });
+  return openRegistryStorage(storageSettings(config), process.env, { immutable: config.stowage.immutable, audit: config.stowage.audit, ...options });
 }

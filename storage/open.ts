@@ -11,7 +11,7 @@ import { FilesystemDriver } from './drivers/fs/fs-driver.js';
 import { SubtreeDriver } from './drivers/subtree.js';
 import type { StorageDriver } from './drivers/driver.js';
 import type { S3Settings } from './drivers/s3/s3-driver.js';
-import { RegistryStorage } from './registry.js';
+import { RegistryStorage, type AuditSettings } from './registry.js';
 import type { CacheOptions } from './cache.js';
 import { MetadataDatabase } from './metadata/database.js';
 import { MetadataStore } from './metadata/metadata-store.js';
@@ -48,6 +48,8 @@ export interface OpenOptions {
   importExisting?: boolean;
   /** Tags that never move nor go (`stowage.immutable`, storage/immutable-tags.ts). */
   immutable?: ImmutableTagRule[];
+  /** stowage.audit: the JSON lines file and how long rows are kept (storage/audit-log.ts). */
+  audit?: AuditSettings;
 }
 
 export async function openRegistryStorage(
@@ -80,8 +82,8 @@ export async function openRegistryStorageOn(
     const immutable = new ImmutableTags(options.immutable);
     storage =
       layout === 'distribution'
-        ? new RegistryStorage(new SubtreeDriver(driver, DISTRIBUTION_ROOT), cache, metadata, layout, immutable)
-        : new RegistryStorage(driver, cache, metadata, layout, immutable);
+        ? new RegistryStorage(new SubtreeDriver(driver, DISTRIBUTION_ROOT), cache, metadata, layout, immutable, options.audit)
+        : new RegistryStorage(driver, cache, metadata, layout, immutable, options.audit);
     await storage.open();
     // A database that has never seen this storage learns what it holds before anything is served.
     if (metadata && options.importExisting !== false) await ensureImported(storage, metadata);

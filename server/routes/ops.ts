@@ -16,6 +16,7 @@ import type { AccessController, Grant } from '../../auth/access-controller.js';
 import { CATALOG_ACCESS } from '../../auth/scope.js';
 import { API_ROUTES } from './api.js';
 import { UI_ROUTES } from './ui.js';
+import { authorizeRequest } from '../authorize-request.js';
 
 export const OPS_ROUTES = [
   { method: 'GET', path: '/' },
@@ -105,7 +106,7 @@ export function registerOpsRoutes(router: Router, deps: OpsDependencies): void {
       return;
     }
     const caller = deps.access
-      ? await deps.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, [CATALOG_ACCESS])
+      ? await authorizeRequest(ctx, deps.access, [CATALOG_ACCESS])
       : undefined;
     const status = await statusOf(deps, caller);
     sendJson(ctx, 200, { ...status, repositories: status.repositories.map((r) => ({ name: r.name, tags: r.tags.length })) });

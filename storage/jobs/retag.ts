@@ -5,6 +5,7 @@ import { RegistryError } from '../../errors/registry-error.js';
 import { assertDigest, assertName, assertTag, isDigestReference } from '../grammar.js';
 import { parseManifest } from '../manifest-format.js';
 import type { RegistryStorage } from '../registry.js';
+import { SYSTEM_ORIGIN, type AuditOrigin } from '../audit-log.js';
 
 export interface ImageReference {
   name: string;
@@ -75,7 +76,13 @@ async function linkManifest(
  * Links source (by tag or digest) into destination; the destination tag defaults to the
  * source's tag. Throws MANIFEST_UNKNOWN when the source does not exist.
  */
-export async function retag(storage: RegistryStorage, source: ImageReference, destination: ImageReference): Promise<RetagResult> {
+export async function retag(
+  storage: RegistryStorage,
+  source: ImageReference,
+  destination: ImageReference,
+  /** Who the audit log names (the request's caller, a command's host user); default the registry. */
+  origin: AuditOrigin = SYSTEM_ORIGIN,
+): Promise<RetagResult> {
   const sourceRef = source.reference ?? 'latest';
   const manifest = await storage.manifests.get(source.name, sourceRef);
   const tag = destination.reference ?? (isDigestReference(sourceRef) ? undefined : sourceRef);
@@ -87,5 +94,13 @@ export async function retag(storage: RegistryStorage, source: ImageReference, de
   const result: RetagResult = { digest: manifest.digest, manifests: 0, blobs: 0, missing: [] };
   await linkManifest(storage, source.name, destination.name, manifest.digest, result, new Set());
   if (tag !== undefined) await storage.manifests.tag(destination.name, assertTag(tag), manifest.digest, { strict: result.missing.length === 0 });
+  storage.audit.record({
+    ...origin,
+    action: 'retag',
+    repository: destination.name,
+    reference: tag,
+    digest: manifest.digest,
+    detail: `from ${source.name}${isDigestReference(sourceRef) ? '@' : ':'}${sourceRef}`,
+  });
   return result;
 }

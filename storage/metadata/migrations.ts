@@ -179,6 +179,36 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable('robots').execute();
       },
     },
+    '0005-audit': {
+      async up(db: Kysely<unknown>) {
+        // The audit log (storage/metadata/audit-events.ts): one row per recorded event, newest
+        // read first by id; an index per filter of GET /admin/audit and `stowage audit`, and one
+        // on the time for `since` and for pruning past stowage.audit.maxage.
+        await db.schema
+          .createTable('audit_events')
+          .addColumn('id', idType(dialect), (c) => c.primaryKey().notNull())
+          .addColumn('at', BIG, (c) => c.notNull())
+          .addColumn('user', 'text')
+          .addColumn('user_kind', 'text', (c) => c.notNull())
+          .addColumn('client', 'text')
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('repository', nameType(dialect))
+          .addColumn('reference', 'text')
+          .addColumn('digest', 'text')
+          .addColumn('result', 'text', (c) => c.notNull())
+          .addColumn('status', 'integer')
+          .addColumn('detail', 'text')
+          .addColumn('request_id', 'text')
+          .execute();
+        await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
+        await db.schema.createIndex('audit_events_user').on('audit_events').columns(['user', 'id']).execute();
+        await db.schema.createIndex('audit_events_repository').on('audit_events').columns(['repository', 'id']).execute();
+        await db.schema.createIndex('audit_events_action').on('audit_events').columns(['action', 'id']).execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('audit_events').execute();
+      },
+    },
   };
 }
 
