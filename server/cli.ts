@@ -16,6 +16,7 @@ import { ApiClient, ApiError } from './commands/api-client.js';
 import { scrubCommand } from './commands/scrub.js';
 import { reindexCommand } from './commands/reindex.js';
 import { robotCreateCommand, robotListCommand, robotRemoveCommand } from './commands/robots.js';
+import { auditCommand, commandOrigin, type AuditCommandOptions } from './commands/audit.js';
 import type { OpenOptions } from '../storage/open.js';
 
 const print = (line: string): void => {
@@ -126,6 +127,7 @@ program
           dryRun: options.dryRun,
           deleteUntagged: options.deleteUntagged,
           gracePeriodMs: parseDuration(options.grace),
+          origin: commandOrigin(),
         });
       } catch (err) {
         if (!(err instanceof GcBusyError)) throw err;
@@ -222,6 +224,23 @@ robot
   .action(
     withStorage(async (storage, name: string) => {
       process.exitCode = await robotRemoveCommand(storage, name, { print, note });
+    }),
+  );
+
+program
+  .command('audit')
+  .description('the audit log, newest first: pushes, deletes, retags, logins, robot changes, GC runs, refusals (from the metadata database)')
+  .option('--since <when>', 'events since a duration ago (24h, 7d) or an ISO time')
+  .option('--until <when>', 'events before a duration ago or an ISO time')
+  .option('--user <user>', 'events of this user (robot$NAME for a robot)')
+  .option('--repository <name>', 'events on this repository')
+  .option('--action <action>', 'push, delete, mount, retag, login, robot-create, robot-rm, gc, pull, list, request, ...')
+  .option('--limit <n>', 'at most this many events', '100')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--json', 'print a JSON array')
+  .action(
+    withStorage(async (storage, options: AuditCommandOptions) => {
+      process.exitCode = await auditCommand(storage, options, print, note);
     }),
   );
 

@@ -10,6 +10,7 @@ import type { TokenIssuer } from '../auth/token-issuer.js';
 import { registerOpsRoutes, type OpsDependencies } from './routes/ops.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAdminRobotRoutes } from './routes/admin-robots.js';
+import { registerAdminAuditRoutes } from './routes/admin-audit.js';
 import type { RobotAccounts } from '../auth/robot-accounts.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerApiRoutes } from './routes/api.js';
@@ -37,6 +38,7 @@ export function createRouter(deps: RouterDependencies): Router {
   registerOpsRoutes(router, deps);
   registerAdminRoutes(router, { storage: deps.storage, options: routeOptions(deps.config), access: deps.access });
   registerAdminRobotRoutes(router, { access: deps.access, robots: deps.robots, admins: deps.admins ?? new Set() });
+  registerAdminAuditRoutes(router, { storage: deps.storage, access: deps.access, admins: deps.admins ?? new Set() });
   registerApiRoutes(router, { config: deps.config, storage: deps.storage, access: deps.access, proxy: deps.proxy });
   registerUiRoutes(router);
   // Instead of passing the request on: nothing after the router answers it.

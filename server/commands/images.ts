@@ -2,13 +2,14 @@
 // the server runs). The views (`ls`, `du`, `tags`) read the JSON API instead: listings.ts.
 import type { RegistryStorage } from '../../storage/registry.js';
 import { parseImageReference, retag } from '../../storage/jobs/retag.js';
+import { commandOrigin } from './audit.js';
 
 type Print = (line: string) => void;
 
 export async function retagCommand(storage: RegistryStorage, source: string, destination: string, json: boolean, print: Print): Promise<void> {
   const src = parseImageReference(source);
   const dst = parseImageReference(destination);
-  const result = await retag(storage, src, dst);
+  const result = await retag(storage, src, dst, commandOrigin());
   if (json) return print(JSON.stringify({ source, destination, ...result }));
   const target = dst.reference
     ? `${dst.name}:${dst.reference}`

@@ -30,6 +30,8 @@ export const OPS_ROUTES = [
   { method: 'GET', path: '/admin/robots' },
   { method: 'POST', path: '/admin/robots' },
   { method: 'DELETE', path: '/admin/robots/{robot}' },
+  // Served by server/routes/admin-audit.ts.
+  { method: 'GET', path: '/admin/audit' },
   // Served by server/routes/token.ts (405 unless stowage.auth.issuer is set).
   { method: 'GET', path: '/token' },
   { method: 'POST', path: '/token' },

@@ -4,7 +4,7 @@
 import type { MetadataDatabase } from './database.js';
 import type { Selectable } from 'kysely';
 import type { AuditEventsTable } from './schema.js';
-import type { AuditEvent, AuditKind, AuditResult } from '../audit-log.js';
+import type { AuditEvent, AuditKind, AuditResult } from '../audit-event.js';
 
 export interface AuditFilter {
   /** Events at or after this time (ms). */
