@@ -23,7 +23,8 @@ export function parseAuditTime(parameter: string, value: string, now: number): n
     }
   }
   const time = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
-  if (Number.isNaN(time)) throw new AuditQueryError(parameter, `${parameter} must be a duration back from now (24h, 7d) or an ISO time (2026-01-31T12:00:00Z)`);
+  if (Number.isNaN(time))
+    throw new AuditQueryError(parameter, `${parameter} must be a duration back from now (24h, 7d) or an ISO time (2026-01-31T12:00:00Z)`);
   return time;
 }
 

@@ -245,9 +245,7 @@ const schema = z.strictObject({
        * stowage's: reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed; the
        * client is then the right-most address no trusted proxy added (server/client-address.ts).
        */
-      trustedproxies: z
-        .array(z.string().refine((entry) => isAddressOrCidr(entry), 'an IP address or a CIDR (10.0.0.0/8, fd00::/8)'))
-        .default([]),
+      trustedproxies: z.array(z.string().refine((entry) => isAddressOrCidr(entry), 'an IP address or a CIDR (10.0.0.0/8, fd00::/8)')).default([]),
     })
     .transform(inMs('draintimeout'))
     .prefault({}),

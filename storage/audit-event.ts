@@ -39,7 +39,19 @@ export function auditJson(event: AuditEvent): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (event.id !== undefined) out.id = event.id;
   out.time = new Date(event.time).toISOString();
-  for (const key of ['user', 'userKind', 'client', 'action', 'repository', 'reference', 'digest', 'result', 'status', 'detail', 'requestId'] as const) {
+  for (const key of [
+    'user',
+    'userKind',
+    'client',
+    'action',
+    'repository',
+    'reference',
+    'digest',
+    'result',
+    'status',
+    'detail',
+    'requestId',
+  ] as const) {
     if (event[key] !== undefined) out[key] = event[key];
   }
   return out;

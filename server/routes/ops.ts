@@ -107,9 +107,7 @@ export function registerOpsRoutes(router: Router, deps: OpsDependencies): void {
       sendEmpty(ctx, 302, { Location: '/ui/' });
       return;
     }
-    const caller = deps.access
-      ? await authorizeRequest(ctx, deps.access, [CATALOG_ACCESS])
-      : undefined;
+    const caller = deps.access ? await authorizeRequest(ctx, deps.access, [CATALOG_ACCESS]) : undefined;
     const status = await statusOf(deps, caller);
     sendJson(ctx, 200, { ...status, repositories: status.repositories.map((r) => ({ name: r.name, tags: r.tags.length })) });
   });

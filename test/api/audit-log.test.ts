@@ -85,9 +85,7 @@ describe.each(DATABASE_KINDS)('the audit log with htpasswd on $name', (kind) => 
     const moved = await tryPushImage(reg, 'rel/app', 'v1', { authorization: ADMIN, seed: 5 });
     expect(moved.statuses).toEqual([201, 201, 403]);
     // A mount, a retag, deletes of a tag and a blob, an anonymous pull of a named repository.
-    const mount = await reg.request
-      .post(`/v2/team/copy/blobs/uploads/?mount=${pushed.layer.digest}&from=team/app`)
-      .set('Authorization', ADMIN);
+    const mount = await reg.request.post(`/v2/team/copy/blobs/uploads/?mount=${pushed.layer.digest}&from=team/app`).set('Authorization', ADMIN);
     expect(mount.status).toBe(201);
     expectAnswer(
       await reg.request.post('/admin/retag').set('Authorization', ADMIN).send({ source: 'team/app:v1', destination: 'team/copy:v1' }),
@@ -267,7 +265,14 @@ describe('the client address', () => {
     expect(await lastClient(r)).toBe('10.9.9.9');
     // The login limiter counts the forwarded address: one client locked out, another not.
     for (let i = 0; i < 3; i++) {
-      expectError(await r.request.get('/v2/').set('Authorization', basic(`u${i}`, WRONG)).set('X-Forwarded-For', '198.51.100.1'), 401, 'UNAUTHORIZED');
+      expectError(
+        await r.request
+          .get('/v2/')
+          .set('Authorization', basic(`u${i}`, WRONG))
+          .set('X-Forwarded-For', '198.51.100.1'),
+        401,
+        'UNAUTHORIZED',
+      );
     }
     expectError(await r.request.get('/v2/').set('Authorization', basic('u9', WRONG)).set('X-Forwarded-For', '198.51.100.1'), 429, 'TOOMANYREQUESTS');
     expectError(await r.request.get('/v2/').set('Authorization', basic('u9', WRONG)).set('X-Forwarded-For', '198.51.100.2'), 401, 'UNAUTHORIZED');
@@ -282,7 +287,14 @@ describe('the client address', () => {
     await r.request.get('/v2/').set('Authorization', ADMIN).set('X-Forwarded-For', '203.0.113.9');
     expect(await lastClient(r)).toBe('127.0.0.1');
     for (let i = 0; i < 3; i++) {
-      expectError(await r.request.get('/v2/').set('Authorization', basic(`u${i}`, WRONG)).set('X-Forwarded-For', `198.51.100.${i}`), 401, 'UNAUTHORIZED');
+      expectError(
+        await r.request
+          .get('/v2/')
+          .set('Authorization', basic(`u${i}`, WRONG))
+          .set('X-Forwarded-For', `198.51.100.${i}`),
+        401,
+        'UNAUTHORIZED',
+      );
     }
     // A new spoofed address does not escape the lockout of the real one.
     expectError(await r.request.get('/v2/').set('Authorization', basic('u9', WRONG)).set('X-Forwarded-For', '198.51.100.99'), 429, 'TOOMANYREQUESTS');

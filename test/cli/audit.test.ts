@@ -20,7 +20,10 @@ describe('the stowage audit command', () => {
     const file = path.join(logDir, 'audit.jsonl');
     const inst = await makeInstallation('stowage-audit-cli-', [`stowage: { audit: { path: "${file}", maxage: 30d } }`]);
     const run = (...args: string[]) => {
-      const res = spawnSync(process.execPath, [BUNDLE, ...args, '--config', inst.config], { encoding: 'utf8', env: { ...process.env, SUDO_USER: '' } });
+      const res = spawnSync(process.execPath, [BUNDLE, ...args, '--config', inst.config], {
+        encoding: 'utf8',
+        env: { ...process.env, SUDO_USER: '' },
+      });
       return { status: res.status, stdout: res.stdout, stderr: res.stderr };
     };
     try {

@@ -44,7 +44,15 @@ describe.each(DATABASE_KINDS)('the audit log on $name', (kind) => {
     expect(events[1]).toMatchObject({ user: 'alice', userKind: 'user', client: '192.0.2.1', result: 'ok' });
     const written = await lines(file);
     expect(written.map((e) => e.repository ?? e.action)).toEqual(events.map((e) => e.repository ?? e.action).reverse());
-    expect(written[0]).toEqual({ time: expect.stringMatching(/Z$/), user: 'alice', userKind: 'user', client: '192.0.2.1', action: 'push', repository: 'r0', result: 'ok' });
+    expect(written[0]).toEqual({
+      time: expect.stringMatching(/Z$/),
+      user: 'alice',
+      userKind: 'user',
+      client: '192.0.2.1',
+      action: 'push',
+      repository: 'r0',
+      result: 'ok',
+    });
     // Closed: later events go nowhere.
     log.record({ action: 'late' });
     await log.flush();
