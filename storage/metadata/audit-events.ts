@@ -31,8 +31,8 @@ const INSERT_CHUNK = 500;
 function toRow(event: AuditEvent): Omit<AuditEventsTable, 'id'> {
   return {
     at: event.time,
-    user: event.user ?? null,
-    user_kind: event.userKind,
+    actor: event.user ?? null,
+    actor_kind: event.userKind,
     client: event.client ?? null,
     action: event.action,
     repository: event.repository ?? null,
@@ -49,11 +49,11 @@ function fromRow(row: Selectable<AuditEventsTable>): AuditEvent {
   const event: AuditEvent = {
     id: Number(row.id),
     time: Number(row.at),
-    userKind: row.user_kind as AuditKind,
+    userKind: row.actor_kind as AuditKind,
     action: row.action,
     result: row.result as AuditResult,
   };
-  if (row.user !== null) event.user = row.user;
+  if (row.actor !== null) event.user = row.actor;
   if (row.client !== null) event.client = row.client;
   if (row.repository !== null) event.repository = row.repository;
   if (row.reference !== null) event.reference = row.reference;
@@ -85,7 +85,7 @@ export class AuditStore {
     let query = this.database.db.selectFrom('audit_events').selectAll();
     if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
     if (filter.until !== undefined) query = query.where('at', '<', filter.until);
-    if (filter.user !== undefined) query = query.where('user', '=', filter.user);
+    if (filter.user !== undefined) query = query.where('actor', '=', filter.user);
     if (filter.repository !== undefined) query = query.where('repository', '=', filter.repository);
     if (filter.action !== undefined) query = query.where('action', '=', filter.action);
     if (filter.before !== undefined) query = query.where('id', '<', filter.before);

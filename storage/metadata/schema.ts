@@ -109,9 +109,10 @@ export interface RobotsTable {
 export interface AuditEventsTable {
   id: Generated<number>;
   at: number;
-  user: string | null;
-  /** user, robot, token, anonymous, cli, system. */
-  user_kind: string;
+  /** The user (the event's `user`). */
+  actor: string | null;
+  /** user, robot, token, anonymous, cli, system (the event's `userKind`). */
+  actor_kind: string;
   client: string | null;
   action: string;
   repository: string | null;
