@@ -51,7 +51,9 @@ function withStorage<A extends unknown[]>(
     } catch (err) {
       if (err instanceof RegistryError) {
         process.stderr.write(`stowage: ${err.code}: ${err.message}${err.detail ? ` ${JSON.stringify(err.detail)}` : ''}\n`);
-        process.exit(1);
+        // Not process.exit(): the storage closes first, writing the audit log's last events.
+        process.exitCode = 1;
+        return;
       }
       throw err;
     } finally {

@@ -31,6 +31,8 @@ describe('the stowage audit command', () => {
       const image = await pushImage(storage, 'team/app', 'v1', { seed: 1 });
       await storage.close();
       expect(run('retag', 'team/app:v1', 'team/copy:v2').status).toBe(0);
+      // A retag that fails (no such source) is recorded too, before the command exits 1.
+      expect(run('retag', 'team/app:nope', 'team/copy:v3').status).toBe(1);
       const created = run('robot', 'create', 'ci', '--repositories', 'team/**', '--actions', 'pull', '--json');
       expect(created.status, created.stderr).toBe(0);
       const secret = (JSON.parse(created.stdout) as { secret: string }).secret;
@@ -46,16 +48,19 @@ describe('the stowage audit command', () => {
         ['robot-rm', me, 'cli'],
         ['robot-create', me, 'cli'],
         ['retag', me, 'cli'],
+        ['retag', me, 'cli'],
       ]);
-      expect(events[3]).toMatchObject({ repository: 'team/copy', reference: 'v2', digest: image.manifest.digest, detail: 'from team/app:v1' });
+      expect(events[3]).toMatchObject({ result: 'error', reference: 'v3', detail: expect.stringContaining('MANIFEST_UNKNOWN') });
+      expect(events[4]).toMatchObject({ repository: 'team/copy', reference: 'v2', digest: image.manifest.digest, detail: 'from team/app:v1' });
 
       const text = run('audit', '--action', 'retag', '--since', '1h');
       expect(text.status).toBe(0);
       expect(text.stdout.trim().split('\n')).toEqual([
+        expect.stringMatching(/  retag  error  team\/copy:v3  MANIFEST_UNKNOWN: /),
         expect.stringMatching(new RegExp(`^\\d{4}-\\S+Z  ${me} \\(cli\\)  -  retag  ok  team/copy:v2@${image.manifest.digest}  from team/app:v1$`)),
       ]);
       expect(JSON.parse(run('audit', '--user', me, '--limit', '2', '--json').stdout)).toHaveLength(2);
-      expect(JSON.parse(run('audit', '--repository', 'team/copy', '--json').stdout)).toHaveLength(1);
+      expect(JSON.parse(run('audit', '--repository', 'team/copy', '--json').stdout)).toHaveLength(2);
       expect(JSON.parse(run('audit', '--since', '2000-01-01', '--until', '2000-01-02', '--json').stdout)).toEqual([]);
       const bad = run('audit', '--since', 'yesterday');
       expect(bad.status).toBe(2);
@@ -63,7 +68,7 @@ describe('the stowage audit command', () => {
 
       // The file: the same events, oldest first.
       const lines = (await readFile(file, 'utf8')).trimEnd().split('\n');
-      expect(lines.map((l) => (JSON.parse(l) as { action: string }).action)).toEqual(['retag', 'robot-create', 'robot-rm', 'gc']);
+      expect(lines.map((l) => (JSON.parse(l) as { action: string }).action)).toEqual(['retag', 'retag', 'robot-create', 'robot-rm', 'gc']);
       expect(lines.join('\n') + listed.stdout).not.toContain(secret);
     } finally {
       await rm(inst.dir, { recursive: true, force: true });
