@@ -143,6 +143,19 @@ describe.each(DATABASE_KINDS)('the audit log with htpasswd on $name', (kind) => 
     }
   });
 
+  it("records the web UI's sign-in (/api/v1/session) and its failures, and a failed robot login", async () => {
+    expectAnswer(await reg.request.get('/api/v1/session'), 200);
+    expectAnswer(await reg.request.get('/api/v1/session').set('Authorization', READER).set('X-Stowage-UI', '1'), 200);
+    expectError(await reg.request.get('/api/v1/session').set('Authorization', basic('reader', WRONG)).set('X-Stowage-UI', '1'), 401, 'UNAUTHORIZED');
+    expectError(await reg.request.get('/v2/').set('Authorization', basic('robot$ghost', WRONG)), 401, 'UNAUTHORIZED');
+    const events = (await allEvents(reg)).reverse();
+    expect(events.map((e) => [e.action, e.user, e.userKind, e.result, e.status])).toEqual([
+      ['login', 'reader', 'user', 'ok', 200],
+      ['login', 'reader', 'user', 'unauthorized', 401],
+      ['login', 'robot$ghost', 'robot', 'unauthorized', 401],
+    ]);
+  });
+
   it('answers admins only, filtered and paged newest first', async () => {
     expectError(await reg.request.get('/admin/audit'), 401, 'UNAUTHORIZED');
     expectError(await reg.request.get('/admin/audit').set('Authorization', READER), 403, 'DENIED');
