@@ -56,7 +56,7 @@ describe('the stowage audit command', () => {
       const text = run('audit', '--action', 'retag', '--since', '1h');
       expect(text.status).toBe(0);
       expect(text.stdout.trim().split('\n')).toEqual([
-        expect.stringMatching(/  retag  error  team\/copy:v3  MANIFEST_UNKNOWN: /),
+        expect.stringMatching(/ {2}retag {2}error {2}team\/copy:v3 {2}MANIFEST_UNKNOWN: /),
         expect.stringMatching(new RegExp(`^\\d{4}-\\S+Z  ${me} \\(cli\\)  -  retag  ok  team/copy:v2@${image.manifest.digest}  from team/app:v1$`)),
       ]);
       expect(JSON.parse(run('audit', '--user', me, '--limit', '2', '--json').stdout)).toHaveLength(2);
