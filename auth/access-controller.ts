@@ -21,6 +21,8 @@ export interface AuthRequest {
    * source (pull), so the client's next token carries it, as Distribution asks.
    */
   optional?: ResourceAccess[];
+  /** Told who the caller is once credentials are checked, before permissions are (the audit log's actor of a refusal). */
+  onIdentified?: (who: Identity) => void;
 }
 
 /** Who is asking, and what they may do beyond what the request itself needed. */
@@ -65,6 +67,7 @@ export class HtpasswdAccessController implements AccessController {
   async authorize(request: AuthRequest, needed: ResourceAccess[]): Promise<Grant> {
     const challenge = basicChallenge(this.realm);
     const who = await this.login.identify(request.authorization, request.client, challenge);
+    request.onIdentified?.(who);
     const refused = needed.filter((item) => !this.permits(who, item));
     // GET /v2/ answers 401 to anonymous callers, so `docker login` knows to send credentials.
     if (who.user === undefined && (refused.length > 0 || needed.length === 0)) {
@@ -136,6 +139,7 @@ export class TokenAccessController implements AccessController {
       }
       who = robot;
     }
+    request.onIdentified?.(who);
     const missing = needed.filter((item) => !item.actions.every((a) => grants(token.access, item.type, item.name, a)));
     if (missing.length > 0) {
       const refusedByRules = missing.some(

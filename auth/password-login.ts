@@ -35,8 +35,16 @@ export class PasswordLogin {
     return this.login(credentials.user, credentials.password, client, challenge);
   }
 
-  /** The user, when password is theirs; otherwise as identify. */
+  /** The user, when password is theirs; otherwise as identify, the refusal a LoginRefused. */
   async login(user: string, password: string, client: string, challenge: string): Promise<Identity> {
+    try {
+      return await this.check(user, password, client, challenge);
+    } catch (err) {
+      throw err instanceof RegistryError && !(err instanceof LoginRefused) && err.status < 500 ? new LoginRefused(user, err) : err;
+    }
+  }
+
+  private async check(user: string, password: string, client: string, challenge: string): Promise<Identity> {
     this.limiter.check(client, user);
     if (this.robots && robotName(user) !== undefined) return this.robotLogin(this.robots, user, password, client, challenge);
     // The attempt is reserved before bcrypt runs, so guesses sent at once are all counted.
@@ -60,4 +68,17 @@ export class PasswordLogin {
 
 function refusal(message: string, challenge: string): RegistryError {
   return new RegistryError('UNAUTHORIZED', message, { headers: { 'WWW-Authenticate': challenge } });
+}
+
+/**
+ * A password login refused (a wrong password, an unknown user, a client or user locked out): the
+ * same answer, marked so that the audit log records a failed login for the user named.
+ */
+export class LoginRefused extends RegistryError {
+  constructor(
+    readonly user: string,
+    refusal: RegistryError,
+  ) {
+    super(refusal.code, refusal.message, { status: refusal.status, detail: refusal.detail, headers: refusal.headers });
+  }
 }

@@ -92,6 +92,11 @@ export interface RobotView {
   lastUsedAt: string | null;
 }
 
+/** One line about a robot, without its secret (the audit log's detail). */
+export function describeRobot(robot: RobotView): string {
+  return `${robot.login}: ${robot.actions.join(',')} on ${robot.repositories.join(' ')}${robot.expiresAt ? `, expires ${robot.expiresAt}` : ''}`;
+}
+
 export interface RobotRequest {
   name: string;
   repositories: string[];

@@ -2,7 +2,8 @@
 //   0. before Koa: GET/HEAD of a cached manifest (server/fast-path.ts)
 //   1. request id, API version and configured headers on every answer; one log line and the
 //      metrics of every request
-//   2. errors -> the spec's JSON envelope (server/errors.ts); upload load shedding (the total
+//   2. errors -> the spec's JSON envelope (server/errors.ts); the client's address and the audit
+//      log's record of the request (server/client-address.ts, request-audit.ts); upload load shedding (the total
 //      here, each client's share in the router once the caller is known)
 //   3. /v2 dispatch (server/v2/router.ts: it asks auth/ whether the caller may, routes the name
 //      to a Repository once, wraps it for webhook events, then calls the handler); every other
@@ -30,6 +31,8 @@ import { RepositoryRouter } from './v2/name-routing.js';
 import { Notifier } from '../notifications/notifier.js';
 import type { PullThroughProxy } from '../proxy/pull-through.js';
 import { proxyFromConfig } from './proxy-from-config.js';
+import { clientAddress, TrustedProxies } from './client-address.js';
+import { auditMiddleware } from './request-audit.js';
 
 export { routeOptions };
 
@@ -135,6 +138,10 @@ export function createApp({ config, storage, logger = silentLogger(), proxy, met
   });
   app.use(accessMiddleware(config, logger, metrics));
   app.use(errorMiddleware(logger));
+  // Who the client is (http.trustedproxies), then the audit log's record of the request (inside
+  // the error middleware, so it sees what was thrown).
+  app.use(clientAddress(new TrustedProxies(config.http.trustedproxies)));
+  app.use(auditMiddleware(storage.audit));
   app.use(refuseUnknownTransferCoding);
   app.use(uploadLimiter({ total: config.stowage.http.maxuploads, perClient: config.stowage.http.maxuploadsperclient }));
   // Auth and notifications act on every request in the dispatcher: with either on, no fast path.

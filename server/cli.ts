@@ -19,6 +19,7 @@ import { ApiClient, ApiError } from './commands/api-client.js';
 import { scrubCommand } from './commands/scrub.js';
 import { reindexCommand } from './commands/reindex.js';
 import { robotCreateCommand, robotListCommand, robotRemoveCommand } from './commands/robots.js';
+import { auditCommand, commandOrigin, type AuditCommandOptions } from './commands/audit.js';
 import type { OpenOptions } from '../storage/open.js';
 import { retentionRunCommand } from './commands/retention.js';
 
@@ -54,7 +55,9 @@ function withStorage<A extends unknown[]>(
     } catch (err) {
       if (err instanceof RegistryError) {
         process.stderr.write(`stowage: ${err.code}: ${err.message}${err.detail ? ` ${JSON.stringify(err.detail)}` : ''}\n`);
-        process.exit(1);
+        // Not process.exit(): the storage closes first, writing the audit log's last events.
+        process.exitCode = 1;
+        return;
       }
       throw err;
     } finally {
@@ -160,6 +163,7 @@ program
           dryRun: options.dryRun,
           deleteUntagged: options.deleteUntagged,
           gracePeriodMs: parseDuration(options.grace),
+          origin: commandOrigin(),
         });
       } catch (err) {
         if (!(err instanceof GcBusyError)) throw err;
@@ -292,6 +296,23 @@ program
         { dryRun: !!options.dryRun, json: !!options.json, now: options.now },
         { print, note },
       );
+    }),
+  );
+
+program
+  .command('audit')
+  .description('the audit log, newest first: pushes, deletes, retags, logins, robot changes, GC runs, refusals (from the metadata database)')
+  .option('--since <when>', 'events since a duration ago (24h, 7d) or an ISO time')
+  .option('--until <when>', 'events before a duration ago or an ISO time')
+  .option('--user <user>', 'events of this user (robot$NAME for a robot)')
+  .option('--repository <name>', 'events on this repository')
+  .option('--action <action>', 'push, delete, mount, retag, login, robot-create, robot-rm, gc, pull, list, request, ...')
+  .option('--limit <n>', 'at most this many events', '100')
+  .option('-c, --config <file>', 'YAML configuration file')
+  .option('--json', 'print a JSON array')
+  .action(
+    withStorage(async (storage, options: AuditCommandOptions) => {
+      process.exitCode = await auditCommand(storage, options, print, note);
     }),
   );
 

@@ -17,6 +17,7 @@ import { z } from 'zod';
 // with new Function) costs more than it saves on a single parse (a few ms of start-up).
 z.config({ jitless: true });
 import type { AuthSettings } from '../auth/open-auth.js';
+import { isAddressOrCidr } from './client-address.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -283,6 +284,11 @@ const schema = z.strictObject({
         })
         .optional(),
       http2: anyMap.optional(),
+      /**
+       * stowage's: reverse proxies (addresses or CIDRs) whose X-Forwarded-For is believed; the
+       * client is then the right-most address no trusted proxy added (server/client-address.ts).
+       */
+      trustedproxies: z.array(z.string().refine((entry) => isAddressOrCidr(entry), 'an IP address or a CIDR (10.0.0.0/8, fd00::/8)')).default([]),
     })
     .transform(inMs('draintimeout'))
     .prefault({}),
@@ -451,6 +457,11 @@ const schema = z.strictObject({
           'two quotas name the same repositories: merge them',
         )
         .default([]),
+      /** The audit log (storage/audit-log.ts): a JSON lines file beside the database rows, kept for maxage. */
+      audit: z
+        .strictObject({ path: z.string().min(1).optional(), maxage: duration.prefault('90d') })
+        .transform(inMs('maxage'))
+        .prefault({}),
       /** Bytes the pull-through cache may hold; past it the least recently pulled images go. 0: no cap. */
       proxycache: z.strictObject({ maxbytes: z.number().int().nonnegative().default(0) }).prefault({}),
       /** Tag retention policies in zot's shape (storage/retention/); absent: nothing is deleted. */

@@ -14,6 +14,7 @@
 // again as soon as one of the client's own uploads ends.
 import type { Context, Next } from 'koa';
 import { Refusal } from './errors.js';
+import { clientOf } from './client-address.js';
 
 export interface UploadLimits {
   /** Upload requests served at once (stowage.http.maxuploads). */
@@ -75,5 +76,5 @@ export function uploadLimiter(limits: UploadLimits) {
  * the user when logged in, else the connection's address. A no-op for other requests.
  */
 export function claimUploadSlot(ctx: Context, user: string | undefined): void {
-  ctx.state.uploadSlot?.claim(user !== undefined ? `user ${user}` : `address ${ctx.ip}`);
+  ctx.state.uploadSlot?.claim(user !== undefined ? `user ${user}` : `address ${clientOf(ctx)}`);
 }

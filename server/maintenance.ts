@@ -1,7 +1,8 @@
 // Timers the server runs beside requests: purging stale upload sessions (Distribution's
 // storage.maintenance.uploadpurging, on by default: older than 168h, every 24h), dropping expired
-// cache entries, and, when stowage.gc.interval is set, garbage collection (the same as `stowage gc`);
-// when stowage.retention.interval is set, the retention policies (`stowage retention run`).
+// cache entries, pruning the audit log past stowage.audit.maxage, and, when stowage.gc.interval is
+// set, garbage collection (the same as `stowage gc`); when stowage.retention.interval is set, the
+// retention policies (`stowage retention run`).
 import type { RegistryStorage } from '../storage/registry.js';
 import { GcBusyError, collectGarbage } from '../storage/jobs/gc.js';
 import { purgeUploads } from '../storage/jobs/upload-purge.js';
@@ -31,6 +32,9 @@ function every(intervalMs: number, job: () => Promise<void>): () => void {
 /** How often expired cache entries are dropped: a scan of at most ~70,000 entries, about a millisecond. */
 export const CACHE_PURGE_INTERVAL_MS = 15_000;
 
+/** How often audit events past stowage.audit.maxage are deleted. */
+export const AUDIT_PRUNE_INTERVAL_MS = 3_600_000;
+
 export function startMaintenance(config: RegistryConfig, storage: RegistryStorage, logger: Logger, notifier?: Notifier): () => void {
   const stoppers: Array<() => void> = [];
   // Memory then follows what was used within the cache TTL, not everything since start-up.
@@ -53,6 +57,19 @@ export function startMaintenance(config: RegistryConfig, storage: RegistryStorag
         }
       }),
     );
+  }
+  // Audit rows older than stowage.audit.maxage go, at start and hourly (an indexed range delete).
+  const pruneAudit = async () => {
+    try {
+      const pruned = await storage.audit.prune();
+      if (pruned > 0) logger.info({ pruned }, 'pruned old audit events');
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'audit events not pruned');
+    }
+  };
+  if (storage.audit.store) {
+    void pruneAudit();
+    stoppers.push(every(AUDIT_PRUNE_INTERVAL_MS, pruneAudit));
   }
   const gc = config.stowage.gc;
   if (gc.intervalMs !== undefined) {

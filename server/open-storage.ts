@@ -17,6 +17,7 @@ export function openStorage(config: RegistryConfig, options: OpenOptions = {}): 
   return openRegistryStorage(storageSettings(config), process.env, {
     immutable: config.stowage.immutable,
     quotas: config.stowage.quotas,
+    audit: config.stowage.audit,
     ...options,
   });
 }

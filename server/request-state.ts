@@ -10,9 +10,14 @@
 //               server/router.ts leave it unset: their label is the router's matched path.
 //   refusal     errorMiddleware (errors.ts) when it answers a Refusal; the access middleware counts it
 //   uploadSlot  the upload limiter; claimUploadSlot takes it once the dispatcher knows the caller
+//   client      clientAddress (client-address.ts), first; everything needing the address reads it
+//   identity    authorizeRequest (authorize-request.ts) once credentials are checked; the audit reads it
+//   audit       the audit middleware (request-audit.ts); routes and the /v2 dispatcher note into it
 import type { Refusal } from './errors.js';
 import type { UploadSlot } from './load-shedding.js';
 import type { Resource } from './v2/route-types.js';
+import type { Identity } from '../auth/access-rules.js';
+import type { RequestAudit } from './request-audit.js';
 
 declare module 'koa' {
   interface DefaultState {
@@ -24,5 +29,11 @@ declare module 'koa' {
     refusal?: Refusal;
     /** An upload request's claim on its client's share of the upload slots. */
     uploadSlot?: UploadSlot;
+    /** The client's address, http.trustedproxies applied (server/client-address.ts). */
+    client?: string;
+    /** Who the caller is, once their credentials were checked (also when then refused). */
+    identity?: Identity;
+    /** What the audit log records of this request (absent when the audit log is off). */
+    audit?: RequestAudit;
   }
 }

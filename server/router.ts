@@ -11,6 +11,7 @@ import { registerOpsRoutes, type OpsDependencies } from './routes/ops.js';
 import { registerAdminRoutes } from './routes/admin.js';
 import { registerAdminRobotRoutes } from './routes/admin-robots.js';
 import { registerAdminRetentionRoutes } from './routes/admin-retention.js';
+import { registerAdminAuditRoutes } from './routes/admin-audit.js';
 import type { RobotAccounts } from '../auth/robot-accounts.js';
 import { registerTokenRoute } from './routes/token.js';
 import { registerApiRoutes } from './routes/api.js';
@@ -48,6 +49,7 @@ export function createRouter(deps: RouterDependencies): Router {
     admins: deps.admins ?? new Set(),
     notifier: deps.notifier,
   });
+  registerAdminAuditRoutes(router, { storage: deps.storage, access: deps.access, admins: deps.admins ?? new Set() });
   registerApiRoutes(router, { config: deps.config, storage: deps.storage, access: deps.access, proxy: deps.proxy });
   registerUiRoutes(router);
   // Instead of passing the request on: nothing after the router answers it.

@@ -49,6 +49,13 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
   const tls = tlsOptions(config);
   const server = tls ? https.createServer({ ...serverOptions, ...tls }, app.callback()) : http.createServer(serverOptions, app.callback());
   const stopMaintenance = startMaintenance(config, storage, logger, notifier);
+  storage.audit.onProblem = ({ error, dropped }) =>
+    error
+      ? logger.warn({ err: (error as Error).message }, 'audit events not written yet; kept for the next write')
+      : logger.error({ dropped }, 'audit events dropped: the audit file or database could not be written for too long');
+  // logrotate's postrotate: the audit file is opened again at its path.
+  const reopenAudit = () => storage.audit.reopen();
+  process.on('SIGHUP', reopenAudit);
   // Large blob uploads may take long: no whole-request deadline, but a connection that stays
   // silent for the idle timeout is destroyed (slow-loris uploads), its upload left as it was.
   server.requestTimeout = 0;
@@ -86,6 +93,7 @@ export async function startServer(config: RegistryConfig, logger: Logger): Promi
     close: () =>
       new Promise<void>((resolve) => {
         stopMaintenance();
+        process.off('SIGHUP', reopenAudit);
         void debug?.close();
         const deadline = setTimeout(() => server.closeAllConnections(), drainMs);
         deadline.unref();

@@ -11,7 +11,7 @@ import { FilesystemDriver } from './drivers/fs/fs-driver.js';
 import { SubtreeDriver } from './drivers/subtree.js';
 import type { StorageDriver } from './drivers/driver.js';
 import type { S3Settings } from './drivers/s3/s3-driver.js';
-import { RegistryStorage } from './registry.js';
+import { RegistryStorage, type AuditSettings } from './registry.js';
 import type { CacheOptions } from './cache.js';
 import { MetadataDatabase } from './metadata/database.js';
 import { MetadataStore } from './metadata/metadata-store.js';
@@ -51,6 +51,8 @@ export interface OpenOptions {
   immutable?: ImmutableTagRule[];
   /** Storage limits per group of repositories (`stowage.quotas`, storage/quotas.ts). */
   quotas?: QuotaRule[];
+  /** stowage.audit: the JSON lines file and how long rows are kept (storage/audit-log.ts). */
+  audit?: AuditSettings;
 }
 
 export async function openRegistryStorage(
@@ -84,8 +86,8 @@ export async function openRegistryStorageOn(
     const quotas = new Quotas(options.quotas, metadata);
     storage =
       layout === 'distribution'
-        ? new RegistryStorage(new SubtreeDriver(driver, DISTRIBUTION_ROOT), cache, metadata, layout, immutable, quotas)
-        : new RegistryStorage(driver, cache, metadata, layout, immutable, quotas);
+        ? new RegistryStorage(new SubtreeDriver(driver, DISTRIBUTION_ROOT), cache, metadata, layout, immutable, quotas, options.audit)
+        : new RegistryStorage(driver, cache, metadata, layout, immutable, quotas, options.audit);
     await storage.open();
     // A database that has never seen this storage learns what it holds before anything is served.
     if (metadata && options.importExisting !== false) await ensureImported(storage, metadata);

@@ -27,6 +27,14 @@ import { DatabaseClaim } from './database-claim.js';
 import { ImmutableTags } from './immutable-tags.js';
 import { RobotStore } from './metadata/robots.js';
 import { Quotas } from './quotas.js';
+import { AuditLog } from './audit-log.js';
+import { AuditStore } from './metadata/audit-events.js';
+
+/** stowage.audit, as the config holds it. */
+export interface AuditSettings {
+  path?: string;
+  maxageMs?: number;
+}
 
 export class RegistryStorage implements Registry {
   readonly cache: RegistryCache;
@@ -45,6 +53,11 @@ export class RegistryStorage implements Registry {
   readonly changes?: ChangeFeed;
   /** Robot accounts (with a metadata database; auth/robot-accounts.ts decides what they may do). */
   readonly robots?: RobotStore;
+  /**
+   * The audit log (storage/audit-log.ts): to the metadata database when there is one, and to
+   * stowage.audit.path when set. Jobs and the server record through it.
+   */
+  readonly audit: AuditLog;
   /** This process's claim on shared storage for its database (storage/database-claim.ts). */
   private claim?: DatabaseClaim;
 
@@ -59,6 +72,8 @@ export class RegistryStorage implements Registry {
     readonly immutable: ImmutableTags = new ImmutableTags(),
     /** Storage limits (`stowage.quotas`, storage/quotas.ts): pushes and upload starts are checked. */
     readonly quotas: Quotas = new Quotas(),
+    /** stowage.audit: the JSON lines file and how long rows are kept. */
+    auditSettings: AuditSettings = {},
   ) {
     this.cache = new RegistryCache(cacheOptions);
     this.blobs = new BlobStore(driver, this.cache, metadata ? (name) => metadata.ensureRepository(name) : undefined);
@@ -73,6 +88,11 @@ export class RegistryStorage implements Registry {
       this.changes = new ChangeFeed(this.cache, metadata, cacheOptions.ttlMs);
       this.robots = new RobotStore(metadata.database);
     }
+    this.audit = new AuditLog({
+      store: metadata ? new AuditStore(metadata.database) : undefined,
+      path: auditSettings.path,
+      maxAgeMs: auditSettings.maxageMs,
+    });
   }
 
   /** The driver's kind, for logs and the readiness answer ("filesystem", "s3"). */
@@ -96,6 +116,7 @@ export class RegistryStorage implements Registry {
   /** Writes the pull counts still batched, then releases the metadata database's connections. */
   async close(): Promise<void> {
     await this.pulls?.close();
+    await this.audit.close();
     await this.claim?.release();
     this.claim = undefined;
     await this.changes?.stop();

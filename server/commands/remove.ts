@@ -40,7 +40,10 @@ export async function removeCommand(
   const repository = router.open(routed);
   // By digest the tags on it go too: name them, since they are gone with it.
   const tags = isDigestReference(reference)
-    ? [...(await storage.manifests.storedTagTargets(routed.name))].filter(([, d]) => d === reference).map(([t]) => t)
+    ? [...(await storage.manifests.storedTagTargets(routed.name))]
+        .filter(([, digest]) => digest === reference)
+        .map(([tag]) => tag)
+        .sort()
     : [];
   await repository.manifests.delete(reference);
   if (options.json) return print(JSON.stringify({ deleted: text, repository: routed.name, reference, tags }));

@@ -8,6 +8,7 @@ import type { RegistryStorage } from '../../storage/registry.js';
 import { runRetention, type RetentionReport } from '../../storage/retention/run.js';
 import type { RegistryConfig } from '../config.js';
 import { parseEvaluationTime, refuseRealRun, retentionSettings } from '../retention.js';
+import { commandOrigin } from './audit.js';
 
 type Print = (line: string) => void;
 
@@ -52,7 +53,7 @@ export async function retentionRunCommand(
   }
   if (!options.dryRun) refuseRealRun(config);
   const now = options.now === undefined ? undefined : parseEvaluationTime(options.now);
-  const report = await runRetention(storage, { ...settings, dryRun: options.dryRun, now });
+  const report = await runRetention(storage, { ...settings, dryRun: options.dryRun, now, origin: commandOrigin() });
   if (options.json) out.print(JSON.stringify(report));
   else for (const line of retentionTable(report)) out.print(line);
   return report.gc && 'skipped' in report.gc ? 75 : 0;

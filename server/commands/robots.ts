@@ -2,7 +2,8 @@
 // database directly (safe while the server runs; it sees a removal within a few seconds). Each
 // resolves with the exit status: 0, 1 (a name taken, an unknown robot) or 2 (invalid input).
 import type { RegistryStorage } from '../../storage/registry.js';
-import { RobotAccounts, RobotInputError, type RobotRequest, type RobotView } from '../../auth/robot-accounts.js';
+import { RobotAccounts, RobotInputError, describeRobot, type RobotRequest, type RobotView } from '../../auth/robot-accounts.js';
+import { commandOrigin } from './audit.js';
 import { RobotExistsError } from '../../storage/metadata/robots.js';
 
 type Print = (line: string) => void;
@@ -24,6 +25,7 @@ export async function robotCreateCommand(storage: RegistryStorage, request: Robo
   if (!robots) return 1;
   try {
     const { robot, secret } = await robots.create(request);
+    storage.audit.record({ ...commandOrigin(), action: 'robot-create', detail: describeRobot(robot) });
     if (json) out.print(JSON.stringify({ ...robot, secret }));
     else {
       out.print(
@@ -75,6 +77,7 @@ export async function robotRemoveCommand(storage: RegistryStorage, name: string,
   const robots = accounts(storage, out);
   if (!robots) return 1;
   if (await robots.remove(name)) {
+    storage.audit.record({ ...commandOrigin(), action: 'robot-rm', detail: `robot$${name}` });
     out.print(`removed robot$${name}`);
     return 0;
   }

@@ -11,6 +11,8 @@ import type { RegistryStorage } from '../../storage/registry.js';
 import { runRetention } from '../../storage/retention/run.js';
 import type { RegistryConfig } from '../config.js';
 import { sendJson } from '../respond.js';
+import { requireAdmin } from '../admin-access.js';
+import { originOf } from '../request-audit.js';
 import { parseEvaluationTime, refuseRealRun, retentionRepositories, retentionSettings, type RetentionSettings } from '../retention.js';
 import type { Notifier } from '../../notifications/notifier.js';
 
@@ -28,12 +30,7 @@ async function asAdmin(
   ctx: Context,
   { config, access, admins }: AdminRetentionDependencies,
 ): Promise<{ settings: RetentionSettings; admin: string }> {
-  if (!access) throw new RegistryError('DENIED', 'retention over HTTP needs auth (auth.htpasswd or auth.token) and stowage.auth.admins');
-  const grant = await access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, []);
-  const user = grant.identity.user;
-  if (user === undefined || grant.identity.robot || !admins.has(user)) {
-    throw new RegistryError('DENIED', 'retention needs a user listed in stowage.auth.admins');
-  }
+  const user = await requireAdmin(ctx, access, admins, 'retention over HTTP');
   const settings = retentionSettings(config);
   if (!settings) throw new RegistryError('UNSUPPORTED', 'the configuration has no stowage.retention policies', { status: 404 });
   return { settings, admin: user };
@@ -55,6 +52,6 @@ export function registerAdminRetentionRoutes(router: Router, deps: AdminRetentio
     const { settings, admin } = await asAdmin(ctx, deps);
     refuseRealRun(deps.config);
     const repository = retentionRepositories(deps.storage, deps.notifier, admin);
-    sendJson(ctx, 200, await runRetention(deps.storage, { ...settings, repository, now: evaluationTime(ctx) }));
+    sendJson(ctx, 200, await runRetention(deps.storage, { ...settings, repository, now: evaluationTime(ctx), origin: originOf(ctx) }));
   });
 }

@@ -8,10 +8,12 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
 import type { AccessController } from '../../auth/access-controller.js';
-import { RobotInputError, type RobotAccounts, type RobotRequest } from '../../auth/robot-accounts.js';
+import { RobotInputError, describeRobot, type RobotAccounts, type RobotRequest } from '../../auth/robot-accounts.js';
 import { RobotExistsError } from '../../storage/metadata/robots.js';
 import { readLimitedBody } from '../request-body.js';
 import { sendEmpty, sendJson } from '../respond.js';
+import { requireAdmin } from '../admin-access.js';
+import { noteEvent, noteIntent } from '../request-audit.js';
 
 export interface AdminRobotsDependencies {
   access?: AccessController;
@@ -27,12 +29,7 @@ function badRequest(message: string, status = 400): RegistryError {
 
 /** The robots, once the caller is shown to be an admin; throws the refusal otherwise. */
 async function asAdmin(ctx: Context, { access, robots, admins }: AdminRobotsDependencies): Promise<RobotAccounts> {
-  if (!access) throw new RegistryError('DENIED', 'robot accounts need auth (auth.htpasswd or auth.token)');
-  const grant = await access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, []);
-  const user = grant.identity.user;
-  if (user === undefined || grant.identity.robot || !admins.has(user)) {
-    throw new RegistryError('DENIED', 'managing robot accounts needs a user listed in stowage.auth.admins');
-  }
+  await requireAdmin(ctx, access, admins, 'managing robot accounts');
   if (!robots) throw new RegistryError('UNSUPPORTED', 'robot accounts need the metadata database (stowage.database)');
   return robots;
 }
@@ -59,6 +56,7 @@ export function registerAdminRobotRoutes(router: Router, deps: AdminRobotsDepend
     sendJson(ctx, 200, { robots: await robots.list() });
   });
   router.post('/admin/robots', async (ctx: Context) => {
+    noteIntent(ctx, { action: 'robot-create', write: true });
     const robots = await asAdmin(ctx, deps);
     const request = robotRequest(await readLimitedBody(ctx.req, MAX_BODY));
     let created;
@@ -69,13 +67,16 @@ export function registerAdminRobotRoutes(router: Router, deps: AdminRobotsDepend
       if (err instanceof RobotExistsError) throw badRequest(err.message, 409);
       throw err;
     }
+    noteEvent(ctx, { action: 'robot-create', detail: describeRobot(created.robot) });
     sendJson(ctx, 201, { ...created.robot, secret: created.secret }, { 'Cache-Control': 'no-store' });
   });
   router.delete('/admin/robots/:robot', async (ctx: Context) => {
+    noteIntent(ctx, { action: 'robot-rm', write: true });
     const robots = await asAdmin(ctx, deps);
     const name = String(ctx.params.robot);
     if (!(await robots.remove(name)))
       throw new RegistryError('NAME_UNKNOWN', 'no such robot', { status: 404, detail: { robot: name.slice(0, 100) } });
+    noteEvent(ctx, { action: 'robot-rm', detail: `robot$${name}` });
     sendEmpty(ctx, 204);
   });
 }

@@ -12,6 +12,8 @@ import type { AccessController } from '../../auth/access-controller.js';
 import { readLimitedBody } from '../request-body.js';
 import { sendJson } from '../respond.js';
 import type { RouteOptions } from '../route-options.js';
+import { authorizeRequest } from '../authorize-request.js';
+import { noteIntent, originOf } from '../request-audit.js';
 
 export interface AdminDependencies {
   storage: RegistryStorage;
@@ -42,13 +44,11 @@ export function registerAdminRoutes(router: Router, { storage, options, access }
     const { source, destination, force } = requestedImages(await readLimitedBody(ctx.req, MAX_BODY));
     const src = parseImageReference(source);
     const dst = parseImageReference(destination);
+    noteIntent(ctx, { action: 'retag', repository: dst.name, reference: dst.reference, write: true });
     if (access) {
-      await access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, [
-        repositoryAccess(src.name, ['pull']),
-        repositoryAccess(dst.name, ['push', 'delete']),
-      ]);
+      await authorizeRequest(ctx, access, [repositoryAccess(src.name, ['pull']), repositoryAccess(dst.name, ['push', 'delete'])]);
     }
-    const result = await retag(storage, src, dst, { force });
+    const result = await retag(storage, src, dst, { force, origin: originOf(ctx) });
     sendJson(ctx, 201, { source, destination, ...result });
   });
 }

@@ -13,6 +13,7 @@ import type { MetadataQueries } from '../../storage/metadata/metadata-queries.js
 import type { UsageQueries } from '../../storage/metadata/usage-queries.js';
 import type { RegistryConfig } from '../config.js';
 import { parsePageQuery, type PageQuery } from '../pagination.js';
+import { authorizeRequest } from '../authorize-request.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -32,7 +33,7 @@ export interface ApiDependencies {
 export type Authorize = (ctx: Context, needed: ResourceAccess[]) => Promise<Grant | undefined>;
 
 export function authorizer(access: AccessController | undefined): Authorize {
-  return async (ctx, needed) => access?.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, needed);
+  return async (ctx, needed) => (access ? authorizeRequest(ctx, access, needed) : undefined);
 }
 
 export function queriesOf(storage: RegistryStorage): MetadataQueries {

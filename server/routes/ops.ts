@@ -17,6 +17,7 @@ import { CATALOG_ACCESS } from '../../auth/scope.js';
 import { API_ROUTES } from './api.js';
 import { UI_ROUTES } from './ui.js';
 import { Aliases } from '../v2/aliases.js';
+import { authorizeRequest } from '../authorize-request.js';
 
 export const OPS_ROUTES = [
   { method: 'GET', path: '/' },
@@ -33,6 +34,8 @@ export const OPS_ROUTES = [
   // Served by server/routes/admin-retention.ts.
   { method: 'GET', path: '/admin/retention/plan' },
   { method: 'POST', path: '/admin/retention/run' },
+  // Served by server/routes/admin-audit.ts.
+  { method: 'GET', path: '/admin/audit' },
   // Served by server/routes/token.ts (405 unless stowage.auth.issuer is set).
   { method: 'GET', path: '/token' },
   { method: 'POST', path: '/token' },
@@ -120,9 +123,7 @@ export function registerOpsRoutes(router: Router, deps: OpsDependencies): void {
       sendEmpty(ctx, 302, { Location: '/ui/' });
       return;
     }
-    const caller = deps.access
-      ? await deps.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip }, [CATALOG_ACCESS])
-      : undefined;
+    const caller = deps.access ? await authorizeRequest(ctx, deps.access, [CATALOG_ACCESS]) : undefined;
     const status = await statusOf(deps, caller);
     sendJson(ctx, 200, { ...status, repositories: status.repositories.map((r) => ({ name: r.name, tags: r.tags.length })) });
   });

@@ -10,6 +10,8 @@ import { RegistryError } from '../../errors/registry-error.js';
 import type { TokenIssuer } from '../../auth/token-issuer.js';
 import { readLimitedBody } from '../request-body.js';
 import { sendJson } from '../respond.js';
+import { clientOf } from '../client-address.js';
+import { noteLogin } from '../request-audit.js';
 
 const MAX_FORM_BYTES = 16 * 1024;
 
@@ -27,7 +29,7 @@ async function token(ctx: Context, issuer: TokenIssuer | undefined): Promise<voi
   if (ctx.method === 'GET') {
     const answer = await issuer.issue({
       authorization: ctx.get('Authorization') || undefined,
-      client: ctx.ip,
+      client: clientOf(ctx),
       service: first(ctx.query.service),
       scopes: all(ctx.query.scope),
     });
@@ -36,12 +38,14 @@ async function token(ctx: Context, issuer: TokenIssuer | undefined): Promise<voi
   }
   if (ctx.method === 'POST') {
     const form = new URLSearchParams((await readLimitedBody(ctx.req, MAX_FORM_BYTES)).toString('utf8'));
+    // The audit log's login: the user the form names (never its password).
+    noteLogin(ctx, form.get('username') ?? undefined);
     if (form.get('grant_type') !== 'password') {
       throw new RegistryError('UNSUPPORTED', 'only grant_type=password is supported', { status: 400 });
     }
     const answer = await issuer.issue({
       credentials: { user: form.get('username') ?? '', password: form.get('password') ?? '' },
-      client: ctx.ip,
+      client: clientOf(ctx),
       service: form.get('service') ?? undefined,
       scopes: form.getAll('scope'),
     });

@@ -3,7 +3,7 @@
 // and the request goes to the handler registered for that resource and method.
 import type { Context } from 'koa';
 import { RegistryError } from '../../errors/registry-error.js';
-import { assertName, isValidName } from '../../storage/grammar.js';
+import { assertName, isDigestReference, isValidName } from '../../storage/grammar.js';
 import { decodePathParam } from '../path-param.js';
 import { claimUploadSlot } from '../load-shedding.js';
 import * as base from './handlers/base.js';
@@ -18,6 +18,10 @@ import { listen } from '../../notifications/listen.js';
 import type { EventOrigin } from '../../notifications/notifier.js';
 import { CATALOG_ACCESS, repositoryAccess, type Action, type ResourceAccess } from '../../auth/scope.js';
 import { refuseAliasWrite } from './aliases.js';
+import { authorizeRequest } from '../authorize-request.js';
+import { clientOf } from '../client-address.js';
+import { noteEvent, noteIntent, type AuditIntent } from '../request-audit.js';
+import { audited } from './audited-repository.js';
 
 const PATTERNS: Array<[Resource, RegExp]> = [
   ['tags', /^\/v2\/(.+)\/tags\/list$/],
@@ -104,11 +108,39 @@ function namespaceHint(ctx: Context): string | undefined {
   return (Array.isArray(ns) ? ns[0] : ns) || undefined;
 }
 
+/** What a /v2 request means to do, for the audit log's record of a refusal (server/request-audit.ts). */
+function auditIntent(route: RouteMatch, method: string, query: Context['query']): AuditIntent | undefined {
+  const repository = route.name || undefined;
+  const reference = route.param && !isDigestReference(route.param) ? route.param : undefined;
+  const digest = route.param && isDigestReference(route.param) ? route.param : undefined;
+  switch (route.resource) {
+    case 'manifest':
+      if (method === 'PUT') return { action: 'push', repository, reference, digest, write: true };
+      if (method === 'DELETE') return { action: 'delete', repository, reference, digest, write: true };
+      return { action: 'pull', repository, reference, digest };
+    case 'blob':
+      if (method === 'DELETE') return { action: 'delete', repository, digest, write: true };
+      return { action: 'pull', repository, digest };
+    case 'uploads':
+    case 'upload': {
+      const mount = Array.isArray(query.mount) ? query.mount[0] : query.mount;
+      return mount && route.resource === 'uploads' ? { action: 'mount', repository, digest: mount.slice(0, 140) } : { action: 'push', repository };
+    }
+    case 'tags':
+    case 'referrers':
+      return { action: 'pull', repository, digest };
+    case 'catalog':
+      return { action: 'list' };
+    default:
+      return undefined;
+  }
+}
+
 /** Who caused a request's events and through which connection. */
 function eventOrigin(ctx: Context, user: string | undefined): EventOrigin {
   const socket = ctx.req.socket;
   return {
-    request: { id: ctx.state.requestId ?? '', addr: ctx.ip, host: ctx.host, method: ctx.method, useragent: ctx.get('User-Agent') },
+    request: { id: ctx.state.requestId ?? '', addr: clientOf(ctx), host: ctx.host, method: ctx.method, useragent: ctx.get('User-Agent') },
     actor: user,
     localAddr: socket.localAddress ? `${socket.localAddress}:${socket.localPort}` : '',
   };
@@ -119,11 +151,12 @@ export function v2Router(services: Services) {
     let route = matchRoute(ctx.path);
     if (!route) throw new RegistryError('NAME_UNKNOWN', 'no such route', { status: 404, detail: { path: ctx.path.slice(0, 300) } });
     ctx.state.route = route.resource;
+    if (ctx.state.audit) noteIntent(ctx, auditIntent(route, ctx.method, ctx.query));
     // Access is decided on the name the client asked for, the one its token names.
     if (services.access) {
       const needed = requiredAccess(route, ctx.method);
       const optional = optionalAccess(route, ctx.method, ctx.query);
-      const caller = await services.access.authorize({ authorization: ctx.get('Authorization') || undefined, client: ctx.ip, optional }, needed);
+      const caller = await authorizeRequest(ctx, services.access, needed, optional);
       route = { ...route, caller };
     }
     // The client's share of the upload slots, now that we know who it is (server/load-shedding.ts).
@@ -150,6 +183,8 @@ export function v2Router(services: Services) {
         throw new RegistryError('DENIED', 'requested access to the resource is denied', { detail: { name: upstream.name } });
       }
       let repository = services.repositories.open(routed, { actor: route.caller?.identity.user });
+      // The audit log's events, too (server/request-audit.ts); reads are not audited.
+      if (ctx.state.audit && WRITE_METHODS.has(ctx.method)) repository = audited(repository, (draft) => noteEvent(ctx, draft));
       // Webhook events come from what the repository does (notifications/listen.ts).
       if (services.notifier) repository = listen(repository, services.notifier.sinkFor(eventOrigin(ctx, route.caller?.identity.user)));
       route = { ...route, name: routed.name, asked: route.name, repository };

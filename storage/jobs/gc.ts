@@ -42,6 +42,7 @@ import {
   tagsPrefix,
 } from '../layout.js';
 import { assertDigest, isValidTag } from '../grammar.js';
+import { SYSTEM_ORIGIN, type AuditEntry, type AuditOrigin } from '../audit-log.js';
 
 export { GcBusyError } from './gc-lease.js';
 
@@ -54,6 +55,8 @@ export interface GcOptions {
   gracePeriodMs?: number;
   /** Pauses for the race tests. */
   hooks?: GcHooks;
+  /** Who the audit log names for this run (default: the registry itself). */
+  origin?: AuditOrigin;
 }
 
 export interface GcHooks extends LivenessHooks {
@@ -109,8 +112,21 @@ export async function collectGarbage(storage: RegistryStorage, options: GcOption
   // Pull times and counts batched in memory go in first, so the database is current when judged.
   await storage.pulls?.flush();
   const lease = await GcLease.acquire(driver);
+  // A real run is in the audit log, with its counts or its failure; a dry run changes nothing.
+  const audit = (entry: Omit<AuditEntry, keyof AuditOrigin | 'action'>) => {
+    if (!options.dryRun) storage.audit.record({ ...(options.origin ?? SYSTEM_ORIGIN), action: 'gc', ...entry });
+  };
   try {
-    return await collect(storage, lease, options);
+    const report = await collect(storage, lease, options);
+    audit({
+      detail:
+        `${report.manifestsDeleted.length} manifests and ${report.blobsDeleted.length} blobs deleted, ${report.bytesFreed} bytes freed; ` +
+        `${report.manifestsKept} manifests and ${report.blobsKept} blobs kept`,
+    });
+    return report;
+  } catch (err) {
+    audit({ result: 'error', detail: (err as Error).message });
+    throw err;
   } finally {
     await lease.release();
   }

@@ -5,6 +5,7 @@ import { RegistryError } from '../../errors/registry-error.js';
 import { assertDigest, assertName, assertTag, isDigestReference } from '../grammar.js';
 import { parseManifest } from '../manifest-format.js';
 import type { RegistryStorage } from '../registry.js';
+import { SYSTEM_ORIGIN, type AuditOrigin } from '../audit-log.js';
 
 export interface ImageReference {
   name: string;
@@ -74,6 +75,8 @@ async function linkManifest(
 export interface RetagOptions {
   /** Move a destination tag that points at another digest (refused otherwise). */
   force?: boolean;
+  /** Who the audit log names (the request's caller, a command's host user); default the registry. */
+  origin?: AuditOrigin;
 }
 
 /**
@@ -108,5 +111,13 @@ export async function retag(
   const result: RetagResult = { digest: manifest.digest, manifests: 0, blobs: 0, missing: [] };
   await linkManifest(storage, source.name, destination.name, manifest.digest, result, new Set());
   if (tag !== undefined) await storage.manifests.tag(destination.name, assertTag(tag), manifest.digest, { strict: result.missing.length === 0 });
+  storage.audit.record({
+    ...(options.origin ?? SYSTEM_ORIGIN),
+    action: 'retag',
+    repository: destination.name,
+    reference: tag,
+    digest: manifest.digest,
+    detail: `from ${source.name}${isDigestReference(sourceRef) ? '@' : ':'}${sourceRef}`,
+  });
   return result;
 }

@@ -179,6 +179,37 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropTable('robots').execute();
       },
     },
+    '0005-audit': {
+      async up(db: Kysely<unknown>) {
+        // The audit log (storage/metadata/audit-events.ts): one row per recorded event, newest
+        // read first by id; an index per filter of GET /admin/audit and `stowage audit`, and one
+        // on the time for `since` and for pruning past stowage.audit.maxage. The user is `actor`:
+        // `user` is a reserved word in PostgreSQL (a bare `select user` answers the session's).
+        await db.schema
+          .createTable('audit_events')
+          .addColumn('id', idType(dialect), (c) => c.primaryKey().notNull())
+          .addColumn('at', BIG, (c) => c.notNull())
+          .addColumn('actor', 'text')
+          .addColumn('actor_kind', 'text', (c) => c.notNull())
+          .addColumn('client', 'text')
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('repository', nameType(dialect))
+          .addColumn('reference', 'text')
+          .addColumn('digest', 'text')
+          .addColumn('result', 'text', (c) => c.notNull())
+          .addColumn('status', 'integer')
+          .addColumn('detail', 'text')
+          .addColumn('request_id', 'text')
+          .execute();
+        await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
+        await db.schema.createIndex('audit_events_actor').on('audit_events').columns(['actor', 'id']).execute();
+        await db.schema.createIndex('audit_events_repository').on('audit_events').columns(['repository', 'id']).execute();
+        await db.schema.createIndex('audit_events_action').on('audit_events').columns(['action', 'id']).execute();
+      },
+      async down(db: Kysely<unknown>) {
+        await db.schema.dropTable('audit_events').execute();
+      },
+    },
   };
 }
 

@@ -105,6 +105,26 @@ export interface RobotsTable {
   last_used_at: number | null;
 }
 
+/** One audit log event (migration 0005, storage/metadata/audit-events.ts). */
+export interface AuditEventsTable {
+  id: Generated<number>;
+  at: number;
+  /** The user (the event's `user`). */
+  actor: string | null;
+  /** user, robot, token, anonymous, cli, system (the event's `userKind`). */
+  actor_kind: string;
+  client: string | null;
+  action: string;
+  repository: string | null;
+  reference: string | null;
+  digest: string | null;
+  /** ok, denied, unauthorized, error. */
+  result: string;
+  status: number | null;
+  detail: string | null;
+  request_id: string | null;
+}
+
 export interface MetadataSchema {
   repositories: RepositoriesTable;
   manifests: ManifestsTable;
@@ -113,4 +133,5 @@ export interface MetadataSchema {
   repository_blobs: RepositoryBlobsTable;
   stowage_meta: MetaTable;
   robots: RobotsTable;
+  audit_events: AuditEventsTable;
 }

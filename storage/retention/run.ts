@@ -6,6 +6,7 @@
 // deletion as it happens (the audit log).
 import { RegistryError } from '../../errors/registry-error.js';
 import type { RegistryStorage } from '../registry.js';
+import { SYSTEM_ORIGIN, type AuditOrigin } from '../audit-log.js';
 import type { Repository } from '../repository.js';
 import { GcBusyError, collectGarbage, DEFAULT_GC_GRACE_MS } from '../jobs/gc.js';
 import { isTagged, retentionFacts } from '../metadata/retention-facts.js';
@@ -35,8 +36,10 @@ export interface RetentionOptions {
   repository?: (name: string) => Repository;
   /** Passed on to the garbage collection that follows a real run (stowage.gc.deleteuntagged). */
   gcDeleteUntagged?: boolean;
-  /** Called after each deletion, in order. */
+  /** Called after each deletion, in order (after it is in the audit log). */
   onDelete?: (deletion: RetentionDeletion) => void | Promise<void>;
+  /** Who the audit log names for the deletions and the collection (default the registry itself). */
+  origin?: AuditOrigin;
 }
 
 /** Something planned that a real run left alone, and why (changed since it was planned). */
@@ -65,6 +68,18 @@ export async function runRetention(storage: RegistryStorage, options: RetentionO
   const metadata = storage.metadata;
   if (!metadata) throw new RegistryError('UNSUPPORTED', 'retention needs the metadata database (stowage.database)');
   const dryRun = options.dryRun ?? false;
+  // Every deletion of a real run is in the audit log, with the rule that let it go.
+  const deleted = async (deletion: RetentionDeletion) => {
+    storage.audit.record({
+      ...(options.origin ?? SYSTEM_ORIGIN),
+      action: 'retention-delete',
+      repository: deletion.repository,
+      reference: deletion.tag,
+      digest: deletion.digest,
+      detail: deletion.reason,
+    });
+    await options.onDelete?.(deletion);
+  };
   const now = options.now ?? Date.now();
   const graceMs = options.graceMs ?? DEFAULT_GC_GRACE_MS;
   const open = options.repository ?? ((name: string) => storage.repository(name));
@@ -100,7 +115,7 @@ export async function runRetention(storage: RegistryStorage, options: RetentionO
     }
     const repository = open(name);
     for (const decision of plan.tagsDeleted) {
-      if (await deleteTag(storage, repository, decision, report)) await options.onDelete?.({ repository: name, ...decision });
+      if (await deleteTag(storage, repository, decision, report)) await deleted({ repository: name, ...decision });
     }
     // A manifest left alone keeps what it references: its children and referrers stay too.
     const spared = new Set<string>();
@@ -110,13 +125,13 @@ export async function runRetention(storage: RegistryStorage, options: RetentionO
       if (parent !== undefined) {
         spared.add(decision.digest);
         report.skipped.push({ repository: name, digest: decision.digest, reason: `${parent}, which references it, was left alone` });
-      } else if (await deleteManifest(storage, repository, decision, report)) await options.onDelete?.({ repository: name, ...deletion });
+      } else if (await deleteManifest(storage, repository, decision, report)) await deleted({ repository: name, ...deletion });
       else spared.add(decision.digest);
     }
   }
   if (!dryRun) {
     try {
-      const gc = await collectGarbage(storage, { gracePeriodMs: graceMs, deleteUntagged: options.gcDeleteUntagged });
+      const gc = await collectGarbage(storage, { gracePeriodMs: graceMs, deleteUntagged: options.gcDeleteUntagged, origin: options.origin });
       report.gc = { blobsDeleted: gc.blobsDeleted.length, bytesFreed: gc.bytesFreed, manifestsDeleted: gc.manifestsDeleted.length };
     } catch (err) {
       if (!(err instanceof GcBusyError)) throw err;

@@ -73,6 +73,18 @@ describe.each(DATABASE_KINDS)('the retention admin API with htpasswd on $name', 
     expect(report.gc).toMatchObject({ blobsDeleted: freedBlobs(seeded).length });
     const tags = await reg.request.get('/v2/team/app/tags/list').set('Authorization', ADMIN);
     expect((tags.body.tags as string[]).sort()).toEqual(KEPT_TAGS);
+
+    // The audit log holds each deletion with the admin who ran it and the reason, and the collection.
+    await reg.storage.audit.flush();
+    const audit = await reg.storage.audit.store!.page({ limit: 1000 });
+    const deletions = audit.events.filter((e) => e.action === 'retention-delete');
+    expect(deletions.filter((e) => e.reference !== undefined).map((e) => e.reference).sort()).toEqual(DELETED_TAGS);
+    expect(deletions.length).toBe(DELETED_TAGS.length + report.repositories[0].manifestsDeleted.length);
+    for (const event of deletions) {
+      expect(event).toMatchObject({ user: 'admin', userKind: 'user', repository: 'team/app', result: 'ok' });
+      expect(event.detail).toBeTruthy();
+    }
+    expect(audit.events.find((e) => e.action === 'gc')).toMatchObject({ user: 'admin', userKind: 'user' });
   });
 
   it('answers 404 when the config has no stowage.retention, and 405 for a run in read-only mode', async () => {

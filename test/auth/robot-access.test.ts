@@ -45,7 +45,7 @@ describe('robot accounts without auth', () => {
   it('refuses to manage them, rather than hand credentials to anyone', async () => {
     const list = await reg.request.get('/admin/robots');
     expectError(list, 403, 'DENIED');
-    expect(list.text).toContain('robot accounts need auth');
+    expect(list.text).toContain('managing robot accounts needs auth');
     expectError(await reg.request.post('/admin/robots').send({ name: 'ci', repositories: ['**'], actions: ['pull'] }), 403, 'DENIED');
     expectError(await reg.request.delete('/admin/robots/ci'), 403, 'DENIED');
     expect(await reg.storage.robots!.list()).toEqual([]);

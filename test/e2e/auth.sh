@@ -4,7 +4,7 @@
 # reader may only pull, everyone may pull public/*). docker login then push and pull, a wrong
 # password refused, a pull-only user denied on push with Docker's "denied" message, anonymous
 # pull of public/*, skopeo --creds, podman login, no password in the registry's log, and a robot
-# account (stowage robot create/rm) logging in with docker.
+# account (stowage robot create/rm) logging in with docker, and the audit log holding all of it.
 # Uses test/e2e/lib (the private dockerd, the clients, the busybox image) without the main
 # suite's registry. Ends with one line `e2e-auth: N passed, M failed`; exits non-zero when
 # anything failed. Everything listens on 127.0.0.1 and is stopped and removed on exit.
@@ -28,7 +28,10 @@ write_htpasswd() {
   " "$HTPASSWD" alice "$ALICE_PASSWORD" reader "$READER_PASSWORD"
 }
 
+# Every client here logs in from 127.0.0.1, and the checks' wrong passwords add up there: a
+# higher limit than the default 5, so the last checks (the audit log's delete) are not locked out.
 ACCESS_RULES='
+    loginlimit: { attempts: 50 }
     access:
       - { repositories: ["public/**"], anonymous: true, actions: [pull] }
       - { repositories: ["**"], users: [alice], actions: [pull, push, delete] }
@@ -42,7 +45,7 @@ start_auth_registry() {
   REG="127.0.0.1:$port"
   REGISTRY_LOG="$E2E_DIR/logs/registry-$kind.log"
   start_stowage "registry-$kind" "$port" "$(filesystem_storage "$E2E_DIR/data-$kind" delete)" \
-    "${auth//@REG@/$REG}" "stowage:" "  auth:$stowage_auth" &&
+    "${auth//@REG@/$REG}" "stowage:" "  auth:$stowage_auth" "  audit: { path: \"$E2E_DIR/audit-$kind.jsonl\" }" &&
     await_registry "registry-$kind" "$REG" 401
 }
 
@@ -173,6 +176,44 @@ robot_login_push_denied_and_revoked() {
   run docker logout "$REG"
 }
 
+# The audit log after all of the above (stowage audit --json on the registry's own database, and
+# the JSON lines file): the logins and the failed one, pushes by alice and by the robot, refused
+# pushes by reader and by the robot outside its grants, the robot's creation and removal by the
+# CLI, and a delete (by curl: docker has none), each with its actor; no password in either.
+audit_log_holds_the_actions() {
+  local kind=$1 config="$E2E_DIR/registry-$1.yml" file="$E2E_DIR/audit-$1.jsonl" digest auth=() events user_kind=user i
+  if [[ $kind == token ]]; then
+    user_kind=token
+    run curl -sS --max-time 10 -u "alice:$ALICE_PASSWORD" "http://$REG/token?service=stowage-e2e&scope=repository:team/busybox:pull,delete"
+    auth=(-H "Authorization: Bearer $(jq -r .token <<<"$OUT")")
+  else
+    auth=(-u "alice:$ALICE_PASSWORD")
+  fi
+  digest=$(curl -sS --max-time 10 -I "${auth[@]}" -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REG/v2/team/busybox/manifests/1" | tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }')
+  expect_match "$digest" '^sha256:[0-9a-f]{64}$' 'digest of team/busybox:1'
+  expect_eq "$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -X DELETE "${auth[@]}" "http://$REG/v2/team/busybox/manifests/$digest")" 202 'DELETE of team/busybox:1'
+  count() { jq "[.[] | select($1)] | length" <<<"$events"; }
+  # Events reach the database within a second of the request: polled, not slept.
+  for ((i = 0; i < 50; i++)); do
+    run node "$STOWAGE_CLI" audit --json --limit 1000 --config "$config"
+    events=$OUT
+    [[ "$(count '.action == "delete"')" == 1 ]] && break
+    sleep 0.1
+  done
+  expect_match "$(count '.action == "login" and .user == "alice" and .userKind == "user" and .result == "ok"')" '^[1-9]' 'alice logged in'
+  expect_match "$(count '.action == "login" and .user == "alice" and .result == "unauthorized"')" '^[1-9]' "alice's wrong password"
+  expect_match "$(count ".action == \"push\" and .user == \"alice\" and .userKind == \"$user_kind\" and .repository == \"team/busybox\" and .reference == \"1\" and .result == \"ok\"")" '^[1-9]' 'alice pushed team/busybox:1'
+  expect_match "$(count '.action == "push" and .user == "reader" and .result == "denied" and .status == 403')" '^[1-9]' "reader's refused push"
+  expect_match "$(count '.action == "push" and .user == "robot$ci" and .userKind == "robot" and .repository == "team/robot" and .result == "ok"')" '^[1-9]' 'robot$ci pushed team/robot:1'
+  expect_match "$(count '.action == "push" and .user == "robot$ci" and .repository == "other/robot" and .result == "denied"')" '^[1-9]' 'robot$ci refused on other/robot'
+  expect_match "$(count '(.action == "robot-create" or .action == "robot-rm") and .userKind == "cli"')" '^2$' 'robot create and rm by the CLI'
+  expect_match "$(count ".action == \"delete\" and .user == \"alice\" and .digest == \"$digest\" and .result == \"ok\"")" '^1$' 'the delete by alice'
+  expect_match "$(count '.client == "127.0.0.1"')" '^[1-9]' 'events with the client address'
+  expect_eq "$(wc -l <"$file" | tr -d ' ')" "$(jq length <<<"$events")" 'lines in the audit file'
+  if grep -qF -e "$ALICE_PASSWORD" -e "$READER_PASSWORD" -e 'Basic ' -e 'Bearer ' "$file" <(printf '%s' "$events"); then fail 'a secret appears in the audit log'; fi
+}
+
 run_client_checks() {
   local kind=$1
   check "$kind: docker login refuses a wrong password" docker_login_refuses_wrong_password
@@ -188,6 +229,7 @@ run_client_checks() {
   check "$kind: podman login, push and pull" podman_login_push_pull
   check "$kind: no password in the registry log" registry_never_logged_passwords
   check "$kind: a robot logs in, pushes within its grants only, and is refused after robot rm" robot_login_push_denied_and_revoked "$kind"
+  check "$kind: the audit log holds the logins, pushes, refusals, robot changes and a delete, with their actors" audit_log_holds_the_actions "$kind"
 }
 
 # --- htpasswd -------------------------------------------------------------------------------

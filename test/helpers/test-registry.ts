@@ -198,7 +198,7 @@ async function assemble(
     driver,
     { ttlMs: config.stowage.cache.ttlMs, manifestBytes: config.stowage.cache.manifestbytes },
     metadata,
-    { immutable: config.stowage.immutable, quotas: config.stowage.quotas },
+    { immutable: config.stowage.immutable, quotas: config.stowage.quotas, audit: config.stowage.audit },
   );
   const auth = await openAuth(authSettingsFrom(config), logger, storage.robots);
   const metrics = new RegistryMetrics();

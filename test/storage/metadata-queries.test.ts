@@ -320,7 +320,7 @@ describe.each(DATABASE_KINDS)('metadata queries on $name', (kind) => {
     );
     await older.commitManifest('r', begun.id, { tag: 'v1', at: 800 });
     await older.setTag('r', 'v2', d(1), 600);
-    expect(await migrate(db, store.database.dialect)).toEqual(['0002-repository-totals', '0003-repository-listings', '0004-robots']);
+    expect(await migrate(db, store.database.dialect)).toEqual(['0002-repository-totals', '0003-repository-listings', '0004-robots', '0005-audit']);
     expect(await queries.repository('r')).toEqual({ name: 'r', size: 100, manifests: 1, tags: 2, lastPushedAt: 800 });
     // And the triggers count from there on.
     await older.deleteTag('r', 'v2');

@@ -35,7 +35,25 @@ retag_onto_immutable_tag_is_denied() {
   expect_eq "$(registry_status DELETE "/v2/immutable/app/manifests/v1")" 403 'DELETE immutable/app:v1'
 }
 
+# The audit log (stowage audit on the registry's database) holds the refusals: docker's push over
+# the tag and the DELETE (anonymous: this registry has no auth) and the CLI's retag.
+audit_log_holds_the_immutable_refusals() {
+  local events i
+  count() { jq "[.[] | select($1)] | length" <<<"$events"; }
+  for ((i = 0; i < 50; i++)); do
+    run node "$STOWAGE_CLI" audit --json --repository immutable/app --config "$E2E_DIR/registry.yml"
+    events=$OUT
+    [[ "$(count '.action == "delete" and .result == "denied"')" -ge 1 ]] && break
+    sleep 0.1
+  done
+  expect_match "$(count '.action == "push" and .reference == "v1" and .result == "denied" and .status == 403 and .userKind == "anonymous" and (.detail | contains("is immutable"))')" '^[1-9]' 'the refused push'
+  expect_match "$(count '.action == "push" and .reference == "v1" and .result == "ok"')" '^[1-9]' 'the pushes of v1'
+  expect_match "$(count '.action == "delete" and .reference == "v1" and .result == "denied" and .status == 403')" '^1$' 'the refused DELETE'
+  expect_match "$(count '.action == "retag" and .reference == "v1" and .result == "denied" and .userKind == "cli"')" '^1$' 'the refused retag'
+}
+
 if [[ "$REGISTRY_KIND" == stowage ]]; then
   check "docker push over an immutable tag is denied with the rule named" docker_push_over_immutable_tag_is_denied
   check "stowage retag and DELETE of an immutable tag are refused" retag_onto_immutable_tag_is_denied
+  check "the audit log holds the refused push, DELETE and retag" audit_log_holds_the_immutable_refusals
 fi
