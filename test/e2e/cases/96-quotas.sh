@@ -21,6 +21,9 @@ docker_push_beyond_quota_is_denied() {
   expect_eq "$(registry_status HEAD /v2/quota/two/manifests/v1)" 404 'HEAD quota/two:v1 after the refused push'
   run curl -sS --max-time 30 "http://$REG/api/v1/quotas"
   expect_match "$OUT" '"repositories":\["quota/\*\*"\],"usedBytes":30[0-9]{5},"maxBytes":5000000' 'GET /api/v1/quotas'
+  # The refusal is in the audit log, with the quota's message.
+  run node "$STOWAGE_CLI" audit --repository quota/two --action push --json --config "$E2E_DIR/registry.yml"
+  expect_match "$(jq -r '[.[] | select(.result == "denied")][0] | "\(.status) \(.detail)"' <<<"$OUT")" '^403 .*quota exceeded for quota/two' 'the refused push in the audit log'
 }
 
 # Whether quota/two answers 404 for every blob digest given (GC took them).

@@ -94,6 +94,14 @@ retention_run_deletes_exactly_that_and_frees_blobs() {
   expect_eq "$(registry_status HEAD /v2/retention/app/manifests/stale)" 404 'HEAD stale after the run'
 }
 
+retention_deletions_are_in_the_audit_log() {
+  run node "$STOWAGE_CLI" audit --action retention-delete --repository retention/app --json --config "$E2E_DIR/registry.yml"
+  expect_eq "$(jq -c '[.[] | select(.reference != null) | .reference] | sort' <<<"$OUT")" '["stale","v1"]' 'tags the audit log says were deleted'
+  expect_eq "$(jq -r '[.[] | .userKind] | unique | join(",")' <<<"$OUT")" cli 'who the audit log names'
+  expect_eq "$(jq -r '.[] | select(.reference == "v1") | .detail' <<<"$OUT")" \
+    'policy 1: rule 1: not among the 2 most recently pushed; rule 2: not pulled within 720h' 'why, in the audit log'
+}
+
 retention_kept_tags_still_pull() {
   for tag in v2 v3 latest old-pulled; do
     docker rmi "$REG/retention/app:$tag" >/dev/null 2>&1 || true
@@ -106,5 +114,6 @@ if [[ "$REGISTRY_KIND" == stowage ]]; then
   check "retention: docker pushes tags whose ages are then set in the database" retention_pushes_tags_of_known_ages
   check "retention: the dry run lists exactly the tags no rule keeps, with reasons, deleting nothing" retention_dry_run_lists_what_goes
   check "retention: the run deletes exactly those and garbage collection frees their blobs" retention_run_deletes_exactly_that_and_frees_blobs
+  check "retention: the audit log holds each deletion, by the command's user, with the rule" retention_deletions_are_in_the_audit_log
   check "retention: every kept tag still pulls and runs" retention_kept_tags_still_pull
 fi
