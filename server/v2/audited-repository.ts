@@ -32,10 +32,13 @@ export function audited(repository: Repository, note: (draft: AuditDraft) => voi
     manifests: {
       stat: (reference) => manifests.stat(reference),
       get: (reference) => manifests.get(reference),
-      async put(reference, bytes, contentType) {
-        const result = await manifests.put(reference, bytes, contentType);
-        const tag = isDigestReference(reference) ? undefined : reference;
-        note({ action: 'push', repository: name, reference: tag, digest: result.digest, detail: contentType });
+      async put(reference, bytes, contentType, options) {
+        const result = await manifests.put(reference, bytes, contentType, options);
+        // One event per tag the push set (the reference's and each ?tag=), or one for a push by digest.
+        const tags = [isDigestReference(reference) ? undefined : reference, ...(options?.tags ?? [])].filter((tag) => tag !== undefined);
+        for (const tag of tags.length > 0 ? tags : [undefined]) {
+          note({ action: 'push', repository: name, reference: tag, digest: result.digest, detail: contentType });
+        }
         return result;
       },
       async delete(reference) {

@@ -38,6 +38,10 @@ describe.each(DRIVERS)('tag parameters on a manifest push ($name)', (factory) =>
     expect(res.headers['oci-tag']).toBe('1.2.3, 1.2, 1, latest');
     expect(await tagsOf(reg, 'team/app')).toEqual(['1', '1.2', '1.2.3', 'latest']);
     for (const tag of ['1', '1.2', '1.2.3', 'latest']) expect(await digestOf(reg, 'team/app', tag)).toBe(manifest.digest);
+    // The audit log has a push of each tag.
+    await reg.storage.audit.flush();
+    const pushes = (await reg.storage.audit.store!.page({ limit: 100, action: 'push' })).events.filter((e) => e.digest === manifest.digest);
+    expect(pushes.map((e) => e.reference).sort()).toEqual(['1', '1.2', '1.2.3', 'latest']);
   });
 
   it('takes ?tag= beside a tag reference, and repeats of a tag once', async () => {
