@@ -78,7 +78,12 @@ describe.each(DATABASE_KINDS)('the retention admin API with htpasswd on $name', 
     await reg.storage.audit.flush();
     const audit = await reg.storage.audit.store!.page({ limit: 1000 });
     const deletions = audit.events.filter((e) => e.action === 'retention-delete');
-    expect(deletions.filter((e) => e.reference !== undefined).map((e) => e.reference).sort()).toEqual(DELETED_TAGS);
+    expect(
+      deletions
+        .filter((e) => e.reference !== undefined)
+        .map((e) => e.reference)
+        .sort(),
+    ).toEqual(DELETED_TAGS);
     expect(deletions.length).toBe(DELETED_TAGS.length + report.repositories[0].manifestsDeleted.length);
     for (const event of deletions) {
       expect(event).toMatchObject({ user: 'admin', userKind: 'user', repository: 'team/app', result: 'ok' });
