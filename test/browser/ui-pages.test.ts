@@ -200,6 +200,32 @@ describe('repository', () => {
     expect((await descriptorOf(registry.url, 'team/worker', 'stable')).digest).toBe((await descriptorOf(registry.url, 'team/worker', '1.0')).digest);
     await context.close();
   });
+
+  test('retag onto a tag of another image asks first, and moves it only when told', async () => {
+    const other = await pushImageWithSkopeo(registry.host, 'team/worker', ['next'], { app: 'worker-next' });
+    const { page, errors, context } = await openPage(browser);
+    await page.goto(`${registry.url}/ui/r/team/worker`);
+    await page.locator('[data-testid="tag-row"]').first().waitFor();
+    const retagTo = async (destination: string) => {
+      await page.locator('[data-testid="retag-source"]').fill('1.0');
+      await page.locator('[data-testid="retag-destination"]').fill(destination);
+      await page.locator('[data-testid="retag-submit"]').click();
+      await page.locator('[data-testid="retag-conflict"]').waitFor();
+    };
+    await retagTo('team/worker:next');
+    expect(await page.locator('[data-testid="retag-conflict"]').textContent()).toContain('team/worker:next points at another image');
+    // Cancel leaves the tag where it was.
+    await page.locator('[data-testid="retag-cancel"]').click();
+    expect(await page.locator('[data-testid="retag-conflict"]').count()).toBe(0);
+    expect((await descriptorOf(registry.url, 'team/worker', 'next')).digest).toBe(other);
+    await retagTo('team/worker:next');
+    await page.locator('[data-testid="retag-force"]').click();
+    const moved = (await descriptorOf(registry.url, 'team/worker', '1.0')).digest;
+    await expect.poll(async () => (await descriptorOf(registry.url, 'team/worker', 'next')).digest).toBe(moved);
+    expect(await page.locator('[data-testid="retag-conflict"]').count()).toBe(0);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
 });
 
 describe('image', () => {

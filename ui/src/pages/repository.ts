@@ -3,7 +3,7 @@
 // With delete allowed: select tags, confirm, and each goes by DELETE /v2/<name>/manifests/<tag>.
 // With push allowed: retag through POST /admin/retag. Two requests to show, whatever the size.
 import { useEffect, useState } from 'preact/hooks';
-import { api, jsonBody, request, errorOf } from '../api.js';
+import { ApiError, api, jsonBody, request, errorOf } from '../api.js';
 import type { RepositorySummary, TagSummary, TagsPage } from '../api-types.js';
 import { Dialog, Digest, Empty, ErrorMessage, Loading, PageTitle, Size, Stat, Time, useTitle } from '../components.js';
 import { humanSize, plural, shortDigest } from '../format.js';
@@ -96,20 +96,31 @@ function RetagForm({ name, tags, onDone }: { name: string; tags: TagSummary[]; o
   const [source, setSource] = useState('');
   const [destination, setDestination] = useState(`${name}:`);
   const [busy, setBusy] = useState(false);
-  const submit = async (event: Event) => {
-    event.preventDefault();
+  // The destination tag points at another image: the registry moves it only when asked to (409).
+  const [conflict, setConflict] = useState<{ target: string; current: string } | undefined>();
+  const retag = async (force: boolean) => {
     setBusy(true);
+    const target = destination.includes(':') ? destination : `${destination}:${source}`;
     try {
-      const target = destination.includes(':') ? destination : `${destination}:${source}`;
-      await api(`/admin/retag`, { method: 'POST', ...jsonBody({ source: `${name}:${source}`, destination: target }) });
+      await api(`/admin/retag`, {
+        method: 'POST',
+        ...jsonBody({ source: `${name}:${source}`, destination: target, ...(force ? { force: true } : {}) }),
+      });
       onDone({ kind: 'ok', text: `Tagged ${name}:${source} as ${target}.` });
+      setConflict(undefined);
       setSource('');
       setDestination(`${name}:`);
     } catch (err) {
-      onDone({ kind: 'error', text: `Retag failed: ${(err as Error).message}` });
+      const current = err instanceof ApiError && err.status === 409 ? (err.detail as { current?: unknown } | undefined)?.current : undefined;
+      if (!force && typeof current === 'string') setConflict({ target, current });
+      else onDone({ kind: 'error', text: `Retag failed: ${(err as Error).message}` });
     } finally {
       setBusy(false);
     }
+  };
+  const submit = (event: Event) => {
+    event.preventDefault();
+    void retag(false);
   };
   return html`<section class="card" aria-labelledby="retag-heading">
     <h2 id="retag-heading">Retag</h2>
@@ -143,6 +154,16 @@ function RetagForm({ name, tags, onDone }: { name: string; tags: TagSummary[]; o
       </div>
       <button type="submit" class="button" disabled=${busy} data-testid="retag-submit">${busy ? 'Retagging…' : 'Retag'}</button>
     </form>
+    ${
+      conflict &&
+      html`<div class="retag-conflict" role="alert" data-testid="retag-conflict">
+        <p>
+          <strong>${conflict.target}</strong> points at another image (<${Digest} digest=${conflict.current} />). Move the tag to ${name}:${source}?
+        </p>
+        <button type="button" class="button danger" disabled=${busy} onClick=${() => void retag(true)} data-testid="retag-force">Move the tag</button>
+        <button type="button" class="button ghost" onClick=${() => setConflict(undefined)} data-testid="retag-cancel">Cancel</button>
+      </div>`
+    }
   </section>`;
 }
 
