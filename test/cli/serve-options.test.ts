@@ -139,6 +139,23 @@ describe('stowage serve options', () => {
     expect(res.stderr).toContain('unknown key storage.delete.enabeld; did you mean storage.delete.enabled?');
     await fsp.rm(dir, { recursive: true, force: true });
   });
+
+  it('refuses a port that is not one, an address that is not host:port, and --addr with --port, creating nothing', async () => {
+    const dir = await tempDir('stowage-serve-bad-');
+    const data = path.join(dir, 'data');
+    for (const [args, message] of [
+      [['--port', 'eighty'], "option '-p, --port <port>' argument 'eighty' is invalid"],
+      [['--port', '70000'], "option '-p, --port <port>' argument '70000' is invalid"],
+      [['--addr', 'localhost'], 'http.addr "localhost" is not host:port'],
+      [['--addr', ':5000', '--port', '5001'], '--addr and --port both set the listening address'],
+    ] as const) {
+      const res = spawnSync(process.execPath, [BUNDLE, 'serve', ...args, '--data', data], { encoding: 'utf8', cwd: dir });
+      expect(res.status, args.join(' ')).not.toBe(0);
+      expect(res.stderr, args.join(' ')).toContain(message);
+    }
+    await expect(fsp.stat(data)).rejects.toMatchObject({ code: 'ENOENT' });
+    await fsp.rm(dir, { recursive: true, force: true });
+  });
 });
 
 describe('command-line settings and their words', () => {
