@@ -97,17 +97,10 @@ class RegistryApp extends Koa {
 
   override callback(): ReturnType<Koa['callback']> {
     const handle = super.callback();
-    const fast = this.fastPath;
-    const before = this.beforeEach ?? (() => {});
-    if (!fast) {
-      return (req, res) => {
-        before();
-        return handle(req, res);
-      };
-    }
+    const { fastPath: fast, beforeEach: before } = this;
     return (req, res) => {
-      before();
-      return fast(req as IncomingMessage, res as ServerResponse) ? Promise.resolve() : handle(req, res);
+      before?.();
+      return fast?.(req as IncomingMessage, res as ServerResponse) ? Promise.resolve() : handle(req, res);
     };
   }
 }
